@@ -1,0 +1,125 @@
+//! Configuration, read from the environment once at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Running inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
+    pub on_lambda: bool,
+    /// `SCIM_LISTEN_ADDR`: where the local front door listens.
+    pub listen_addr: SocketAddr,
+    /// `SCIM_BASE_PATH`: where SCIM lives under the host, `/scim/v2` by default.
+    pub base_path: String,
+    /// `SCIM_TOKEN`: the bearer token (local runs).
+    pub token: Option<String>,
+    /// `SCIM_TOKEN_SECRET_ID`: the Secrets Manager secret holding the token.
+    pub token_secret_id: Option<String>,
+    /// `SCIM_TOKEN_TTL_SECONDS`: how long a token read from Secrets Manager is used
+    /// before it is read again.
+    pub token_ttl: Duration,
+    /// `TABLE_NAME`: the DynamoDB table; without it, the embedded store.
+    pub table_name: Option<String>,
+    /// `SCIM_DB_PATH`: the embedded store's file.
+    pub db_path: PathBuf,
+    /// `SCIM_MAX_BODY_BYTES`: larger request bodies get 413.
+    pub max_body_bytes: usize,
+    /// `SCIM_MAX_FILTER_SCAN`: most resources one filtered list may examine.
+    pub max_filter_scan: usize,
+    /// `SCIM_DEFAULT_PAGE_SIZE` and `SCIM_MAX_PAGE_SIZE`: list page sizes.
+    pub default_page_size: usize,
+    pub max_page_size: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let number = |name: &str, default: usize| -> Result<usize, String> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<usize>()
+                    .map_err(|_| format!("{name} must be a whole number, not '{v}'")),
+            }
+        };
+        let listen_addr = match var("SCIM_LISTEN_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("SCIM_LISTEN_ADDR must be host:port, not '{v}'"))?,
+        };
+        let max_page_size = number("SCIM_MAX_PAGE_SIZE", 1000)?.max(1);
+        Ok(Self {
+            on_lambda: var("AWS_LAMBDA_RUNTIME_API").is_some(),
+            listen_addr,
+            base_path: normalize_base_path(
+                &var("SCIM_BASE_PATH").unwrap_or_else(|| "/scim/v2".into()),
+            ),
+            token: var("SCIM_TOKEN"),
+            token_secret_id: var("SCIM_TOKEN_SECRET_ID"),
+            token_ttl: Duration::from_secs(number("SCIM_TOKEN_TTL_SECONDS", 300)? as u64),
+            table_name: var("TABLE_NAME"),
+            db_path: PathBuf::from(
+                var("SCIM_DB_PATH").unwrap_or_else(|| "./scim-data.redb".into()),
+            ),
+            max_body_bytes: number("SCIM_MAX_BODY_BYTES", 1024 * 1024)?,
+            max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
+            default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 100)?.min(max_page_size),
+            max_page_size,
+        })
+    }
+}
+
+/// `scim/v2/` → `/scim/v2`; `/` → `` (SCIM at the root).
+pub fn normalize_base_path(p: &str) -> String {
+    let trimmed = p.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_scim_v2_on_loopback_8080_with_the_embedded_store() {
+        let c = from(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.base_path, "/scim/v2");
+        assert!(c.table_name.is_none() && !c.on_lambda);
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn rejects_malformed_numbers_and_addresses() {
+        assert!(from(&[("SCIM_MAX_BODY_BYTES", "lots")]).is_err());
+        assert!(from(&[("SCIM_LISTEN_ADDR", "nowhere")]).is_err());
+        assert_eq!(
+            from(&[("SCIM_BASE_PATH", "api/scim/")]).map(|c| c.base_path),
+            Ok("/api/scim".into())
+        );
+    }
+}

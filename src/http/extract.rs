@@ -1,0 +1,120 @@
+//! Request parts parsed at the edge: the JSON body (size-limited), the base
+//! URL for `meta.location`, query parameters, and `If-Match`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use super::AppState;
+use crate::scim::ScimError;
+
+/// A request body parsed as JSON. Any content type is accepted
+/// (`application/scim+json`, `application/json`, or none).
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ScimError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ScimError::payload_too_large(format!(
+                    "the request body is larger than {} bytes",
+                    state.max_body_bytes
+                ))
+            } else {
+                ScimError::invalid_syntax("the request body could not be read")
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ScimError::invalid_syntax("the request needs a JSON body"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    }
+}
+
+/// `https://host/scim/v2`: the absolute base for `meta.location`, from the
+/// request's `X-Forwarded-Proto` (API Gateway sets it) and `Host`.
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<AppState> for BaseUrl {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header_str = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').next().unwrap_or("").trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let proto = header_str("x-forwarded-proto")
+            .filter(|p| p == "http" || p == "https")
+            .unwrap_or_else(|| "http".into());
+        let host = header_str(header::HOST.as_str())
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+            })
+            .unwrap_or_else(|| "localhost".into());
+        Ok(BaseUrl(format!("{proto}://{host}{}", state.base_path)))
+    }
+}
+
+/// Query parameters, names matched case-insensitively.
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        Ok(Params(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// `If-Match` / `If-None-Match` header values.
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let get = |h: header::HeaderName| {
+            parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Ok(Self {
+            if_match: get(header::IF_MATCH),
+            if_none_match: get(header::IF_NONE_MATCH),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! The HTTP router both front doors serve: routes under the base path,
+//! bearer authentication, request logging, body limit, panic safety net.
+
+mod extract;
+pub mod response;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::Auth;
+use crate::scim::ScimError;
+use crate::service::Service;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub auth: Arc<Auth>,
+    /// `/scim/v2` (no trailing slash; empty for the root).
+    pub base_path: String,
+    pub max_body_bytes: usize,
+}
+
+/// The SCIM router, for the Lambda and the local front doors and for tests.
+pub fn router(state: AppState) -> Router {
+    let scim = Router::new()
+        .route(
+            "/ServiceProviderConfig",
+            get(routes::service_provider_config),
+        )
+        .route("/ResourceTypes", get(routes::resource_types))
+        .route("/ResourceTypes/{name}", get(routes::resource_type))
+        .route("/Schemas", get(routes::schemas))
+        .route("/Schemas/{urn}", get(routes::schema))
+        .route("/Users", get(routes::list_users).post(routes::create_user))
+        .route(
+            "/Users/{id}",
+            get(routes::get_user)
+                .put(routes::replace_user)
+                .patch(routes::patch_user)
+                .delete(routes::delete_user),
+        );
+    let app = if state.base_path.is_empty() {
+        scim
+    } else {
+        Router::new().nest(&state.base_path, scim)
+    };
+    app.fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn(log_request))
+        .layer(CatchPanicLayer::custom(|_| {
+            ScimError::internal().into_response()
+        }))
+        .with_state(state)
+}
+
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.auth.check(header).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One line a request: method, route, status, latency and (on Lambda) the
+/// request id. Never headers or bodies.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let request_id = req
+        .extensions()
+        .get::<lambda_http::Context>()
+        .map(|c| c.request_id.clone());
+    let resp = next.run(req).await;
+    tracing::info!(
+        request_id = request_id.as_deref().unwrap_or("-"),
+        method = %method,
+        route = %route,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}

@@ -1,0 +1,110 @@
+//! scim-lambda: a SCIM 2.0 service provider (RFC 7643/7644) that runs on AWS
+//! Lambda behind API Gateway, or locally, over one router and one table.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod scim;
+pub mod service;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::service::{Service, ServiceLimits};
+use crate::store::{Directory, Table};
+
+/// Where the bearer token of this run comes from, for the start-up message.
+pub enum TokenOrigin {
+    SecretsManager,
+    Environment,
+    /// Generated at start; printed once so the operator can use it.
+    Generated(String),
+}
+
+/// The assembled service: the router and what start-up should report.
+pub struct App {
+    pub router: Router,
+    pub token: TokenOrigin,
+    pub table: Table,
+}
+
+/// Opens the table: DynamoDB when `TABLE_NAME` is set, else the embedded file.
+pub async fn open_table(
+    config: &Config,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<Table, String> {
+    match (&config.table_name, aws) {
+        (Some(name), Some(aws)) => {
+            let client = aws_sdk_dynamodb::Client::new(aws);
+            Ok(Table::new(Arc::new(store::dynamo::Dynamo::new(
+                client,
+                name.clone(),
+            ))))
+        }
+        (Some(_), None) => Err("TABLE_NAME is set but no AWS configuration was loaded".into()),
+        (None, _) if config.on_lambda => Err("TABLE_NAME must be set on Lambda".into()),
+        (None, _) => {
+            let db = store::embedded::Embedded::open(&config.db_path)
+                .map_err(|e| format!("cannot open {}: {e}", config.db_path.display()))?;
+            Ok(Table::new(Arc::new(db)))
+        }
+    }
+}
+
+/// The router over a table, with the given authentication.
+pub fn app_router(config: &Config, table: Table, auth: Auth) -> Router {
+    let limits = ServiceLimits {
+        max_filter_scan: config.max_filter_scan,
+        default_page_size: config.default_page_size,
+        max_page_size: config.max_page_size,
+    };
+    http::router(http::AppState {
+        service: Service::new(Directory::new(table), limits),
+        auth: Arc::new(auth),
+        base_path: config.base_path.clone(),
+        max_body_bytes: config.max_body_bytes,
+    })
+}
+
+impl App {
+    /// Builds everything from the configuration: AWS clients only when the
+    /// configuration asks for an AWS service.
+    pub async fn build(config: &Config) -> Result<Self, String> {
+        let needs_aws = config.table_name.is_some() || config.token_secret_id.is_some();
+        let aws = if needs_aws {
+            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        } else {
+            None
+        };
+        let (auth, token) = match (&config.token_secret_id, &config.token, &aws) {
+            (Some(id), _, Some(aws)) => {
+                let client = aws_sdk_secretsmanager::Client::new(aws);
+                let auth = Auth::secrets_manager(client, id.clone(), config.token_ttl);
+                if let Err(e) = auth.warm().await {
+                    tracing::warn!(detail = %e.detail, "the token secret could not be read at start; will retry per request");
+                }
+                (auth, TokenOrigin::SecretsManager)
+            }
+            (_, Some(t), _) => (Auth::fixed(t.clone()), TokenOrigin::Environment),
+            _ if config.on_lambda => {
+                return Err("on Lambda, SCIM_TOKEN_SECRET_ID (or SCIM_TOKEN) must be set".into());
+            }
+            _ => {
+                let t = auth::generate_token()?;
+                (Auth::fixed(t.clone()), TokenOrigin::Generated(t))
+            }
+        };
+        let table = open_table(config, aws.as_ref()).await?;
+        Ok(Self {
+            router: app_router(config, table.clone(), auth),
+            token,
+            table,
+        })
+    }
+}

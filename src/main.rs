@@ -1,0 +1,56 @@
+//! Wiring only: logging, configuration, the app, then the Lambda runtime or
+//! the local HTTP server, both over the same router.
+
+use scim_lambda::config::Config;
+use scim_lambda::{App, TokenOrigin};
+use tracing_subscriber::EnvFilter;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        // CloudWatch adds its own timestamps and stream names.
+        builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .with_target(false)
+            .init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = Config::from_env()?;
+    init_tracing(config.on_lambda);
+    let app = App::build(&config).await?;
+    if config.on_lambda {
+        return lambda_http::run(app.router).await;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
+    let addr = listener.local_addr()?;
+    println!("SCIM base URL: http://{addr}{}", config.base_path);
+    match &app.token {
+        TokenOrigin::Generated(t) => {
+            println!("Bearer token:  {t}   (generated; set SCIM_TOKEN to choose one)")
+        }
+        TokenOrigin::Environment => println!("Bearer token:  the value of SCIM_TOKEN"),
+        TokenOrigin::SecretsManager => {
+            println!("Bearer token:  from Secrets Manager (SCIM_TOKEN_SECRET_ID)")
+        }
+    }
+    match &config.table_name {
+        Some(t) => println!("Store:         DynamoDB table {t}"),
+        None => println!("Store:         {}", config.db_path.display()),
+    }
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` bodies, built
+//! from the same definitions the service validates against.
+
+use serde_json::{Value, json};
+
+use super::error::ScimError;
+use super::list::list_response;
+use super::schema::{RESOURCE_TYPES, SCHEMAS, SPC_SCHEMA};
+
+/// What the service provider supports, as configured.
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    pub max_results: usize,
+    pub max_payload_bytes: usize,
+}
+
+pub fn service_provider_config(f: Features, base_url: &str) -> Value {
+    json!({
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": f.max_results},
+        "changePassword": {"supported": false},
+        "sort": {"supported": false},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "Authentication with a static bearer token in the Authorization header",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base_url}/ServiceProviderConfig"),
+        }
+    })
+}
+
+pub fn resource_types(base_url: &str) -> Value {
+    let all: Vec<Value> = RESOURCE_TYPES
+        .iter()
+        .map(|rt| rt.to_json(base_url))
+        .collect();
+    let n = all.len();
+    list_response(all, n, 1)
+}
+
+pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
+    RESOURCE_TYPES
+        .iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        .map(|rt| rt.to_json(base_url))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
+}
+
+pub fn schemas(base_url: &str) -> Value {
+    let all: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(base_url)).collect();
+    let n = all.len();
+    list_response(all, n, 1)
+}
+
+pub fn schema(urn: &str, base_url: &str) -> Result<Value, ScimError> {
+    SCHEMAS
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(urn))
+        .map(|s| s.to_json(base_url))
+        .ok_or_else(|| ScimError::not_found(format!("no schema '{urn}'")))
+}

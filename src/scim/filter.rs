@@ -1,0 +1,841 @@
+//! The SCIM filter grammar (RFC 7644 §3.4.2.2): parsed into an AST with a
+//! length and depth limit, checked against a resource type's schema, evaluated
+//! against a resource's JSON, and written back by `Display`.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::ScimError;
+use super::schema::{Attr, AttrType, ResourceType};
+
+/// Filters longer than this are refused before parsing.
+pub const MAX_FILTER_LEN: usize = 4096;
+/// Nesting deeper than this (parentheses, `not`, `[...]`) is refused.
+pub const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+    Present(AttrPath),
+    Compare(AttrPath, CompareOp, Literal),
+    /// `attr[filter]`: some value of the multi-valued complex `attr` matches.
+    Complex(AttrPath, Box<Filter>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl CompareOp {
+    fn parse(word: &str) -> Option<Self> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => Self::Eq,
+            "ne" => Self::Ne,
+            "co" => Self::Co,
+            "sw" => Self::Sw,
+            "ew" => Self::Ew,
+            "gt" => Self::Gt,
+            "ge" => Self::Ge,
+            "lt" => Self::Lt,
+            "le" => Self::Le,
+            _ => return None,
+        })
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Co => "co",
+            Self::Sw => "sw",
+            Self::Ew => "ew",
+            Self::Gt => "gt",
+            Self::Ge => "ge",
+            Self::Lt => "lt",
+            Self::Le => "le",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    Number(serde_json::Number),
+    Bool(bool),
+    Null,
+}
+
+/// `[urn ":"] name ["." sub]`, as written (resolution against a schema is
+/// separate, so the same path type serves filters and PATCH paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPath {
+    pub urn: Option<String>,
+    pub name: String,
+    pub sub: Option<String>,
+}
+
+impl AttrPath {
+    /// Splits an attribute path token. A URN prefix ends at the last `:`
+    /// (attribute names never contain one; URNs may contain dots, e.g. `2.0`).
+    pub fn parse(token: &str) -> Option<Self> {
+        let (urn, rest) = if token.len() > 4 && token[..4].eq_ignore_ascii_case("urn:") {
+            let idx = token.rfind(':')?;
+            (Some(token[..idx].to_string()), &token[idx + 1..])
+        } else {
+            (None, token)
+        };
+        let (name, sub) = match rest.split_once('.') {
+            Some((n, s)) => (n, Some(s)),
+            None => (rest, None),
+        };
+        let valid = |s: &str| {
+            let mut chars = s.chars();
+            matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '$' || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+        };
+        if !valid(name) || sub.is_some_and(|s| !valid(s)) {
+            return None;
+        }
+        Some(Self {
+            urn,
+            name: name.to_string(),
+            sub: sub.map(str::to_string),
+        })
+    }
+
+    /// Resolves the path against a resource type: which schema's attribute
+    /// (`None` schema = core or common), and its sub-attribute if any.
+    pub fn resolve(&self, rt: &ResourceType) -> Option<Resolved> {
+        let (ext, attr) = match &self.urn {
+            None => (None, rt.core_attr(&self.name)?),
+            Some(urn) => {
+                let schema = rt.schema_by_urn(urn)?;
+                let attr = schema.attr(&self.name)?;
+                if std::ptr::eq(schema, rt.schema) {
+                    (None, attr)
+                } else {
+                    (Some(schema.id), attr)
+                }
+            }
+        };
+        let sub = match &self.sub {
+            None => None,
+            Some(s) => Some(attr.sub(s)?),
+        };
+        Some(Resolved { ext, attr, sub })
+    }
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(urn) = &self.urn {
+            write!(f, "{urn}:")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An attribute path resolved against a schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The extension schema URN holding the attribute, `None` for core/common.
+    pub ext: Option<&'static str>,
+    pub attr: &'static Attr,
+    pub sub: Option<&'static Attr>,
+}
+
+impl Resolved {
+    /// The attribute whose value is compared: the sub-attribute if named, else
+    /// the `value` sub-attribute of a complex attribute, else the attribute.
+    fn leaf(&self) -> &'static Attr {
+        self.sub
+            .or_else(|| {
+                (self.attr.ty == AttrType::Complex)
+                    .then(|| self.attr.sub("value"))
+                    .flatten()
+            })
+            .unwrap_or(self.attr)
+    }
+
+    /// The attribute's value in a resource document (canonical names).
+    pub fn container<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
+        match self.ext {
+            Some(urn) => doc.get(urn)?.get(self.attr.name),
+            None => doc.get(self.attr.name),
+        }
+    }
+}
+
+// ---- lexer -----------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Word(String),
+    Str(String),
+    Num(serde_json::Number),
+}
+
+fn lex(input: &str) -> Result<Vec<(usize, Tok)>, ScimError> {
+    let bytes = input.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'(' => {
+                out.push((i, Tok::LParen));
+                i += 1;
+            }
+            b')' => {
+                out.push((i, Tok::RParen));
+                i += 1;
+            }
+            b'[' => {
+                out.push((i, Tok::LBracket));
+                i += 1;
+            }
+            b']' => {
+                out.push((i, Tok::RBracket));
+                i += 1;
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                let mut escaped = false;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' if !escaped => escaped = true,
+                        b'"' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                    i += 1;
+                }
+                if i >= bytes.len() {
+                    return Err(ScimError::invalid_filter(format!(
+                        "unterminated string starting at position {start}"
+                    )));
+                }
+                let raw = &input[start..=i];
+                let s: String = serde_json::from_str(raw).map_err(|_| {
+                    ScimError::invalid_filter(format!("invalid string at position {start}"))
+                })?;
+                out.push((start, Tok::Str(s)));
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                let n: serde_json::Number = input[start..i].parse().map_err(|_| {
+                    ScimError::invalid_filter(format!("invalid number at position {start}"))
+                })?;
+                out.push((start, Tok::Num(n)));
+            }
+            c if c.is_ascii_alphabetic() || c == b'$' || c == b'_' => {
+                let start = i;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || matches!(bytes[i], b'_' | b'-' | b'$' | b'.' | b':'))
+                {
+                    i += 1;
+                }
+                out.push((start, Tok::Word(input[start..i].to_string())));
+            }
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "unexpected character at position {i}"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---- parser ----------------------------------------------------------------
+
+struct Parser {
+    toks: Vec<(usize, Tok)>,
+    pos: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|(_, t)| t)
+    }
+    fn offset(&self) -> usize {
+        self.toks.get(self.pos).map_or(self.end, |(o, _)| *o)
+    }
+    fn err(&self, what: &str) -> ScimError {
+        ScimError::invalid_filter(format!("{what} at position {}", self.offset()))
+    }
+    fn peek_keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).map(|(_, t)| t.clone());
+        self.pos += 1;
+        t
+    }
+
+    fn or(&mut self, depth: usize) -> Result<Filter, ScimError> {
+        let mut left = self.and(depth)?;
+        while self.peek_keyword("or") {
+            self.pos += 1;
+            let right = self.and(depth)?;
+            left = Filter::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self, depth: usize) -> Result<Filter, ScimError> {
+        let mut left = self.unary(depth)?;
+        while self.peek_keyword("and") {
+            self.pos += 1;
+            let right = self.unary(depth)?;
+            left = Filter::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self, depth: usize) -> Result<Filter, ScimError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("filter nested too deeply"));
+        }
+        if self.peek_keyword("not") && matches!(self.toks.get(self.pos + 1), Some((_, Tok::LParen)))
+        {
+            self.pos += 1;
+            return Ok(Filter::Not(Box::new(self.group(depth + 1)?)));
+        }
+        if matches!(self.peek(), Some(Tok::LParen)) {
+            return self.group(depth + 1);
+        }
+        self.attr_expr(depth)
+    }
+
+    fn group(&mut self, depth: usize) -> Result<Filter, ScimError> {
+        if self.next() != Some(Tok::LParen) {
+            return Err(self.err("expected '('"));
+        }
+        let inner = self.or(depth)?;
+        if self.peek() != Some(&Tok::RParen) {
+            return Err(self.err("expected ')'"));
+        }
+        self.pos += 1;
+        Ok(inner)
+    }
+
+    fn attr_expr(&mut self, depth: usize) -> Result<Filter, ScimError> {
+        let at = self.offset();
+        let Some(Tok::Word(word)) = self.next() else {
+            self.pos = self.pos.saturating_sub(1);
+            return Err(self.err("expected an attribute path"));
+        };
+        let path = AttrPath::parse(&word).ok_or_else(|| {
+            ScimError::invalid_filter(format!("invalid attribute path '{word}' at position {at}"))
+        })?;
+        if matches!(self.peek(), Some(Tok::LBracket)) {
+            self.pos += 1;
+            let inner = self.or(depth + 1)?;
+            if self.peek() != Some(&Tok::RBracket) {
+                return Err(self.err("expected ']'"));
+            }
+            self.pos += 1;
+            return Ok(Filter::Complex(path, Box::new(inner)));
+        }
+        let op_at = self.offset();
+        let Some(Tok::Word(op_word)) = self.next() else {
+            return Err(ScimError::invalid_filter(format!(
+                "expected an operator at position {op_at}"
+            )));
+        };
+        if op_word.eq_ignore_ascii_case("pr") {
+            return Ok(Filter::Present(path));
+        }
+        let op = CompareOp::parse(&op_word).ok_or_else(|| {
+            ScimError::invalid_filter(format!("unknown operator '{op_word}' at position {op_at}"))
+        })?;
+        let lit_at = self.offset();
+        let lit = match self.next() {
+            Some(Tok::Str(s)) => Literal::String(s),
+            Some(Tok::Num(n)) => Literal::Number(n),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("null") => Literal::Null,
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "expected a value (string, number, true, false or null) at position {lit_at}"
+                )));
+            }
+        };
+        Ok(Filter::Compare(path, op, lit))
+    }
+}
+
+impl Filter {
+    /// Parses a filter and checks it against the resource type's schema.
+    pub fn parse(input: &str, rt: &ResourceType) -> Result<Self, ScimError> {
+        let f = Self::parse_syntax(input)?;
+        f.check(rt, None)?;
+        Ok(f)
+    }
+
+    /// Parses without schema checks (used for PATCH value filters, which are
+    /// checked relative to their attribute).
+    pub fn parse_syntax(input: &str) -> Result<Self, ScimError> {
+        if input.len() > MAX_FILTER_LEN {
+            return Err(ScimError::invalid_filter(format!(
+                "filter longer than {MAX_FILTER_LEN} characters"
+            )));
+        }
+        let toks = lex(input)?;
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            end: input.len(),
+        };
+        if p.toks.is_empty() {
+            return Err(ScimError::invalid_filter("empty filter"));
+        }
+        let f = p.or(0)?;
+        if p.pos < p.toks.len() {
+            return Err(p.err("unexpected input"));
+        }
+        Ok(f)
+    }
+
+    /// Checks every attribute path and operator against the schema. `within`
+    /// is the complex attribute whose sub-attributes a `[...]` filter names.
+    pub fn check(&self, rt: &ResourceType, within: Option<&'static Attr>) -> Result<(), ScimError> {
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => {
+                a.check(rt, within)?;
+                b.check(rt, within)
+            }
+            Self::Not(a) => a.check(rt, within),
+            Self::Present(p) => resolve_in(p, rt, within).map(|_| ()),
+            Self::Compare(p, op, lit) => {
+                let leaf = resolve_in(p, rt, within)?;
+                check_operator(leaf, *op, lit, p)
+            }
+            Self::Complex(p, inner) => {
+                if within.is_some() {
+                    return Err(ScimError::invalid_filter(format!(
+                        "'{p}': value filters cannot be nested"
+                    )));
+                }
+                let r = p.resolve(rt).ok_or_else(|| unknown_attr(p))?;
+                if r.sub.is_some() || r.attr.ty != AttrType::Complex {
+                    return Err(ScimError::invalid_filter(format!(
+                        "'{p}' is not a complex attribute and takes no [filter]"
+                    )));
+                }
+                inner.check(rt, Some(r.attr))
+            }
+        }
+    }
+
+    /// Whether the resource document matches. The filter must have passed
+    /// `check` for the same resource type.
+    pub fn matches(&self, doc: &Value, rt: &ResourceType) -> bool {
+        self.eval(&Scope::Resource(doc), rt)
+    }
+
+    /// Whether one value of the complex attribute `attr` matches this filter,
+    /// whose paths name `attr`'s sub-attributes.
+    pub fn matches_element(&self, element: &Value, attr: &'static Attr) -> bool {
+        // Inside an element, paths name sub-attributes: the resource type is
+        // never consulted, so any will do.
+        self.eval(&Scope::Element(element, attr), &super::schema::USER_TYPE)
+    }
+
+    fn eval(&self, scope: &Scope<'_>, rt: &ResourceType) -> bool {
+        match self {
+            Self::And(a, b) => a.eval(scope, rt) && b.eval(scope, rt),
+            Self::Or(a, b) => a.eval(scope, rt) || b.eval(scope, rt),
+            Self::Not(a) => !a.eval(scope, rt),
+            Self::Present(p) => scope.values(p, rt).into_iter().any(|v| match v {
+                Value::Null => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => true,
+            }),
+            Self::Compare(p, op, lit) => {
+                let Some(leaf) = scope.leaf(p, rt) else {
+                    return false;
+                };
+                let values = scope.values(p, rt);
+                match (op, lit) {
+                    (CompareOp::Eq, Literal::Null) => values.iter().all(|v| v.is_null()),
+                    (CompareOp::Ne, Literal::Null) => values.iter().any(|v| !v.is_null()),
+                    (CompareOp::Ne, _) => {
+                        !values.iter().any(|v| compare(leaf, CompareOp::Eq, v, lit))
+                    }
+                    _ => values.iter().any(|v| compare(leaf, *op, v, lit)),
+                }
+            }
+            Self::Complex(p, inner) => {
+                let Scope::Resource(doc) = scope else {
+                    return false;
+                };
+                let Some(r) = p.resolve(rt) else {
+                    return false;
+                };
+                match r.container(doc) {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .any(|e| inner.eval(&Scope::Element(e, r.attr), rt)),
+                    Some(v @ Value::Object(_)) => inner.eval(&Scope::Element(v, r.attr), rt),
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// If this filter is, or has on one side of an `and`, an `eq` on the given
+    /// core attribute, its string value: what an index lookup can answer.
+    pub fn eq_lookup(&self, rt: &ResourceType, attr: &str, sub: Option<&str>) -> Option<&str> {
+        match self {
+            Self::Compare(p, CompareOp::Eq, Literal::String(s)) => {
+                let r = p.resolve(rt)?;
+                let sub_matches = match (r.sub, sub) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.name == b,
+                    _ => false,
+                };
+                (r.ext.is_none() && r.attr.name == attr && sub_matches).then_some(s.as_str())
+            }
+            Self::And(a, b) => a
+                .eq_lookup(rt, attr, sub)
+                .or_else(|| b.eq_lookup(rt, attr, sub)),
+            _ => None,
+        }
+    }
+}
+
+enum Scope<'a> {
+    Resource(&'a Value),
+    Element(&'a Value, &'static Attr),
+}
+
+impl Scope<'_> {
+    fn leaf(&self, p: &AttrPath, rt: &ResourceType) -> Option<&'static Attr> {
+        match self {
+            Self::Resource(_) => p.resolve(rt).map(|r| r.leaf()),
+            Self::Element(_, parent) => parent.sub(&p.name),
+        }
+    }
+
+    /// Every value the path reaches (multi-valued attributes fan out).
+    fn values(&self, p: &AttrPath, rt: &ResourceType) -> Vec<&Value> {
+        match self {
+            Self::Element(e, parent) => parent
+                .sub(&p.name)
+                .and_then(|a| e.get(a.name))
+                .into_iter()
+                .collect(),
+            Self::Resource(doc) => {
+                let Some(r) = p.resolve(rt) else {
+                    return Vec::new();
+                };
+                let Some(v) = r.container(doc) else {
+                    return Vec::new();
+                };
+                let items: Vec<&Value> = match v {
+                    Value::Array(a) => a.iter().collect(),
+                    other => vec![other],
+                };
+                let sub = r.sub.or_else(|| {
+                    (r.attr.ty == AttrType::Complex)
+                        .then(|| r.attr.sub("value"))
+                        .flatten()
+                });
+                match sub {
+                    Some(s) => items.into_iter().filter_map(|i| i.get(s.name)).collect(),
+                    None => items,
+                }
+            }
+        }
+    }
+}
+
+fn unknown_attr(p: &AttrPath) -> ScimError {
+    ScimError::invalid_filter(format!("unknown attribute '{p}'"))
+}
+
+fn resolve_in(
+    p: &AttrPath,
+    rt: &ResourceType,
+    within: Option<&'static Attr>,
+) -> Result<&'static Attr, ScimError> {
+    match within {
+        Some(parent) => {
+            if p.urn.is_some() || p.sub.is_some() {
+                return Err(unknown_attr(p));
+            }
+            parent.sub(&p.name).ok_or_else(|| unknown_attr(p))
+        }
+        None => p
+            .resolve(rt)
+            .map(|r| r.leaf())
+            .ok_or_else(|| unknown_attr(p)),
+    }
+}
+
+fn check_operator(
+    leaf: &Attr,
+    op: CompareOp,
+    lit: &Literal,
+    p: &AttrPath,
+) -> Result<(), ScimError> {
+    let ordering = matches!(
+        op,
+        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+    );
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    let bad = |why: &str| {
+        Err(ScimError::invalid_filter(format!(
+            "'{p} {}': {why}",
+            op.as_str()
+        )))
+    };
+    match leaf.ty {
+        AttrType::Boolean | AttrType::Binary if ordering => {
+            bad("ordering is not defined for this attribute type")
+        }
+        AttrType::Complex => bad("a complex attribute needs a sub-attribute or a [filter]"),
+        _ if substring && !matches!(lit, Literal::String(_)) => bad("needs a string value"),
+        AttrType::DateTime if ordering || matches!(op, CompareOp::Eq) => match lit {
+            Literal::String(s) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => Ok(()),
+            Literal::Null if !ordering => Ok(()),
+            _ => bad("needs an RFC 3339 date-time value"),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn compare(attr: &Attr, op: CompareOp, v: &Value, lit: &Literal) -> bool {
+    let ord = match (attr.ty, v, lit) {
+        (AttrType::Boolean, Value::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
+        (AttrType::Integer | AttrType::Decimal, Value::Number(n), Literal::Number(l)) => {
+            match (n.as_f64(), l.as_f64()) {
+                (Some(a), Some(b)) => a.partial_cmp(&b),
+                _ => None,
+            }
+        }
+        (AttrType::DateTime, Value::String(s), Literal::String(l)) => {
+            match (
+                OffsetDateTime::parse(s, &Rfc3339),
+                OffsetDateTime::parse(l, &Rfc3339),
+            ) {
+                (Ok(a), Ok(b)) => Some(a.cmp(&b)),
+                _ => None,
+            }
+        }
+        (_, Value::String(s), Literal::String(l)) => {
+            let (a, b) = if attr.case_exact {
+                (s.clone(), l.clone())
+            } else {
+                (s.to_lowercase(), l.to_lowercase())
+            };
+            return match op {
+                CompareOp::Co => a.contains(&b),
+                CompareOp::Sw => a.starts_with(&b),
+                CompareOp::Ew => a.ends_with(&b),
+                _ => ordering_holds(op, a.cmp(&b)),
+            };
+        }
+        _ => None,
+    };
+    ord.is_some_and(|o| ordering_holds(op, o))
+}
+
+fn ordering_holds(op: CompareOp, o: Ordering) -> bool {
+    match op {
+        CompareOp::Eq => o == Ordering::Equal,
+        CompareOp::Ne => o != Ordering::Equal,
+        CompareOp::Gt => o == Ordering::Greater,
+        CompareOp::Ge => o != Ordering::Less,
+        CompareOp::Lt => o == Ordering::Less,
+        CompareOp::Le => o != Ordering::Greater,
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(s) => write!(f, "{}", Value::String(s.clone())),
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Null => f.write_str("null"),
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let child = |f: &mut fmt::Formatter<'_>, c: &Filter| match c {
+            Filter::And(..) | Filter::Or(..) => write!(f, "({c})"),
+            _ => write!(f, "{c}"),
+        };
+        match self {
+            Self::And(a, b) => {
+                child(f, a)?;
+                f.write_str(" and ")?;
+                child(f, b)
+            }
+            Self::Or(a, b) => {
+                child(f, a)?;
+                f.write_str(" or ")?;
+                child(f, b)
+            }
+            Self::Not(a) => write!(f, "not ({a})"),
+            Self::Present(p) => write!(f, "{p} pr"),
+            Self::Compare(p, op, lit) => write!(f, "{p} {} {lit}", op.as_str()),
+            Self::Complex(p, inner) => write!(f, "{p}[{inner}]"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::USER_TYPE;
+    use serde_json::json;
+
+    fn parse(s: &str) -> Result<Filter, ScimError> {
+        Filter::parse(s, &USER_TYPE)
+    }
+
+    fn user() -> Value {
+        json!({
+            "userName": "Bjensen",
+            "active": true,
+            "emails": [
+                {"value": "bjensen@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "name": {"familyName": "Jensen"},
+            "meta": {"lastModified": "2026-03-01T10:00:00Z"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984"}
+        })
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let f = parse(r#"userName eq "a" or userName eq "b" and active eq true"#).ok();
+        assert!(matches!(f, Some(Filter::Or(_, ref r)) if matches!(**r, Filter::And(..))));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            r#"userName eq "bjensen""#,
+            r#"(userName eq "a" or userName sw "b") and not (active eq false)"#,
+            r#"emails[type eq "work" and value co "@example.com"]"#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,
+            "title pr",
+        ] {
+            let f = parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            let again = parse(&f.to_string()).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(f, again, "{s}");
+        }
+    }
+
+    #[test]
+    fn user_name_matches_case_insensitively() {
+        let f = parse(r#"userName eq "BJENSEN""#).unwrap_or_else(|e| panic!("{e}"));
+        assert!(f.matches(&user(), &USER_TYPE));
+    }
+
+    #[test]
+    fn multi_valued_and_complex_filters_match_any_value() {
+        let doc = user();
+        for (s, want) in [
+            (r#"emails.value eq "babs@jensen.org""#, true),
+            (
+                r#"emails[type eq "work" and value co "@example.com"]"#,
+                true,
+            ),
+            (r#"emails[type eq "home" and primary eq true]"#, false),
+            (r#"emails co "jensen.org""#, true),
+            (r#"meta.lastModified gt "2026-01-01T00:00:00Z""#, true),
+            (r#"meta.lastModified lt "2026-01-01T00:00:00+00:00""#, false),
+            (
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+                true,
+            ),
+            (r#"title pr"#, false),
+            (r#"not (title pr)"#, true),
+            (r#"name.familyName ne "Jensen""#, false),
+        ] {
+            let f = parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(f.matches(&doc, &USER_TYPE), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_attributes_and_bad_syntax_with_position() {
+        for (s, needle) in [
+            (r#"nosuch eq "x""#, "unknown attribute"),
+            (r#"userName eq"#, "position 11"),
+            (r#"userName zz "x""#, "unknown operator"),
+            (r#"(userName eq "x""#, "expected ')'"),
+            (r#"userName eq "x" extra"#, "position 16"),
+            (r#"active gt true"#, "ordering"),
+            (r#"emails eq "x" ]"#, "unexpected input"),
+        ] {
+            let err = parse(s).err().unwrap_or_else(|| panic!("{s} parsed"));
+            assert_eq!(
+                err.scim_type,
+                Some(super::super::error::ScimType::InvalidFilter)
+            );
+            assert!(err.detail.contains(needle), "{s}: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn refuses_filters_nested_too_deeply() {
+        let deep = format!("{}userName eq \"x\"{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(&deep).is_err());
+        assert!(parse(&"x".repeat(MAX_FILTER_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn finds_indexable_equality_on_either_side_of_and() {
+        let f = parse(r#"active eq true and userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), Some("x"));
+        let f = parse(r#"active eq true or userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! The SCIM protocol, free of HTTP frameworks and of AWS: schemas, resource
+//! validation and rendering, filter and PATCH path grammars, list responses,
+//! errors.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod resource;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

@@ -1,0 +1,393 @@
+//! The DynamoDB driver (`aws-sdk-dynamodb`): each call is one request (or, for
+//! `count`, one per 1 MB page); a transaction that loses a conflict with a
+//! concurrent one is retried a few times before the caller is told to back off.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType, Select,
+    TransactWriteItem,
+};
+
+use super::keys::{INDEXES, IndexDef, Key, PK, SK};
+use super::table::{AttrValue, Condition, Driver, Item, Page, Query, StoreError, Write};
+
+const CONFLICT_RETRIES: u32 = 6;
+
+pub struct Dynamo {
+    client: Client,
+    table: String,
+}
+
+impl Dynamo {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn to_av(v: &AttrValue) -> AttributeValue {
+    match v {
+        AttrValue::S(s) => AttributeValue::S(s.clone()),
+        AttrValue::N(n) => AttributeValue::N(n.to_string()),
+    }
+}
+
+fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
+    item.0.iter().map(|(k, v)| (k.clone(), to_av(v))).collect()
+}
+
+fn from_map(map: &HashMap<String, AttributeValue>) -> Item {
+    let mut item = Item::default();
+    for (k, v) in map {
+        match v {
+            AttributeValue::S(s) => {
+                item.set_s(k, s.clone());
+            }
+            AttributeValue::N(n) => {
+                if let Ok(n) = n.parse() {
+                    item.set_n(k, n);
+                }
+            }
+            // Attributes of other types are not ours (an application may add
+            // its own); they are left alone.
+            _ => {}
+        }
+    }
+    item
+}
+
+fn key_map(key: &Key) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+type Expr = (
+    Option<String>,
+    Option<HashMap<String, String>>,
+    Option<HashMap<String, AttributeValue>>,
+);
+
+fn condition_expr(c: Condition) -> Expr {
+    match c {
+        Condition::None => (None, None, None),
+        Condition::NotExists => (Some(format!("attribute_not_exists({PK})")), None, None),
+        Condition::Exists => (Some(format!("attribute_exists({PK})")), None, None),
+        Condition::VersionIs(v) => (
+            Some("#ver = :ver".into()),
+            Some(HashMap::from([("#ver".into(), "version".into())])),
+            Some(HashMap::from([(
+                ":ver".into(),
+                AttributeValue::N(v.to_string()),
+            )])),
+        ),
+    }
+}
+
+/// Maps an SDK error by its code; the full text goes to the log only.
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: &E) -> StoreError {
+    match e.code() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
+        Some(
+            "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "TransactionConflictException"
+            | "TransactionInProgressException",
+        ) => StoreError::Busy,
+        _ => {
+            tracing::error!(operation = op, error = ?e, "DynamoDB request failed");
+            StoreError::Backend(format!("{op}: {}", e.code().unwrap_or("unknown error")))
+        }
+    }
+}
+
+fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem, StoreError> {
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+    Ok(match w {
+        Write::Put { item, condition } => {
+            let (c, n, v) = condition_expr(*condition);
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(to_map(item)))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(n)
+                        .set_expression_attribute_values(v)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build()
+        }
+        Write::Delete { key, condition } => {
+            let (c, n, v) = condition_expr(*condition);
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(table)
+                        .set_key(Some(key_map(key)))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(n)
+                        .set_expression_attribute_values(v)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build()
+        }
+    })
+}
+
+/// Jittered exponential backoff: 10 ms, 20 ms, ... each scaled by 0.5 to 1.5.
+async fn backoff(attempt: u32) {
+    let mut b = [0u8; 1];
+    let jitter = getrandom::fill(&mut b)
+        .map(|()| f64::from(b[0]) / 255.0)
+        .unwrap_or(0.5)
+        + 0.5;
+    let ms = 10.0 * f64::from(1u32 << attempt.min(6)) * jitter;
+    tokio::time::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
+}
+
+#[async_trait]
+impl Driver for Dynamo {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", &e))?;
+        Ok(out.item().map(from_map))
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        let (pk_name, sk_name) = match q.index {
+            Some(ix) => (ix.pk, ix.sk),
+            None => (PK, SK),
+        };
+        let mut names = HashMap::from([("#pk".to_string(), pk_name.to_string())]);
+        let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(q.pk.clone()))]);
+        let mut cond = "#pk = :pk".to_string();
+        if let Some(prefix) = &q.sk_prefix {
+            names.insert("#sk".into(), sk_name.into());
+            values.insert(":prefix".into(), AttributeValue::S(prefix.clone()));
+            cond.push_str(" AND begins_with(#sk, :prefix)");
+        }
+        let start = q.start_after.as_ref().map(|item| {
+            let mut m = key_map(&item.key());
+            if let Some(ix) = q.index {
+                for a in [ix.pk, ix.sk] {
+                    if let Some(v) = item.0.get(a) {
+                        m.insert(a.to_string(), to_av(v));
+                    }
+                }
+            }
+            m
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(q.index.map(|ix| ix.name.to_string()))
+            .key_condition_expression(cond)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(q.limit.max(1)).unwrap_or(i32::MAX))
+            // Strong reads where DynamoDB offers them (not on a GSI).
+            .set_consistent_read(q.index.is_none().then_some(true))
+            .send()
+            .await
+            .map_err(|e| classify("Query", &e))?;
+        Ok(Page {
+            items: out.items().iter().map(from_map).collect(),
+            more: out.last_evaluated_key().is_some(),
+        })
+    }
+
+    async fn count(
+        &self,
+        index: Option<&'static IndexDef>,
+        pk: &str,
+    ) -> Result<(usize, u64), StoreError> {
+        let pk_name = index.map_or(PK, |ix| ix.pk);
+        let mut start = None;
+        let (mut total, mut requests) = (0usize, 0u64);
+        loop {
+            requests += 1;
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(|ix| ix.name.to_string()))
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", &e))?;
+            total += usize::try_from(out.count()).unwrap_or(0);
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok((total, requests)),
+            }
+        }
+    }
+
+    async fn write(&self, w: &Write) -> Result<(), StoreError> {
+        for attempt in 0..CONFLICT_RETRIES {
+            let result = match w {
+                Write::Put { item, condition } => {
+                    let (c, n, v) = condition_expr(*condition);
+                    self.client
+                        .put_item()
+                        .table_name(&self.table)
+                        .set_item(Some(to_map(item)))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(n)
+                        .set_expression_attribute_values(v)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("PutItem", &e))
+                }
+                Write::Delete { key, condition } => {
+                    let (c, n, v) = condition_expr(*condition);
+                    self.client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(key)))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(n)
+                        .set_expression_attribute_values(v)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("DeleteItem", &e))
+                }
+            };
+            match result {
+                Err(StoreError::Busy) if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
+                other => return other,
+            }
+        }
+        Err(StoreError::Busy)
+    }
+
+    async fn transact(&self, ws: &[Write]) -> Result<(), StoreError> {
+        let items = ws
+            .iter()
+            .map(|w| transact_item(w, &self.table))
+            .collect::<Result<Vec<_>, _>>()?;
+        for attempt in 0..CONFLICT_RETRIES {
+            let err = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let outcome = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let reasons = c.cancellation_reasons();
+                    match reasons
+                        .iter()
+                        .position(|r| r.code() == Some("ConditionalCheckFailed"))
+                    {
+                        Some(index) => StoreError::ConditionFailed { index },
+                        None if reasons.iter().any(|r| {
+                            matches!(
+                                r.code(),
+                                Some(
+                                    "TransactionConflict"
+                                        | "ThrottlingError"
+                                        | "ProvisionedThroughputExceeded"
+                                )
+                            )
+                        }) =>
+                        {
+                            StoreError::Busy
+                        }
+                        None => classify("TransactWriteItems", &err),
+                    }
+                }
+                _ => classify("TransactWriteItems", &err),
+            };
+            match outcome {
+                StoreError::Busy if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
+                other => return Err(other),
+            }
+        }
+        Err(StoreError::Busy)
+    }
+}
+
+/// The table's key schema and GSIs, as the store uses them: what tests create
+/// in DynamoDB Local and what `template.yaml` must declare.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+    let s = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(bad)
+    };
+    let k = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .map_err(bad)
+    };
+    let mut defs = vec![s(PK)?, s(SK)?];
+    let mut gsis = Vec::new();
+    for ix in INDEXES {
+        defs.push(s(ix.pk)?);
+        defs.push(s(ix.sk)?);
+        gsis.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(ix.name)
+                .key_schema(k(ix.pk, KeyType::Hash)?)
+                .key_schema(k(ix.sk, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(bad)?,
+        );
+    }
+    client
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(defs))
+        .key_schema(k(PK, KeyType::Hash)?)
+        .key_schema(k(SK, KeyType::Range)?)
+        .set_global_secondary_indexes(Some(gsis))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| classify("CreateTable", &e))?;
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The embedded driver: the single table in a redb file, for local runs.
+//! Items live in one redb table keyed by (pk, sk); each GSI is a redb table
+//! keyed by (index pk, index sk, pk, sk). A write transaction of redb makes
+//! conditional writes and transactions atomic, as DynamoDB's are.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use super::keys::{INDEXES, IndexDef, Key};
+use super::table::{Condition, Driver, Item, MAX_QUERY_PAGE_BYTES, Page, Query, StoreError, Write};
+
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+
+fn index_table(
+    index: &IndexDef,
+) -> TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()> {
+    TableDefinition::new(index.name)
+}
+
+pub struct Embedded {
+    db: Arc<Database>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice(bytes).map_err(backend)
+}
+
+impl Embedded {
+    /// Opens (or creates) the store file and its tables.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(backend)?;
+        let tx = db.begin_write().map_err(backend)?;
+        tx.open_table(ITEMS).map_err(backend)?;
+        for index in INDEXES {
+            tx.open_table(index_table(index)).map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(backend)?
+    }
+}
+
+fn read_item(tx: &WriteTransaction, key: &Key) -> Result<Option<Item>, StoreError> {
+    let t = tx.open_table(ITEMS).map_err(backend)?;
+    let got = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)?;
+    got.map(|v| decode(v.value())).transpose()
+}
+
+fn holds(condition: Condition, current: Option<&Item>) -> bool {
+    match condition {
+        Condition::None => true,
+        Condition::NotExists => current.is_none(),
+        Condition::Exists => current.is_some(),
+        Condition::VersionIs(v) => current.and_then(|i| i.n("version")) == Some(v),
+    }
+}
+
+fn index_entries(item: &Item) -> Vec<(&'static IndexDef, String, String)> {
+    INDEXES
+        .iter()
+        .filter_map(|ix| Some((*ix, item.s(ix.pk)?.to_string(), item.s(ix.sk)?.to_string())))
+        .collect()
+}
+
+fn remove_item(tx: &WriteTransaction, key: &Key, old: &Item) -> Result<(), StoreError> {
+    for (ix, ipk, isk) in index_entries(old) {
+        let mut t = tx.open_table(index_table(ix)).map_err(backend)?;
+        t.remove((ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()))
+            .map_err(backend)?;
+    }
+    let mut t = tx.open_table(ITEMS).map_err(backend)?;
+    t.remove((key.pk.as_str(), key.sk.as_str()))
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn put_item(tx: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
+    let key = item.key();
+    let bytes = serde_json::to_vec(item).map_err(backend)?;
+    let mut t = tx.open_table(ITEMS).map_err(backend)?;
+    t.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
+        .map_err(backend)?;
+    drop(t);
+    for (ix, ipk, isk) in index_entries(item) {
+        let mut t = tx.open_table(index_table(ix)).map_err(backend)?;
+        t.insert(
+            (ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()),
+            (),
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Checks every condition, then applies every write, in one redb transaction.
+fn write_atomically(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
+    let tx = db.begin_write().map_err(backend)?;
+    let mut olds = Vec::with_capacity(writes.len());
+    for (index, w) in writes.iter().enumerate() {
+        let (key, condition) = match w {
+            Write::Put { item, condition } => (item.key(), *condition),
+            Write::Delete { key, condition } => (key.clone(), *condition),
+        };
+        let old = read_item(&tx, &key)?;
+        if !holds(condition, old.as_ref()) {
+            // Dropping the transaction aborts it.
+            return Err(StoreError::ConditionFailed { index });
+        }
+        olds.push((key, old));
+    }
+    for (w, (key, old)) in writes.iter().zip(olds) {
+        if let Some(old) = &old {
+            remove_item(&tx, &key, old)?;
+        }
+        if let Write::Put { item, .. } = w {
+            put_item(&tx, item)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}
+
+/// One page of a Query: the items after `start_after`, within the sort key
+/// prefix, up to the limit and 1 MB.
+fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
+    let tx = db.begin_read().map_err(backend)?;
+    let items = tx.open_table(ITEMS).map_err(backend)?;
+    let prefix = q.sk_prefix.as_deref().unwrap_or("");
+    let mut page = Page::default();
+    let mut bytes = 0usize;
+    let mut push = |item: Item, page: &mut Page| -> bool {
+        let size = item.size();
+        let full = !page.items.is_empty() && bytes + size > MAX_QUERY_PAGE_BYTES;
+        if page.items.len() >= q.limit || full {
+            page.more = true;
+            return false;
+        }
+        bytes += size;
+        page.items.push(item);
+        true
+    };
+    match q.index {
+        None => {
+            let start = q
+                .start_after
+                .as_ref()
+                .map(|i| i.key().sk)
+                .unwrap_or_else(|| prefix.to_string());
+            for entry in items
+                .range((q.pk.as_str(), start.as_str())..)
+                .map_err(backend)?
+            {
+                let (k, v) = entry.map_err(backend)?;
+                let (pk, sk) = k.value();
+                if pk != q.pk || !sk.starts_with(prefix) {
+                    break;
+                }
+                if q.start_after.as_ref().is_some_and(|a| a.key().sk == sk) {
+                    continue;
+                }
+                if !push(decode(v.value())?, &mut page) {
+                    break;
+                }
+            }
+        }
+        Some(ix) => {
+            let t = tx.open_table(index_table(ix)).map_err(backend)?;
+            let after = q.start_after.as_ref().map(|i| {
+                let k = i.key();
+                (i.s(ix.sk).unwrap_or_default().to_string(), k.pk, k.sk)
+            });
+            let (s1, s2, s3) = after
+                .clone()
+                .unwrap_or_else(|| (prefix.to_string(), String::new(), String::new()));
+            for entry in t
+                .range((q.pk.as_str(), s1.as_str(), s2.as_str(), s3.as_str())..)
+                .map_err(backend)?
+            {
+                let (k, _) = entry.map_err(backend)?;
+                let (ipk, isk, pk, sk) = k.value();
+                if ipk != q.pk || !isk.starts_with(prefix) {
+                    break;
+                }
+                if after
+                    .as_ref()
+                    .is_some_and(|(a1, a2, a3)| a1 == isk && a2 == pk && a3 == sk)
+                {
+                    continue;
+                }
+                let Some(v) = items.get((pk, sk)).map_err(backend)? else {
+                    continue;
+                };
+                if !push(decode(v.value())?, &mut page) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(page)
+}
+
+#[async_trait]
+impl Driver for Embedded {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(ITEMS).map_err(backend)?;
+            let got = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)?;
+            got.map(|v| decode(v.value())).transpose()
+        })
+        .await
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        let q = q.clone();
+        self.blocking(move |db| query_page(db, &q)).await
+    }
+
+    async fn count(
+        &self,
+        index: Option<&'static IndexDef>,
+        pk: &str,
+    ) -> Result<(usize, u64), StoreError> {
+        let pk = pk.to_string();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let n = match index {
+                None => {
+                    let t = tx.open_table(ITEMS).map_err(backend)?;
+                    let mut n = 0;
+                    for e in t.range((pk.as_str(), "")..).map_err(backend)? {
+                        if e.map_err(backend)?.0.value().0 != pk {
+                            break;
+                        }
+                        n += 1;
+                    }
+                    n
+                }
+                Some(ix) => {
+                    let t = tx.open_table(index_table(ix)).map_err(backend)?;
+                    let mut n = 0;
+                    for e in t.range((pk.as_str(), "", "", "")..).map_err(backend)? {
+                        if e.map_err(backend)?.0.value().0 != pk {
+                            break;
+                        }
+                        n += 1;
+                    }
+                    n
+                }
+            };
+            Ok((n, 1))
+        })
+        .await
+    }
+
+    async fn write(&self, w: &Write) -> Result<(), StoreError> {
+        let w = w.clone();
+        self.blocking(move |db| write_atomically(db, std::slice::from_ref(&w)))
+            .await
+    }
+
+    async fn transact(&self, ws: &[Write]) -> Result<(), StoreError> {
+        let ws = ws.to_vec();
+        self.blocking(move |db| write_atomically(db, &ws)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::keys::{self, TYPE_INDEX};
+
+    fn open() -> (tempfile::TempDir, Embedded) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let e = Embedded::open(&dir.path().join("t.redb")).unwrap_or_else(|e| panic!("{e}"));
+        (dir, e)
+    }
+
+    #[tokio::test]
+    async fn query_pages_stop_at_one_megabyte() {
+        let (_d, db) = open();
+        for i in 0..30 {
+            let mut item = Item::new(keys::resource("User", &format!("{i:03}")));
+            item.set_s(TYPE_INDEX.pk, "User")
+                .set_s(TYPE_INDEX.sk, format!("{i:03}"));
+            item.set_s("doc", "x".repeat(100 * 1024));
+            db.write(&Write::put(item, Condition::None))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let q = Query::partition(Some(&TYPE_INDEX), "User", 1000);
+        let page = db.query(&q).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.more);
+        assert!(page.items.len() < 30);
+        let bytes: usize = page.items.iter().map(Item::size).sum();
+        assert!(bytes <= MAX_QUERY_PAGE_BYTES, "{bytes}");
+        // Paging on from the last item continues exactly where the page ended.
+        let mut q2 = q.clone();
+        q2.start_after = page.items.last().cloned();
+        let rest = db.query(&q2).await.unwrap_or_else(|e| panic!("{e}"));
+        let next = format!("{:03}", page.items.len());
+        assert_eq!(
+            rest.items.first().and_then(|i| i.s(TYPE_INDEX.sk)),
+            Some(next.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_applies_nothing() {
+        let (_d, db) = open();
+        let a = Item::new(keys::resource("User", "a"));
+        let b = Item::new(keys::resource("User", "b"));
+        db.write(&Write::put(b.clone(), Condition::None))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = db
+            .transact(&[
+                Write::put(a.clone(), Condition::NotExists),
+                Write::put(b, Condition::NotExists),
+            ])
+            .await;
+        assert_eq!(r, Err(StoreError::ConditionFailed { index: 1 }));
+        assert_eq!(db.get(&a.key()).await, Ok(None));
+    }
+}

@@ -1,0 +1,11 @@
+//! The single-table model: keys, the table interface with its DynamoDB and
+//! embedded (redb) drivers, and the resource module on top.
+
+pub mod directory;
+pub mod dynamo;
+pub mod embedded;
+pub mod keys;
+pub mod table;
+
+pub use directory::{DirError, Directory, Stored};
+pub use table::{Requests, StoreError, Table};

@@ -1,0 +1,382 @@
+//! The small table interface both drivers implement, and the `Table` handle
+//! the resource code uses. The handle enforces DynamoDB's limits for both
+//! drivers alike and counts the requests each operation makes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{IndexDef, Key, PK, SK};
+
+/// DynamoDB's limits, enforced here for both drivers.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+pub const MAX_TRANSACT_ITEMS: usize = 100;
+pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
+pub const MAX_QUERY_PAGE_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttrValue {
+    S(String),
+    N(i64),
+}
+
+/// One item: attribute name to value. `pk` and `sk` are always present.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item(pub BTreeMap<String, AttrValue>);
+
+impl Item {
+    pub fn new(key: Key) -> Self {
+        let mut m = BTreeMap::new();
+        m.insert(PK.into(), AttrValue::S(key.pk));
+        m.insert(SK.into(), AttrValue::S(key.sk));
+        Self(m)
+    }
+    pub fn set_s(&mut self, name: &str, v: impl Into<String>) -> &mut Self {
+        self.0.insert(name.into(), AttrValue::S(v.into()));
+        self
+    }
+    pub fn set_n(&mut self, name: &str, v: i64) -> &mut Self {
+        self.0.insert(name.into(), AttrValue::N(v));
+        self
+    }
+    pub fn s(&self, name: &str) -> Option<&str> {
+        match self.0.get(name) {
+            Some(AttrValue::S(s)) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn n(&self, name: &str) -> Option<i64> {
+        match self.0.get(name) {
+            Some(AttrValue::N(n)) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn key(&self) -> Key {
+        Key {
+            pk: self.s(PK).unwrap_or_default().to_string(),
+            sk: self.s(SK).unwrap_or_default().to_string(),
+        }
+    }
+    /// The item's size as DynamoDB counts it: attribute names plus values
+    /// (strings by UTF-8 length, numbers by about one byte per two digits).
+    pub fn size(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + match v {
+                        AttrValue::S(s) => s.len(),
+                        AttrValue::N(n) => n.unsigned_abs().to_string().len().div_ceil(2) + 1,
+                    }
+            })
+            .sum()
+    }
+}
+
+/// The condition a write is made under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    None,
+    /// No item with this key exists.
+    NotExists,
+    /// An item with this key exists.
+    Exists,
+    /// The item exists and its `version` attribute equals this.
+    VersionIs(i64),
+}
+
+#[derive(Debug, Clone)]
+pub enum Write {
+    Put { item: Item, condition: Condition },
+    Delete { key: Key, condition: Condition },
+}
+
+impl Write {
+    pub fn put(item: Item, condition: Condition) -> Self {
+        Self::Put { item, condition }
+    }
+    pub fn delete(key: Key, condition: Condition) -> Self {
+        Self::Delete { key, condition }
+    }
+}
+
+/// A Query: one partition of the table or of a GSI, in sort key order.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Option<&'static IndexDef>,
+    pub pk: String,
+    pub sk_prefix: Option<String>,
+    /// Continue after this item (as DynamoDB's `ExclusiveStartKey`).
+    pub start_after: Option<Item>,
+    pub limit: usize,
+}
+
+impl Query {
+    pub fn partition(
+        index: Option<&'static IndexDef>,
+        pk: impl Into<String>,
+        limit: usize,
+    ) -> Self {
+        Self {
+            index,
+            pk: pk.into(),
+            sk_prefix: None,
+            start_after: None,
+            limit,
+        }
+    }
+}
+
+/// One page of a Query: at most `limit` items and at most 1 MB.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// More items may follow the last one.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The condition of write number `index` (0-based) did not hold.
+    ConditionFailed { index: usize },
+    /// An item is over DynamoDB's 400 KB limit.
+    ItemTooLarge { bytes: usize },
+    /// A transaction of more than 100 writes.
+    TooManyWrites { count: usize },
+    /// Throttled, or a transaction kept conflicting: try again later.
+    Busy,
+    /// Anything else; the text is for logs, never for clients.
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn is_condition_failed(&self) -> bool {
+        matches!(self, Self::ConditionFailed { .. })
+    }
+    /// Which write's condition failed, looking inside transactions.
+    pub fn failed_write(&self) -> Option<usize> {
+        match self {
+            Self::ConditionFailed { index } => Some(*index),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ConditionFailed { index } => write!(f, "condition of write {index} failed"),
+            Self::ItemTooLarge { bytes } => {
+                write!(f, "item of {bytes} bytes is over {MAX_ITEM_BYTES}")
+            }
+            Self::TooManyWrites { count } => {
+                write!(
+                    f,
+                    "{count} writes in one transaction, over {MAX_TRANSACT_ITEMS}"
+                )
+            }
+            Self::Busy => f.write_str("throttled or conflicting"),
+            Self::Backend(e) => write!(f, "backend: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What a driver does. Each call is one request to the backing store, except
+/// `count`, which reports how many it made.
+#[async_trait]
+pub trait Driver: Send + Sync {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+    async fn query(&self, q: &Query) -> Result<Page, StoreError>;
+    /// Counts a partition; returns (items, requests made).
+    async fn count(
+        &self,
+        index: Option<&'static IndexDef>,
+        pk: &str,
+    ) -> Result<(usize, u64), StoreError>;
+    /// One conditional write.
+    async fn write(&self, w: &Write) -> Result<(), StoreError>;
+    /// 2 to 100 writes, all or none.
+    async fn transact(&self, ws: &[Write]) -> Result<(), StoreError>;
+}
+
+/// Requests made, by kind, since the table handle was opened.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub get_item: AtomicU64,
+    pub query: AtomicU64,
+    pub put_or_delete_item: AtomicU64,
+    pub transact_write_items: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    pub get_item: u64,
+    pub query: u64,
+    pub put_or_delete_item: u64,
+    pub transact_write_items: u64,
+}
+
+impl Requests {
+    pub fn total(&self) -> u64 {
+        self.get_item + self.query + self.put_or_delete_item + self.transact_write_items
+    }
+}
+
+impl std::ops::Sub for Requests {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self {
+            get_item: self.get_item - o.get_item,
+            query: self.query - o.query,
+            put_or_delete_item: self.put_or_delete_item - o.put_or_delete_item,
+            transact_write_items: self.transact_write_items - o.transact_write_items,
+        }
+    }
+}
+
+/// The handle resource code uses, over either driver.
+#[derive(Clone)]
+pub struct Table {
+    driver: Arc<dyn Driver>,
+    stats: Arc<Stats>,
+}
+
+impl Table {
+    pub fn new(driver: Arc<dyn Driver>) -> Self {
+        Self {
+            driver,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn requests(&self) -> Requests {
+        let s = &self.stats;
+        Requests {
+            get_item: s.get_item.load(Ordering::Relaxed),
+            query: s.query.load(Ordering::Relaxed),
+            put_or_delete_item: s.put_or_delete_item.load(Ordering::Relaxed),
+            transact_write_items: s.transact_write_items.load(Ordering::Relaxed),
+        }
+    }
+
+    fn bump(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        Self::bump(&self.stats.get_item, 1);
+        self.driver.get(key).await
+    }
+
+    pub async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        Self::bump(&self.stats.query, 1);
+        self.driver.query(q).await
+    }
+
+    pub async fn count(
+        &self,
+        index: Option<&'static IndexDef>,
+        pk: &str,
+    ) -> Result<usize, StoreError> {
+        let (n, requests) = self.driver.count(index, pk).await?;
+        Self::bump(&self.stats.query, requests);
+        Ok(n)
+    }
+
+    /// Writes all or none: one conditional PutItem/DeleteItem for a single
+    /// write, one TransactWriteItems for more.
+    pub async fn write_all(&self, writes: &[Write]) -> Result<(), StoreError> {
+        check_writes(writes)?;
+        match writes {
+            [] => Ok(()),
+            [one] => {
+                Self::bump(&self.stats.put_or_delete_item, 1);
+                self.driver.write(one).await
+            }
+            many => {
+                Self::bump(&self.stats.transact_write_items, 1);
+                self.driver.transact(many).await
+            }
+        }
+    }
+}
+
+/// DynamoDB's write limits, checked before anything is sent.
+pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.len() > MAX_TRANSACT_ITEMS {
+        return Err(StoreError::TooManyWrites {
+            count: writes.len(),
+        });
+    }
+    for w in writes {
+        if let Write::Put { item, .. } = w {
+            let bytes = item.size();
+            if bytes > MAX_ITEM_BYTES {
+                return Err(StoreError::ItemTooLarge { bytes });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits writes into BatchWriteItem-sized chunks.
+pub fn batches(writes: &[Write]) -> impl Iterator<Item = &[Write]> {
+    writes.chunks(MAX_BATCH_WRITE_ITEMS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::keys;
+
+    fn item_of(bytes: usize) -> Item {
+        let mut i = Item::new(keys::resource("User", "x"));
+        i.set_s("doc", "a".repeat(bytes));
+        i
+    }
+
+    #[test]
+    fn refuses_items_over_400_kb() {
+        let small = Write::put(item_of(1000), Condition::None);
+        assert_eq!(check_writes(&[small]), Ok(()));
+        let big = Write::put(item_of(MAX_ITEM_BYTES), Condition::None);
+        assert!(matches!(
+            check_writes(&[big]),
+            Err(StoreError::ItemTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_transactions_over_100_writes() {
+        let ws: Vec<Write> = (0..=MAX_TRANSACT_ITEMS)
+            .map(|i| Write::delete(keys::resource("User", &i.to_string()), Condition::None))
+            .collect();
+        assert_eq!(
+            check_writes(&ws),
+            Err(StoreError::TooManyWrites { count: 101 })
+        );
+        assert_eq!(check_writes(&ws[..100]), Ok(()));
+    }
+
+    #[test]
+    fn batches_hold_at_most_25_writes() {
+        let ws: Vec<Write> = (0..60)
+            .map(|i| Write::delete(keys::resource("User", &i.to_string()), Condition::None))
+            .collect();
+        let sizes: Vec<usize> = batches(&ws).map(<[Write]>::len).collect();
+        assert_eq!(sizes, vec![25, 25, 10]);
+    }
+
+    #[test]
+    fn item_size_counts_names_and_values() {
+        let mut i = Item::default();
+        i.set_s("ab", "cde").set_n("n", 12345);
+        assert_eq!(i.size(), 2 + 3 + 1 + 4);
+    }
+}

@@ -1,0 +1,209 @@
+//! The test harness: the whole router in-process over either store driver.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request};
+use http_body_util::BodyExt;
+use scim_lambda::auth::Auth;
+use scim_lambda::config::Config;
+use scim_lambda::store::{Requests, Table};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+pub struct Harness {
+    pub router: Router,
+    pub table: Table,
+    pub _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts the response is a SCIM error with this status and `scimType`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/scim+json"));
+        assert_eq!(
+            self.body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert_eq!(self.body["status"], status.to_string());
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "body: {}",
+            self.body
+        );
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+pub fn config() -> Config {
+    Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// DynamoDB Local must be there when a DynamoDB test runs: these tests fail,
+/// never skip, without it.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run scripts/test, which starts DynamoDB Local"
+        )
+    });
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "tests only talk to loopback, not {endpoint}"
+    );
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&aws)
+}
+
+impl Harness {
+    pub fn with_table(table: Table, config: &Config, dir: Option<tempfile::TempDir>) -> Self {
+        let router = scim_lambda::app_router(config, table.clone(), Auth::fixed(TOKEN.into()));
+        Self {
+            router,
+            table,
+            _dir: dir,
+        }
+    }
+
+    pub async fn embedded() -> Self {
+        Self::embedded_with(&config()).await
+    }
+
+    pub async fn embedded_with(config: &Config) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = scim_lambda::store::embedded::Embedded::open(&dir.path().join("scim.redb"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self::with_table(Table::new(Arc::new(db)), config, Some(dir))
+    }
+
+    pub async fn dynamodb() -> Self {
+        Self::dynamodb_with(&config()).await
+    }
+
+    pub async fn dynamodb_with(config: &Config) -> Self {
+        let client = dynamodb_client().await;
+        let name = format!("scim-test-{}", uuid::Uuid::new_v4());
+        scim_lambda::store::dynamo::create_table(&client, &name)
+            .await
+            .unwrap_or_else(|e| panic!("creating {name} in DynamoDB Local: {e}"));
+        let driver = scim_lambda::store::dynamo::Dynamo::new(client, name);
+        Self::with_table(Table::new(Arc::new(driver)), config, None)
+    }
+
+    pub fn requests(&self) -> Requests {
+        self.table.requests()
+    }
+
+    /// Sends a request with the test token.
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.send_with(
+            method,
+            path,
+            body.map(|b| b.to_string()),
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await
+    }
+
+    /// Sends a request with exactly these headers (plus Host) and a raw body.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}")))
+            .uri(path)
+            .header("host", "scim.example.test");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/scim+json");
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates a user and returns the response body.
+    pub async fn create_user(&self, body: Value) -> Value {
+        let r = self.send("POST", "/scim/v2/Users", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+}
+
+pub fn fixture(path: &str) -> Value {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// Runs each scenario on both drivers: `embedded::name` always, and
+/// `dynamodb::name` (ignored by a bare `cargo test`; `scripts/test` runs it
+/// with `--include-ignored` against DynamoDB Local).
+#[macro_export]
+macro_rules! on_both_drivers {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Harness::embedded().await).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs DynamoDB Local; scripts/test runs it"]
+                async fn $name() {
+                    super::$name($crate::common::Harness::dynamodb().await).await
+                }
+            )*
+        }
+    };
+}

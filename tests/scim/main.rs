@@ -1,0 +1,8 @@
+//! Whole-router tests: SCIM over HTTP semantics on both store drivers, the
+//! Lambda front door, and the Secrets Manager token source.
+
+mod common;
+mod discovery;
+mod lambda;
+mod secrets;
+mod users;

@@ -1,0 +1,99 @@
+//! The bearer token from Secrets Manager (moto standing in), cached and
+//! refreshed so that a rotation is picked up without a redeploy.
+
+use std::time::Duration;
+
+use scim_lambda::auth::Auth;
+
+use crate::common::Harness;
+
+async fn client() -> aws_sdk_secretsmanager::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run scripts/test, which starts moto")
+    });
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "tests only talk to loopback, not {endpoint}"
+    );
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_secretsmanager::Client::new(&aws)
+}
+
+async fn harness_with(auth: Auth) -> (Harness, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = scim_lambda::store::embedded::Embedded::open(&dir.path().join("s.redb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = crate::common::config();
+    let table = scim_lambda::store::Table::new(std::sync::Arc::new(db));
+    let router = scim_lambda::app_router(&config, table.clone(), auth);
+    (
+        Harness {
+            router,
+            table,
+            _dir: None,
+        },
+        dir,
+    )
+}
+
+async fn status_with(h: &Harness, token: &str) -> u16 {
+    h.send_with(
+        "GET",
+        "/scim/v2/ServiceProviderConfig",
+        None,
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn accepts_the_secret_token_and_picks_up_a_rotation() {
+    let sm = client().await;
+    let name = format!("scim-token-{}", uuid::Uuid::new_v4());
+    sm.create_secret()
+        .name(&name)
+        .secret_string("first-token-aaaaaaaa")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let auth = Auth::secrets_manager(sm.clone(), name.clone(), Duration::from_secs(1));
+    let (h, _dir) = harness_with(auth).await;
+    assert_eq!(status_with(&h, "first-token-aaaaaaaa").await, 200);
+    assert_eq!(status_with(&h, "second-token-bbbbbbb").await, 401);
+
+    // Rotate: a new current version, as JSON with a `token` field this time.
+    sm.put_secret_value()
+        .secret_id(&name)
+        .secret_string(r#"{"token": "second-token-bbbbbbb"}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // Wait out the cache lifetime (1 s here), then the new token works and
+    // the old one no longer does.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status_with(&h, "second-token-bbbbbbb").await, 200);
+    assert_eq!(status_with(&h, "first-token-aaaaaaaa").await, 401);
+}
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn a_missing_secret_is_a_503_not_an_open_door() {
+    let sm = client().await;
+    let auth = Auth::secrets_manager(
+        sm,
+        format!("no-such-secret-{}", uuid::Uuid::new_v4()),
+        Duration::from_secs(300),
+    );
+    let (h, _dir) = harness_with(auth).await;
+    let r = h
+        .send_with(
+            "GET",
+            "/scim/v2/Users",
+            None,
+            &[("authorization", "Bearer anything")],
+        )
+        .await;
+    r.assert_error(503, None);
+}
