@@ -31,6 +31,12 @@ pub struct Config {
     /// `SCIM_DEFAULT_PAGE_SIZE` and `SCIM_MAX_PAGE_SIZE`: list page sizes.
     pub default_page_size: usize,
     pub max_page_size: usize,
+    /// `SCIM_MAX_MEMBERS_PER_REQUEST`: most member values one request names (413 above).
+    pub max_members_per_request: usize,
+    /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists.
+    pub max_members_returned: usize,
+    /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline.
+    pub delete_cleanup_budget: Duration,
 }
 
 impl Config {
@@ -77,6 +83,11 @@ impl Config {
             max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
             default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 100)?.min(max_page_size),
             max_page_size,
+            max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
+            max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
+            delete_cleanup_budget: Duration::from_secs(
+                number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
+            ),
         })
     }
 }

@@ -63,6 +63,9 @@ pub fn app_router(config: &Config, table: Table, auth: Auth) -> Router {
         max_filter_scan: config.max_filter_scan,
         default_page_size: config.default_page_size,
         max_page_size: config.max_page_size,
+        max_members_per_request: config.max_members_per_request,
+        max_members_returned: config.max_members_returned,
+        delete_cleanup_budget: config.delete_cleanup_budget,
     };
     http::router(http::AppState {
         service: Service::new(Directory::new(table), limits),

@@ -19,6 +19,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Auth;
 use crate::scim::ScimError;
 use crate::service::Service;
+use routes::{Groups, Users};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -41,13 +42,27 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes/{name}", get(routes::resource_type))
         .route("/Schemas", get(routes::schemas))
         .route("/Schemas/{urn}", get(routes::schema))
-        .route("/Users", get(routes::list_users).post(routes::create_user))
+        .route(
+            "/Users",
+            get(routes::list::<Users>).post(routes::create::<Users>),
+        )
         .route(
             "/Users/{id}",
-            get(routes::get_user)
-                .put(routes::replace_user)
-                .patch(routes::patch_user)
-                .delete(routes::delete_user),
+            get(routes::get_one::<Users>)
+                .put(routes::replace::<Users>)
+                .patch(routes::patch::<Users>)
+                .delete(routes::delete::<Users>),
+        )
+        .route(
+            "/Groups",
+            get(routes::list::<Groups>).post(routes::create::<Groups>),
+        )
+        .route(
+            "/Groups/{id}",
+            get(routes::get_one::<Groups>)
+                .put(routes::replace::<Groups>)
+                .patch(routes::patch::<Groups>)
+                .delete(routes::delete::<Groups>),
         );
     let app = if state.base_path.is_empty() {
         scim

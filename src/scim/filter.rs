@@ -520,6 +520,17 @@ impl Filter {
         }
     }
 
+    /// Whether any path of the filter names this core attribute.
+    pub fn mentions(&self, rt: &ResourceType, attr: &str) -> bool {
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => a.mentions(rt, attr) || b.mentions(rt, attr),
+            Self::Not(a) => a.mentions(rt, attr),
+            Self::Present(p) | Self::Compare(p, _, _) | Self::Complex(p, _) => p
+                .resolve(rt)
+                .is_some_and(|r| r.ext.is_none() && r.attr.name == attr),
+        }
+    }
+
     /// If this filter is, or has on one side of an `and`, an `eq` on the given
     /// core attribute, its string value: what an index lookup can answer.
     pub fn eq_lookup(&self, rt: &ResourceType, attr: &str, sub: Option<&str>) -> Option<&str> {

@@ -296,9 +296,62 @@ impl Meta {
     }
 }
 
+/// A reference from one resource to another: a user's group, or a group's
+/// member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ref {
+    pub id: String,
+    /// `User` or `Group`.
+    pub resource_type: &'static str,
+    pub display: Option<String>,
+}
+
+/// The attribute that holds a resource type's references: a user's `groups`
+/// (RFC 7643 §4.1.2), a group's `members` (§4.2).
+pub fn refs_attribute(rt: &ResourceType) -> Option<&'static str> {
+    match rt.name {
+        "User" => Some("groups"),
+        "Group" => Some("members"),
+        _ => None,
+    }
+}
+
+fn render_ref(rt: &ResourceType, r: &Ref, base_url: &str) -> Value {
+    let endpoint = if r.resource_type == "Group" {
+        "Groups"
+    } else {
+        "Users"
+    };
+    let mut m = Map::new();
+    m.insert("value".into(), Value::String(r.id.clone()));
+    m.insert(
+        "$ref".into(),
+        Value::String(format!("{base_url}/{endpoint}/{}", r.id)),
+    );
+    if let Some(d) = &r.display {
+        m.insert("display".into(), Value::String(d.clone()));
+    }
+    // A user's groups are `direct` (indirect ones are not computed); a
+    // group's members are typed by what they are.
+    let ty = if rt.name == "User" {
+        "direct"
+    } else {
+        r.resource_type
+    };
+    m.insert("type".into(), Value::String(ty.into()));
+    Value::Object(m)
+}
+
 /// The RFC-shaped resource: `schemas`, `id`, the document's attributes
-/// (without `returned: never` ones) and a complete `meta`.
-pub fn render(doc: &Doc, meta: &Meta, rt: &ResourceType, base_url: &str) -> Value {
+/// (without `returned: never` ones), its references when computed, and a
+/// complete `meta`.
+pub fn render(
+    doc: &Doc,
+    meta: &Meta,
+    rt: &ResourceType,
+    base_url: &str,
+    refs: Option<&[Ref]>,
+) -> Value {
     let mut out = Map::new();
     let mut schemas = vec![Value::String(rt.schema.id.into())];
     for ext in rt.extensions {
@@ -317,6 +370,12 @@ pub fn render(doc: &Doc, meta: &Meta, rt: &ResourceType, base_url: &str) -> Valu
             .is_some_and(|a| a.returned == Returned::Never);
         if !never {
             out.insert(k.clone(), v.clone());
+        }
+    }
+    if let (Some(refs), Some(attr)) = (refs, refs_attribute(rt)) {
+        if !refs.is_empty() {
+            let items = refs.iter().map(|r| render_ref(rt, r, base_url)).collect();
+            out.insert(attr.into(), Value::Array(items));
         }
     }
     let mut m = Map::new();
@@ -402,7 +461,7 @@ mod tests {
             last_modified: "m".into(),
             version: 3,
         };
-        let out = render(&doc, &meta, &USER_TYPE, "https://h/scim/v2");
+        let out = render(&doc, &meta, &USER_TYPE, "https://h/scim/v2", None);
         assert_eq!(out["schemas"][1], ENTERPRISE_USER_SCHEMA);
         assert_eq!(out["meta"]["location"], "https://h/scim/v2/Users/u1");
         assert_eq!(out["meta"]["version"], "W/\"3\"");

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -172,8 +173,6 @@ impl Attr {
         self.mutability = Mutability::ReadOnly;
         self
     }
-    // No core User attribute is immutable; extension schemas (and tests) are.
-    #[allow(dead_code)]
     pub(crate) const fn immutable(mut self) -> Self {
         self.mutability = Mutability::Immutable;
         self
@@ -483,6 +482,37 @@ pub static ENTERPRISE_USER: Schema = Schema {
     attributes: ENTERPRISE_ATTRS,
 };
 
+// ---- Group (RFC 7643 §4.2, §8.7.1) ------------------------------------------
+
+const MEMBER_SUBS: &[Attr] = &[
+    Attr::string("value", "Identifier of the member of this Group.")
+        .case_exact()
+        .immutable(),
+    Attr::reference(
+        "$ref",
+        &["User", "Group"],
+        "The URI of the member resource.",
+    )
+    .case_exact()
+    .immutable(),
+    Attr::string("type", "The type of the member: User or Group.")
+        .canonical(&["User", "Group"])
+        .immutable(),
+    Attr::string("display", "A human-readable name of the member.").read_only(),
+];
+
+const GROUP_ATTRS: &[Attr] = &[
+    Attr::string("displayName", "A human-readable name for the Group.").required(),
+    Attr::complex("members", MEMBER_SUBS, "A list of members of the Group.").multi(),
+];
+
+pub static GROUP: Schema = Schema {
+    id: GROUP_SCHEMA,
+    name: "Group",
+    description: "Group",
+    attributes: GROUP_ATTRS,
+};
+
 /// A resource type: its endpoint, core schema and extensions.
 #[derive(Debug)]
 pub struct ResourceType {
@@ -546,11 +576,19 @@ pub static USER_TYPE: ResourceType = ResourceType {
     extensions: &[&ENTERPRISE_USER],
 };
 
+pub static GROUP_TYPE: ResourceType = ResourceType {
+    name: "Group",
+    endpoint: "/Groups",
+    description: "Group",
+    schema: &GROUP,
+    extensions: &[],
+};
+
 /// Every resource type this service provider serves.
-pub static RESOURCE_TYPES: &[&ResourceType] = &[&USER_TYPE];
+pub static RESOURCE_TYPES: &[&ResourceType] = &[&USER_TYPE, &GROUP_TYPE];
 
 /// Every schema this service provider serves under `/Schemas`.
-pub static SCHEMAS: &[&Schema] = &[&USER, &ENTERPRISE_USER];
+pub static SCHEMAS: &[&Schema] = &[&USER, &GROUP, &ENTERPRISE_USER];
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,273 @@
-//! Use cases: create, read, list, replace, patch and delete resources, with
-//! uniqueness and versions. Storage errors become SCIM errors here, in one place.
+//! Use cases: create, read, list, replace, patch and delete users and groups,
+//! membership, uniqueness and versions, and the cleanup of deleted
+//! resources' edges. Storage errors become SCIM errors here, in one place.
 
+mod groups;
+mod list;
 mod users;
 
-pub use users::{ListQuery, ListResult, Service, ServiceLimits};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use list::{ListQuery, ListResult};
 
 use crate::scim::ScimError;
-use crate::store::{DirError, StoreError};
+use crate::scim::resource::{Doc, Meta, Ref};
+use crate::scim::schema::ResourceType;
+use crate::store::{DirError, Directory, StoreError, Stored, keys};
+
+/// How many times a write that lost a race with another write is redone
+/// (when the client did not pin a version with `If-Match`).
+const WRITE_RETRIES: usize = 5;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceLimits {
+    /// Most resources examined to answer one filtered list.
+    pub max_filter_scan: usize,
+    pub default_page_size: usize,
+    pub max_page_size: usize,
+    /// Most member values one request may add, remove or set (413 above).
+    pub max_members_per_request: usize,
+    /// Most members a group response lists (400 `tooMany` above).
+    pub max_members_returned: usize,
+    /// How long a DELETE spends removing edges before leaving the rest to
+    /// later requests.
+    pub delete_cleanup_budget: Duration,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self {
+            max_filter_scan: 10_000,
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_members_per_request: 10_000,
+            max_members_returned: 10_000,
+            delete_cleanup_budget: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A resource with its computed references (a user's groups, a group's
+/// members) when they were asked for.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub stored: Stored,
+    pub refs: Option<Vec<Ref>>,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    dir: Directory,
+    pub limits: ServiceLimits,
+    cleanup: Arc<CleanupState>,
+}
+
+/// Whether deleted resources' edges may still be waiting for removal, and
+/// when that was last checked, shared by the requests of one process.
+#[derive(Default)]
+struct CleanupState {
+    pending: AtomicBool,
+    last_check_ms: AtomicU64,
+    started: std::sync::OnceLock<Instant>,
+}
+
+/// How often a process looks for cleanup work left by others.
+const CLEANUP_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a write request spends on leftover cleanup work.
+const CLEANUP_PIGGYBACK_BUDGET: Duration = Duration::from_millis(500);
+
+/// The current time in RFC 3339, to the millisecond.
+pub(crate) fn now() -> String {
+    let t = OffsetDateTime::now_utc();
+    t.replace_millisecond(t.millisecond())
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `If-Match` holds when absent, `*`, or naming the current version;
+/// otherwise 412.
+fn check_if_match(if_match: Option<&str>, meta: &Meta) -> Result<(), ScimError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let current = meta.etag();
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    if header
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(&current))
+    {
+        return Ok(());
+    }
+    Err(ScimError::precondition_failed(format!(
+        "If-Match does not match the current version {current}"
+    )))
+}
+
+/// Values that become part of a key must fit in one.
+fn check_keys(rt: &ResourceType, doc: &Doc) -> Result<(), ScimError> {
+    let keyed: &[&str] = if rt.name == "Group" {
+        &["externalId", "displayName"]
+    } else {
+        &["userName", "externalId"]
+    };
+    for attr in keyed {
+        if let Some(v) = doc.get(*attr).and_then(Value::as_str) {
+            keys::check_key_value(attr, v)?;
+        }
+    }
+    Ok(())
+}
+
+fn not_found(rt: &ResourceType, id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} with id '{id}'", rt.name))
+}
+
+impl Service {
+    pub fn new(dir: Directory, limits: ServiceLimits) -> Self {
+        Self {
+            dir,
+            limits,
+            cleanup: Arc::default(),
+        }
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    async fn get(&self, rt: &ResourceType, id: &str) -> Result<Stored, ScimError> {
+        self.dir.get(rt, id).await?.ok_or_else(|| not_found(rt, id))
+    }
+
+    /// Creates a resource from a canonical document: 1 write (with guards).
+    async fn create(&self, rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
+        check_keys(rt, &doc)?;
+        let ts = now();
+        let stored = Stored {
+            meta: Meta {
+                id: uuid::Uuid::new_v4().to_string(),
+                created: ts.clone(),
+                last_modified: ts,
+                version: 1,
+            },
+            doc,
+        };
+        self.dir.create(rt, &stored).await?;
+        Ok(stored)
+    }
+
+    /// Reads, changes and conditionally writes a resource; redoes the whole
+    /// round if another write came in between (unless `If-Match` pinned the
+    /// version, in which case the client is told with 412).
+    async fn modify(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        change: impl Fn(&Doc) -> Result<Doc, ScimError>,
+    ) -> Result<Stored, ScimError> {
+        for _ in 0..WRITE_RETRIES {
+            let old = self.get(rt, id).await?;
+            check_if_match(if_match, &old.meta)?;
+            let doc = change(&old.doc)?;
+            crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;
+            check_keys(rt, &doc)?;
+            let new = Stored {
+                meta: Meta {
+                    id: old.meta.id.clone(),
+                    created: old.meta.created.clone(),
+                    last_modified: now(),
+                    version: old.meta.version + 1,
+                },
+                doc,
+            };
+            match self.dir.replace(rt, &old, &new).await {
+                Ok(()) => return Ok(new),
+                Err(DirError::VersionMismatch) if if_match.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ScimError::unavailable())
+    }
+
+    /// Deletes a resource and then removes its edges for up to the delete
+    /// budget; what is left is finished by later requests. Reads never show
+    /// edges whose ends are gone, so the leftovers are invisible meanwhile.
+    async fn delete(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimError> {
+        for _ in 0..WRITE_RETRIES {
+            let old = self.get(rt, id).await?;
+            check_if_match(if_match, &old.meta)?;
+            match self.dir.delete(rt, &old, &now()).await {
+                Ok(task) => {
+                    let deadline = Instant::now() + self.limits.delete_cleanup_budget;
+                    match self.dir.cleanup(&task, deadline).await {
+                        Ok(true) => {}
+                        Ok(false) => self.cleanup.pending.store(true, Ordering::Relaxed),
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "edge cleanup after delete failed; left for later");
+                            self.cleanup.pending.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(DirError::VersionMismatch) if if_match.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ScimError::unavailable())
+    }
+
+    /// Works on cleanup left by earlier deletes (of this process or any
+    /// other), for a short budget. Called after each write request, so that
+    /// on Lambda, where nothing runs between invocations, the work is done by
+    /// the traffic itself; a process looks for others' leftovers once a minute.
+    pub async fn continue_cleanup(&self) {
+        let state = &self.cleanup;
+        let started = *state.started.get_or_init(Instant::now);
+        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = state.last_check_ms.load(Ordering::Relaxed);
+        let due = now_ms.saturating_sub(last) >= CLEANUP_CHECK_INTERVAL.as_millis() as u64;
+        if !state.pending.load(Ordering::Relaxed) && !due {
+            return;
+        }
+        state.last_check_ms.store(now_ms, Ordering::Relaxed);
+        match self.run_cleanup(CLEANUP_PIGGYBACK_BUDGET).await {
+            Ok(done) => state.pending.store(!done, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "edge cleanup failed; will retry"),
+        }
+    }
+
+    /// Runs pending cleanup tasks for up to `budget`; `true` when none is left.
+    pub async fn run_cleanup(&self, budget: Duration) -> Result<bool, ScimError> {
+        let deadline = Instant::now() + budget;
+        loop {
+            let tasks = self.dir.cleanup_tasks(10).await?;
+            if tasks.is_empty() {
+                return Ok(true);
+            }
+            for task in &tasks {
+                if !self.dir.cleanup(task, deadline).await? {
+                    return Ok(false);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
+    }
+}
 
 impl From<DirError> for ScimError {
     fn from(e: DirError) -> Self {

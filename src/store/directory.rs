@@ -1,10 +1,13 @@
-//! The resource module: SCIM resources as items of the single table, with
-//! their uniqueness guards. Every write here is one conditional write or one
-//! transaction; errors come back as questions the service maps to SCIM.
+//! The resource module: SCIM resources, their uniqueness guards, membership
+//! edges and cleanup tasks as items of the single table. Every write of a
+//! resource is one conditional write or one transaction; edges are written in
+//! batches. Errors come back as questions the service maps to SCIM.
+
+use std::time::Instant;
 
 use serde_json::Value;
 
-use super::keys::{self, EXTERNAL_ID_INDEX, Key, TYPE_INDEX};
+use super::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX};
 use super::table::{Condition, Item, Query, Requests, StoreError, Table, Write};
 use crate::scim::resource::{Doc, Meta};
 use crate::scim::schema::ResourceType;
@@ -38,6 +41,53 @@ const ATTR_CREATED: &str = "created";
 const ATTR_MODIFIED: &str = "lastModified";
 const ATTR_VERSION: &str = "version";
 const ATTR_USER_NAME: &str = "userName";
+const ATTR_GROUP: &str = "group";
+const ATTR_MEMBER: &str = "member";
+const ATTR_MEMBER_TYPE: &str = "memberType";
+const ATTR_TARGET_TYPE: &str = "resourceType";
+
+/// A membership edge: `member_id` (a User or a Group) is a direct member of
+/// group `group_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub group_id: String,
+    pub member_id: String,
+    /// `User` or `Group`.
+    pub member_type: &'static str,
+}
+
+impl Edge {
+    fn to_item(&self) -> Item {
+        let mut item = Item::new(keys::member_edge(&self.group_id, &self.member_id));
+        item.set_s(LOOKUP_INDEX.pk, keys::member_of_partition(&self.member_id))
+            .set_s(LOOKUP_INDEX.sk, self.group_id.clone())
+            .set_s(ATTR_TYPE, "Membership")
+            .set_s(ATTR_GROUP, self.group_id.clone())
+            .set_s(ATTR_MEMBER, self.member_id.clone())
+            .set_s(ATTR_MEMBER_TYPE, self.member_type);
+        item
+    }
+
+    fn from_item(item: &Item) -> Option<Self> {
+        Some(Self {
+            group_id: item.s(ATTR_GROUP)?.to_string(),
+            member_id: item.s(ATTR_MEMBER)?.to_string(),
+            member_type: if item.s(ATTR_MEMBER_TYPE)? == "Group" {
+                "Group"
+            } else {
+                "User"
+            },
+        })
+    }
+}
+
+/// Edges of a deleted resource still to be removed.
+#[derive(Debug, Clone)]
+pub struct CleanupTask {
+    key: Key,
+    resource_type: String,
+    id: String,
+}
 
 #[derive(Clone)]
 pub struct Directory {
@@ -62,6 +112,14 @@ impl Directory {
         }
     }
 
+    fn guard_item(rt: &ResourceType, key: Key, id: &str) -> Item {
+        let mut guard = Item::new(key);
+        guard
+            .set_s(ATTR_ID, id)
+            .set_s(ATTR_TYPE, format!("{}Guard", rt.name));
+        guard
+    }
+
     fn to_item(rt: &ResourceType, s: &Stored) -> Result<Item, DirError> {
         let doc = serde_json::to_string(&s.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut item = Item::new(keys::resource(rt.name, &s.meta.id));
@@ -77,11 +135,17 @@ impl Directory {
                 i64::try_from(s.meta.version).unwrap_or(i64::MAX),
             );
         if let Some(ext) = s.doc.get("externalId").and_then(Value::as_str) {
-            item.set_s(
-                EXTERNAL_ID_INDEX.pk,
-                keys::external_id_partition(rt.name, ext),
-            )
-            .set_s(EXTERNAL_ID_INDEX.sk, s.meta.id.clone());
+            item.set_s(LOOKUP_INDEX.pk, keys::external_id_partition(rt.name, ext))
+                .set_s(LOOKUP_INDEX.sk, s.meta.id.clone());
+        }
+        if rt.name == "Group" {
+            if let Some(name) = s.doc.get("displayName").and_then(Value::as_str) {
+                item.set_s(
+                    DISPLAY_NAME_INDEX.pk,
+                    keys::display_name_partition(rt.name, name),
+                )
+                .set_s(DISPLAY_NAME_INDEX.sk, s.meta.id.clone());
+            }
         }
         // A plain copy for applications that read the table directly.
         if let Some(name) = s.doc.get("userName").and_then(Value::as_str) {
@@ -126,11 +190,10 @@ impl Directory {
     pub async fn create(&self, rt: &ResourceType, s: &Stored) -> Result<(), DirError> {
         let mut writes = vec![Write::put(Self::to_item(rt, s)?, Condition::NotExists)];
         for g in Self::guards(rt, &s.doc) {
-            let mut guard = Item::new(g);
-            guard
-                .set_s(ATTR_ID, s.meta.id.clone())
-                .set_s(ATTR_TYPE, format!("{}Guard", rt.name));
-            writes.push(Write::put(guard, Condition::NotExists));
+            writes.push(Write::put(
+                Self::guard_item(rt, g, &s.meta.id),
+                Condition::NotExists,
+            ));
         }
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write().is_some_and(|i| i > 0) => Err(DirError::UserNameTaken),
@@ -157,11 +220,10 @@ impl Directory {
         }
         let first_new_guard = writes.len();
         for g in after.into_iter().filter(|g| !before.contains(g)) {
-            let mut guard = Item::new(g);
-            guard
-                .set_s(ATTR_ID, new.meta.id.clone())
-                .set_s(ATTR_TYPE, format!("{}Guard", rt.name));
-            writes.push(Write::put(guard, Condition::NotExists));
+            writes.push(Write::put(
+                Self::guard_item(rt, g, &new.meta.id),
+                Condition::NotExists,
+            ));
         }
         match self.table.write_all(&writes).await {
             Err(e) => match e.failed_write() {
@@ -173,9 +235,14 @@ impl Directory {
         }
     }
 
-    /// Deletes `old` if it is still current, with its guards: 1 DeleteItem or
-    /// 1 TransactWriteItems.
-    pub async fn delete(&self, rt: &ResourceType, old: &Stored) -> Result<(), DirError> {
+    /// Deletes `old` if it is still current, with its guards, and records a
+    /// cleanup task for its edges: 1 TransactWriteItems.
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        old: &Stored,
+        at: &str,
+    ) -> Result<CleanupTask, DirError> {
         let mut writes = vec![Write::delete(
             keys::resource(rt.name, &old.meta.id),
             Condition::VersionIs(Self::version(old)),
@@ -183,9 +250,175 @@ impl Directory {
         for g in Self::guards(rt, &old.doc) {
             writes.push(Write::delete(g, Condition::None));
         }
+        let task = CleanupTask {
+            key: keys::cleanup_task(at, rt.name, &old.meta.id),
+            resource_type: rt.name.to_string(),
+            id: old.meta.id.clone(),
+        };
+        let mut item = Item::new(task.key.clone());
+        item.set_s(ATTR_TARGET_TYPE, rt.name)
+            .set_s(ATTR_ID, old.meta.id.clone());
+        writes.push(Write::put(item, Condition::None));
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write() == Some(0) => Err(DirError::VersionMismatch),
+            Err(e) => Err(e.into()),
+            Ok(()) => Ok(task),
+        }
+    }
+
+    /// Writes resources and their guard items without conditions, in
+    /// BatchWriteItems: for bulk loading into a table where they cannot
+    /// clash (migrations, tests, benchmarks), never for requests.
+    pub async fn import(&self, rt: &ResourceType, resources: &[Stored]) -> Result<(), DirError> {
+        let mut writes = Vec::with_capacity(resources.len() * 2);
+        for s in resources {
+            writes.push(Write::put(Self::to_item(rt, s)?, Condition::None));
+            for g in Self::guards(rt, &s.doc) {
+                writes.push(Write::put(
+                    Self::guard_item(rt, g, &s.meta.id),
+                    Condition::None,
+                ));
+            }
+        }
+        Ok(self.table.batch_write(&writes).await?)
+    }
+
+    /// Bumps `version` and `lastModified` of a resource in place (1
+    /// UpdateItem), under `condition`.
+    pub async fn touch(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        at: &str,
+        condition: Condition,
+    ) -> Result<(), DirError> {
+        let w = Write::Touch {
+            key: keys::resource(rt.name, id),
+            last_modified: at.to_string(),
+            condition,
+        };
+        match self.table.write_all(&[w]).await {
+            Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
             other => Ok(other?),
+        }
+    }
+
+    /// Resources by (type, id), those that exist: BatchGetItems.
+    pub async fn get_many(
+        &self,
+        refs: &[(&ResourceType, &str)],
+    ) -> Result<Vec<(String, Stored)>, DirError> {
+        let keys: Vec<Key> = refs
+            .iter()
+            .map(|(rt, id)| keys::resource(rt.name, id))
+            .collect();
+        let items = self.table.get_many(&keys).await?;
+        items
+            .iter()
+            .map(|i| {
+                Ok((
+                    i.s(ATTR_TYPE).unwrap_or_default().to_string(),
+                    Self::from_item(i)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Groups with this `displayName` (any letter case): Queries on `gsi3`.
+    pub async fn find_by_display_name(
+        &self,
+        rt: &ResourceType,
+        display_name: &str,
+        limit: usize,
+    ) -> Result<(Vec<Stored>, bool), DirError> {
+        let pk = keys::display_name_partition(rt.name, display_name);
+        self.collect(
+            Query::partition(Some(&DISPLAY_NAME_INDEX), pk, limit),
+            limit,
+        )
+        .await
+    }
+
+    /// A group's member edges (strongly consistent Queries on its partition),
+    /// at most `limit`; and whether more exist.
+    pub async fn edges_of_group(
+        &self,
+        group_id: &str,
+        limit: usize,
+    ) -> Result<(Vec<Edge>, bool), DirError> {
+        let (pk, prefix) = keys::members_of(group_id);
+        let mut q = Query::partition(None, pk, limit.max(1));
+        q.sk_prefix = Some(prefix.to_string());
+        let (items, more) = self.collect_items(q, limit).await?;
+        Ok((items.iter().filter_map(Edge::from_item).collect(), more))
+    }
+
+    /// The edges whose member is `member_id` (Queries on `gsi2`).
+    pub async fn edges_of_member(
+        &self,
+        member_id: &str,
+        limit: usize,
+    ) -> Result<(Vec<Edge>, bool), DirError> {
+        let q = Query::partition(
+            Some(&LOOKUP_INDEX),
+            keys::member_of_partition(member_id),
+            limit.max(1),
+        );
+        let (items, more) = self.collect_items(q, limit).await?;
+        Ok((items.iter().filter_map(Edge::from_item).collect(), more))
+    }
+
+    /// Writes and removes edges: BatchWriteItems, several in flight.
+    pub async fn write_edges(&self, add: &[Edge], remove: &[Edge]) -> Result<(), DirError> {
+        let mut writes: Vec<Write> = remove
+            .iter()
+            .map(|e| {
+                Write::delete(
+                    keys::member_edge(&e.group_id, &e.member_id),
+                    Condition::None,
+                )
+            })
+            .collect();
+        writes.extend(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
+        Ok(self.table.batch_write(&writes).await?)
+    }
+
+    /// Pending cleanup tasks, oldest first.
+    pub async fn cleanup_tasks(&self, limit: usize) -> Result<Vec<CleanupTask>, DirError> {
+        let q = Query::partition(None, keys::cleanup_partition(), limit.max(1));
+        let page = self.table.query(&q).await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|i| {
+                Some(CleanupTask {
+                    key: i.key(),
+                    resource_type: i.s(ATTR_TARGET_TYPE)?.to_string(),
+                    id: i.s(ATTR_ID)?.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// Removes a deleted resource's edges, a page at a time, until none are
+    /// left (then the task goes too: `true`) or `deadline` passes (`false`).
+    pub async fn cleanup(&self, task: &CleanupTask, deadline: Instant) -> Result<bool, DirError> {
+        const PAGE: usize = 1000;
+        loop {
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            let (mut doomed, _) = self.edges_of_member(&task.id, PAGE).await?;
+            if task.resource_type == "Group" {
+                doomed.extend(self.edges_of_group(&task.id, PAGE).await?.0);
+            }
+            if doomed.is_empty() {
+                self.table
+                    .write_all(&[Write::delete(task.key.clone(), Condition::None)])
+                    .await?;
+                return Ok(true);
+            }
+            self.write_edges(&[], &doomed).await?;
         }
     }
 
@@ -213,7 +446,7 @@ impl Directory {
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
         let pk = keys::external_id_partition(rt.name, external_id);
-        self.collect(Query::partition(Some(&EXTERNAL_ID_INDEX), pk, limit), limit)
+        self.collect(Query::partition(Some(&LOOKUP_INDEX), pk, limit), limit)
             .await
     }
 
@@ -232,7 +465,20 @@ impl Directory {
         self.collect(q, limit).await
     }
 
-    async fn collect(&self, mut q: Query, limit: usize) -> Result<(Vec<Stored>, bool), DirError> {
+    async fn collect(&self, q: Query, limit: usize) -> Result<(Vec<Stored>, bool), DirError> {
+        let (items, more) = self.collect_items(q, limit).await?;
+        let stored = items
+            .iter()
+            .map(Self::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((stored, more))
+    }
+
+    async fn collect_items(
+        &self,
+        mut q: Query,
+        limit: usize,
+    ) -> Result<(Vec<Item>, bool), DirError> {
         let mut out = Vec::new();
         loop {
             q.limit = (limit - out.len()).max(1);
@@ -241,7 +487,7 @@ impl Directory {
                 if out.len() == limit {
                     return Ok((out, true));
                 }
-                out.push(Self::from_item(item)?);
+                out.push(item.clone());
             }
             if !page.more {
                 return Ok((out, false));

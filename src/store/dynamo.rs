@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType, Select,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
+    ScalarAttributeType, Select, TransactWriteItem, Update, WriteRequest,
 };
 
 use super::keys::{INDEXES, IndexDef, Key, PK, SK};
@@ -94,6 +94,30 @@ fn condition_expr(c: Condition) -> Expr {
     }
 }
 
+/// The UpdateItem of a `Write::Touch`: update expression, condition, names
+/// and values (the condition's merged in).
+fn touch_expr(
+    last_modified: &str,
+    condition: Condition,
+) -> (
+    String,
+    Option<String>,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let (c, n, v) = match condition {
+        Condition::None => condition_expr(Condition::Exists),
+        c => condition_expr(c),
+    };
+    let mut names = n.unwrap_or_default();
+    let mut values = v.unwrap_or_default();
+    names.insert("#ver".into(), "version".into());
+    names.insert("#lm".into(), "lastModified".into());
+    values.insert(":one".into(), AttributeValue::N("1".into()));
+    values.insert(":lm".into(), AttributeValue::S(last_modified.to_string()));
+    ("SET #lm = :lm ADD #ver :one".into(), c, names, values)
+}
+
 /// Maps an SDK error by its code; the full text goes to the log only.
 fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: &E) -> StoreError {
     match e.code() {
@@ -125,6 +149,26 @@ fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem, StoreError
                         .set_condition_expression(c)
                         .set_expression_attribute_names(n)
                         .set_expression_attribute_values(v)
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build()
+        }
+        Write::Touch {
+            key,
+            last_modified,
+            condition,
+        } => {
+            let (update, c, n, v) = touch_expr(last_modified, *condition);
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table)
+                        .set_key(Some(key_map(key)))
+                        .update_expression(update)
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(Some(n))
+                        .set_expression_attribute_values(Some(v))
                         .build()
                         .map_err(bad)?,
                 )
@@ -281,6 +325,25 @@ impl Driver for Dynamo {
                         .map(|_| ())
                         .map_err(|e| classify("DeleteItem", &e))
                 }
+                Write::Touch {
+                    key,
+                    last_modified,
+                    condition,
+                } => {
+                    let (update, c, n, v) = touch_expr(last_modified, *condition);
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(key)))
+                        .update_expression(update)
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(Some(n))
+                        .set_expression_attribute_values(Some(v))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("UpdateItem", &e))
+                }
             };
             match result {
                 Err(StoreError::Busy) if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
@@ -335,6 +398,98 @@ impl Driver for Dynamo {
             match outcome {
                 StoreError::Busy if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
                 other => return Err(other),
+            }
+        }
+        Err(StoreError::Busy)
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.get_many_impl(keys).await
+    }
+
+    async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError> {
+        self.batch_write_impl(ws).await
+    }
+}
+
+impl Dynamo {
+    async fn get_many_impl(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(key_map).collect()))
+            .consistent_read(true)
+            .build()
+            .map_err(bad)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for attempt in 0..CONFLICT_RETRIES * 2 {
+            let resp = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", &e))?;
+            if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
+                out.extend(items.iter().map(from_map));
+            }
+            match resp.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                Some(rest) if !rest.keys().is_empty() => {
+                    pending = rest.clone();
+                    backoff(attempt).await;
+                }
+                _ => return Ok(out),
+            }
+        }
+        Err(StoreError::Busy)
+    }
+
+    async fn batch_write_impl(&self, ws: &[Write]) -> Result<(), StoreError> {
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
+        let mut pending = Vec::with_capacity(ws.len());
+        for w in ws {
+            pending.push(match w {
+                Write::Put { item, .. } => WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(to_map(item)))
+                            .build()
+                            .map_err(bad)?,
+                    )
+                    .build(),
+                Write::Delete { key, .. } => WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key_map(key)))
+                            .build()
+                            .map_err(bad)?,
+                    )
+                    .build(),
+                Write::Touch { .. } => {
+                    return Err(StoreError::Backend("BatchWriteItem cannot update".into()));
+                }
+            });
+        }
+        for attempt in 0..CONFLICT_RETRIES * 2 {
+            let resp = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await;
+            let resp = match resp.map_err(|e| classify("BatchWriteItem", &e)) {
+                Ok(r) => r,
+                Err(StoreError::Busy) => {
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match resp.unprocessed_items().and_then(|u| u.get(&self.table)) {
+                Some(rest) if !rest.is_empty() => {
+                    pending = rest.clone();
+                    backoff(attempt).await;
+                }
+                _ => return Ok(()),
             }
         }
         Err(StoreError::Busy)

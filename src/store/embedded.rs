@@ -113,11 +113,13 @@ fn write_atomically(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
     let tx = db.begin_write().map_err(backend)?;
     let mut olds = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
-        let (key, condition) = match w {
-            Write::Put { item, condition } => (item.key(), *condition),
-            Write::Delete { key, condition } => (key.clone(), *condition),
-        };
+        let (key, condition) = (w.key(), w.condition());
         let old = read_item(&tx, &key)?;
+        let condition = match (w, condition) {
+            // An update, like DynamoDB's, needs an item to update.
+            (Write::Touch { .. }, Condition::None) => Condition::Exists,
+            (_, c) => c,
+        };
         if !holds(condition, old.as_ref()) {
             // Dropping the transaction aborts it.
             return Err(StoreError::ConditionFailed { index });
@@ -128,8 +130,15 @@ fn write_atomically(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
         if let Some(old) = &old {
             remove_item(&tx, &key, old)?;
         }
-        if let Write::Put { item, .. } = w {
-            put_item(&tx, item)?;
+        match (w, old) {
+            (Write::Put { item, .. }, _) => put_item(&tx, item)?,
+            (Write::Touch { last_modified, .. }, Some(mut item)) => {
+                let version = item.n("version").unwrap_or(0) + 1;
+                item.set_n("version", version)
+                    .set_s("lastModified", last_modified.clone());
+                put_item(&tx, &item)?;
+            }
+            _ => {}
         }
     }
     tx.commit().map_err(backend)
@@ -276,6 +285,29 @@ impl Driver for Embedded {
     }
 
     async fn transact(&self, ws: &[Write]) -> Result<(), StoreError> {
+        let ws = ws.to_vec();
+        self.blocking(move |db| write_atomically(db, &ws)).await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let keys = keys.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let t = tx.open_table(ITEMS).map_err(backend)?;
+            let mut out = Vec::with_capacity(keys.len());
+            for key in &keys {
+                if let Some(v) = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)? {
+                    out.push(decode(v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError> {
+        // Unconditional writes of distinct keys: one redb transaction applies
+        // them like one BatchWriteItem.
         let ws = ws.to_vec();
         self.blocking(move |db| write_atomically(db, &ws)).await
     }

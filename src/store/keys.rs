@@ -1,14 +1,22 @@
 //! Every key of the single table, built here and nowhere else.
 //!
-//! | item                | pk                          | sk         | gsi1pk / gsi1sk | gsi2pk / gsi2sk                  |
-//! |---------------------|-----------------------------|------------|-----------------|----------------------------------|
-//! | resource            | `<Type>#<id>`               | `RESOURCE` | `<Type>` / id   | `<Type>#externalId#<ext>` / id   |
-//! | userName guard      | `User#userName#<lowercase>` | `UNIQUE`   |                 |                                  |
+//! | item            | pk                          | sk                | gsi1 (pk / sk)  | gsi2 (pk / sk)                 | gsi3 (pk / sk)                          |
+//! |-----------------|-----------------------------|-------------------|-----------------|--------------------------------|-----------------------------------------|
+//! | resource        | `<Type>#<id>`               | `RESOURCE`        | `<Type>` / id   | `<Type>#externalId#<ext>` / id | `Group#displayName#<lowercase>` / id (groups) |
+//! | userName guard  | `User#userName#<lowercase>` | `UNIQUE`          |                 |                                |                                         |
+//! | membership edge | `Group#<group id>`          | `MEMBER#<member id>` |              | `MemberOf#<member id>` / group id |                                      |
+//! | cleanup task    | `CLEANUP`                   | `<time>#<Type>#<id>` |              |                                |                                         |
 //!
-//! `gsi1` lists the resources of one type in id order; `gsi2` finds resources
-//! by `externalId` (case-exact, not unique). The guard item makes `userName`
-//! unique case-insensitively: it is written in the same transaction as the
-//! user, with the condition that it does not exist.
+//! `gsi1` lists the resources of one type in id order. `gsi2` is the lookup
+//! index: resources by `externalId` (case-exact, not unique), and the inverted
+//! membership edges (a member's groups). `gsi3` finds groups by `displayName`
+//! (case-insensitive). A group's members are the edges in its own partition,
+//! so both directions of a membership are one Query and one item.
+//!
+//! The guard item makes `userName` unique case-insensitively: it is written in
+//! the same transaction as the user, with the condition that it does not exist.
+//! A cleanup task is written in the same transaction as a resource's delete and
+//! names edges still to be removed; reads never show edges whose ends are gone.
 
 use crate::scim::ScimError;
 
@@ -30,15 +38,22 @@ pub static TYPE_INDEX: IndexDef = IndexDef {
     sk: "gsi1sk",
 };
 
-/// Resources by `externalId`.
-pub static EXTERNAL_ID_INDEX: IndexDef = IndexDef {
+/// Resources by `externalId`, and a member's groups (inverted edges).
+pub static LOOKUP_INDEX: IndexDef = IndexDef {
     name: "gsi2",
     pk: "gsi2pk",
     sk: "gsi2sk",
 };
 
+/// Groups by `displayName`.
+pub static DISPLAY_NAME_INDEX: IndexDef = IndexDef {
+    name: "gsi3",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+};
+
 /// Every GSI of the table (all project every attribute).
-pub static INDEXES: &[&IndexDef] = &[&TYPE_INDEX, &EXTERNAL_ID_INDEX];
+pub static INDEXES: &[&IndexDef] = &[&TYPE_INDEX, &LOOKUP_INDEX, &DISPLAY_NAME_INDEX];
 
 /// DynamoDB's limit on a partition key value is 2048 bytes and on a sort key
 /// 1024; values that go into keys are held well under both.
@@ -48,7 +63,7 @@ const RESOURCE_SK: &str = "RESOURCE";
 const GUARD_SK: &str = "UNIQUE";
 
 /// A full primary key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
@@ -79,6 +94,46 @@ pub fn external_id_partition(resource_type: &str, external_id: &str) -> String {
     format!("{resource_type}#externalId#{external_id}")
 }
 
+/// `gsi3pk` of a group with this `displayName`.
+pub fn display_name_partition(resource_type: &str, display_name: &str) -> String {
+    format!("{resource_type}#displayName#{}", fold(display_name))
+}
+
+const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// The edge that makes `member_id` a member of group `group_id`.
+pub fn member_edge(group_id: &str, member_id: &str) -> Key {
+    Key {
+        pk: resource("Group", group_id).pk,
+        sk: format!("{MEMBER_PREFIX}{member_id}"),
+    }
+}
+
+/// The partition and sort key prefix holding a group's member edges.
+pub fn members_of(group_id: &str) -> (String, &'static str) {
+    (resource("Group", group_id).pk, MEMBER_PREFIX)
+}
+
+/// `gsi2pk` of the edges whose member is `member_id`.
+pub fn member_of_partition(member_id: &str) -> String {
+    format!("MemberOf#{member_id}")
+}
+
+const CLEANUP_PK: &str = "CLEANUP";
+
+/// A pending cleanup of the edges of a deleted resource.
+pub fn cleanup_task(at: &str, resource_type: &str, id: &str) -> Key {
+    Key {
+        pk: CLEANUP_PK.into(),
+        sk: format!("{at}#{resource_type}#{id}"),
+    }
+}
+
+/// The partition holding every pending cleanup task.
+pub fn cleanup_partition() -> &'static str {
+    CLEANUP_PK
+}
+
 /// Case folding for case-insensitive uniqueness (RFC 7643 `caseExact: false`).
 pub fn fold(s: &str) -> String {
     s.to_lowercase()
@@ -105,5 +160,15 @@ mod tests {
             user_name_guard("bjensen@example.COM")
         );
         assert_ne!(user_name_guard("a"), resource("User", "a"));
+    }
+
+    #[test]
+    fn a_groups_edges_share_its_partition_but_not_its_sort_key() {
+        let (pk, prefix) = members_of("g1");
+        let edge = member_edge("g1", "u1");
+        assert_eq!(edge.pk, pk);
+        assert_eq!(edge.pk, resource("Group", "g1").pk);
+        assert!(edge.sk.starts_with(prefix));
+        assert!(!resource("Group", "g1").sk.starts_with(prefix));
     }
 }

@@ -15,6 +15,7 @@ use super::keys::{IndexDef, Key, PK, SK};
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_TRANSACT_ITEMS: usize = 100;
 pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
+pub const MAX_BATCH_GET_KEYS: usize = 100;
 pub const MAX_QUERY_PAGE_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,11 +91,37 @@ pub enum Condition {
 
 #[derive(Debug, Clone)]
 pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
+    /// Adds one to `version` and sets `lastModified`, in place (an UpdateItem),
+    /// so that concurrent writers need not read the item first.
+    Touch {
+        key: Key,
+        last_modified: String,
+        condition: Condition,
+    },
 }
 
 impl Write {
+    pub fn key(&self) -> Key {
+        match self {
+            Self::Put { item, .. } => item.key(),
+            Self::Delete { key, .. } | Self::Touch { key, .. } => key.clone(),
+        }
+    }
+    pub fn condition(&self) -> Condition {
+        match self {
+            Self::Put { condition, .. }
+            | Self::Delete { condition, .. }
+            | Self::Touch { condition, .. } => *condition,
+        }
+    }
     pub fn put(item: Item, condition: Condition) -> Self {
         Self::Put { item, condition }
     }
@@ -202,7 +229,15 @@ pub trait Driver: Send + Sync {
     async fn write(&self, w: &Write) -> Result<(), StoreError>;
     /// 2 to 100 writes, all or none.
     async fn transact(&self, ws: &[Write]) -> Result<(), StoreError>;
+    /// Up to 100 keys; the items that exist, in any order.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
+    /// Up to 25 unconditional puts and deletes of distinct keys, each applied
+    /// (not all-or-none); returns once every one is applied.
+    async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError>;
 }
+
+/// How many batch requests one operation keeps in flight at once.
+const BATCH_CONCURRENCY: usize = 16;
 
 /// Requests made, by kind, since the table handle was opened.
 #[derive(Debug, Default)]
@@ -210,7 +245,10 @@ pub struct Stats {
     pub get_item: AtomicU64,
     pub query: AtomicU64,
     pub put_or_delete_item: AtomicU64,
+    pub update_item: AtomicU64,
     pub transact_write_items: AtomicU64,
+    pub batch_get_item: AtomicU64,
+    pub batch_write_item: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -219,12 +257,21 @@ pub struct Requests {
     pub get_item: u64,
     pub query: u64,
     pub put_or_delete_item: u64,
+    pub update_item: u64,
     pub transact_write_items: u64,
+    pub batch_get_item: u64,
+    pub batch_write_item: u64,
 }
 
 impl Requests {
     pub fn total(&self) -> u64 {
-        self.get_item + self.query + self.put_or_delete_item + self.transact_write_items
+        self.get_item
+            + self.query
+            + self.put_or_delete_item
+            + self.update_item
+            + self.transact_write_items
+            + self.batch_get_item
+            + self.batch_write_item
     }
 }
 
@@ -235,7 +282,10 @@ impl std::ops::Sub for Requests {
             get_item: self.get_item - o.get_item,
             query: self.query - o.query,
             put_or_delete_item: self.put_or_delete_item - o.put_or_delete_item,
+            update_item: self.update_item - o.update_item,
             transact_write_items: self.transact_write_items - o.transact_write_items,
+            batch_get_item: self.batch_get_item - o.batch_get_item,
+            batch_write_item: self.batch_write_item - o.batch_write_item,
         }
     }
 }
@@ -261,7 +311,10 @@ impl Table {
             get_item: s.get_item.load(Ordering::Relaxed),
             query: s.query.load(Ordering::Relaxed),
             put_or_delete_item: s.put_or_delete_item.load(Ordering::Relaxed),
+            update_item: s.update_item.load(Ordering::Relaxed),
             transact_write_items: s.transact_write_items.load(Ordering::Relaxed),
+            batch_get_item: s.batch_get_item.load(Ordering::Relaxed),
+            batch_write_item: s.batch_write_item.load(Ordering::Relaxed),
         }
     }
 
@@ -296,7 +349,11 @@ impl Table {
         match writes {
             [] => Ok(()),
             [one] => {
-                Self::bump(&self.stats.put_or_delete_item, 1);
+                let counter = match one {
+                    Write::Touch { .. } => &self.stats.update_item,
+                    _ => &self.stats.put_or_delete_item,
+                };
+                Self::bump(counter, 1);
                 self.driver.write(one).await
             }
             many => {
@@ -304,6 +361,66 @@ impl Table {
                 self.driver.transact(many).await
             }
         }
+    }
+
+    /// Reads many items: BatchGetItem requests of up to 100 keys, several in
+    /// flight at once. Duplicate keys are read once.
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let mut unique: Vec<Key> = Vec::with_capacity(keys.len());
+        let mut seen = std::collections::HashSet::new();
+        for k in keys {
+            if seen.insert((k.pk.as_str(), k.sk.as_str())) {
+                unique.push(k.clone());
+            }
+        }
+        let requests: Vec<_> = unique
+            .chunks(MAX_BATCH_GET_KEYS)
+            .map(|c| {
+                let (driver, chunk) = (Arc::clone(&self.driver), c.to_vec());
+                async move { driver.get_many(&chunk).await }
+            })
+            .collect();
+        Self::bump(&self.stats.batch_get_item, requests.len() as u64);
+        let pages: Vec<Vec<Item>> = futures_util::stream::iter(requests)
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// Applies unconditional puts and deletes: BatchWriteItem requests of up
+    /// to 25, several in flight at once. For one key, the last write wins.
+    /// Not atomic: on error, some writes may have been applied.
+    pub async fn batch_write(&self, writes: &[Write]) -> Result<(), StoreError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let mut last: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+        for (i, w) in writes.iter().enumerate() {
+            if matches!(w, Write::Touch { .. }) || w.condition() != Condition::None {
+                return Err(StoreError::Backend(
+                    "a batch takes only unconditional puts and deletes".into(),
+                ));
+            }
+            last.insert(w.key(), i);
+        }
+        let mut kept: Vec<usize> = last.into_values().collect();
+        kept.sort_unstable();
+        let unique: Vec<Write> = kept.into_iter().map(|i| writes[i].clone()).collect();
+        for w in &unique {
+            check_writes(std::slice::from_ref(w))?;
+        }
+        let requests: Vec<_> = batches(&unique)
+            .map(|c| {
+                let (driver, chunk) = (Arc::clone(&self.driver), c.to_vec());
+                async move { driver.batch_write(&chunk).await }
+            })
+            .collect();
+        Self::bump(&self.stats.batch_write_item, requests.len() as u64);
+        futures_util::stream::iter(requests)
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 }
 

@@ -207,3 +207,45 @@ macro_rules! on_both_drivers {
         }
     };
 }
+
+/// Which store a scenario runs on, for scenarios that need their own
+/// configuration.
+#[derive(Debug, Clone, Copy)]
+pub enum Driver {
+    Embedded,
+    DynamoDb,
+}
+
+impl Driver {
+    pub async fn harness(self, config: &Config) -> Harness {
+        match self {
+            Self::Embedded => Harness::embedded_with(config).await,
+            Self::DynamoDb => Harness::dynamodb_with(config).await,
+        }
+    }
+}
+
+/// Like `on_both_drivers!`, for scenarios that take a `Driver` and build
+/// their own harness.
+#[macro_export]
+macro_rules! on_both_drivers_with_config {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_configured {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Driver::Embedded).await
+                }
+            )*
+        }
+        mod dynamodb_configured {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs DynamoDB Local; scripts/test runs it"]
+                async fn $name() {
+                    super::$name($crate::common::Driver::DynamoDb).await
+                }
+            )*
+        }
+    };
+}

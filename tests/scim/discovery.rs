@@ -31,7 +31,7 @@ async fn service_provider_config_tells_what_is_supported(h: Harness) {
 async fn resource_types_list_users_with_the_enterprise_extension(h: Harness) {
     let r = h.send("GET", "/scim/v2/ResourceTypes", None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["totalResults"], 2);
     let user = &r.body["Resources"][0];
     assert_eq!(user["id"], "User");
     assert_eq!(user["endpoint"], "/Users");
@@ -61,9 +61,32 @@ async fn schemas_describe_core_user_and_enterprise_attributes(h: Harness) {
         ids,
         vec![
             "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:core:2.0:Group",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
         ]
     );
+    let group = h
+        .send(
+            "GET",
+            "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+            None,
+        )
+        .await;
+    let members = group.body["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == "members")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(members["multiValued"], true);
+    let subs: Vec<&str> = members["subAttributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(subs, vec!["value", "$ref", "type", "display"]);
     let user = h
         .send(
             "GET",

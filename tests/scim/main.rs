@@ -3,6 +3,7 @@
 
 mod common;
 mod discovery;
+mod groups;
 mod lambda;
 mod secrets;
 mod users;

@@ -1,0 +1,578 @@
+//! Groups: the SCIM operations, with members kept as edge items so that a
+//! membership change of k members costs O(k) requests whatever the group's
+//! size. PATCHes that change only members never rewrite the group item:
+//! they bump its version in place.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::{Service, View, check_if_match, not_found, now};
+use crate::scim::ScimError;
+use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::patch::{self, Op, Operation};
+use crate::scim::resource::{self, Doc, Ref};
+use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::store::table::Condition;
+use crate::store::{DirError, Edge, Stored};
+
+/// One change to a group's member set, in request order.
+#[derive(Debug)]
+enum MemberChange {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    RemoveWhere(Filter),
+    RemoveAll,
+    Replace(Vec<String>),
+}
+
+/// The member ids in a `members` value: a list (or one) of `{"value": id}`
+/// objects (other sub-attributes, like Entra ID's `"$ref": null`, are
+/// ignored), or of bare ids.
+fn member_ids(value: Option<&Value>, path: &str) -> Result<Vec<String>, ScimError> {
+    let items: Vec<&Value> = match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(one) => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let id = match item {
+                Value::String(s) => Some(s.as_str()),
+                Value::Object(o) => o
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                    .and_then(|(_, v)| v.as_str()),
+                _ => None,
+            };
+            id.map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!("'{path}': every member needs a \"value\" id"))
+                })
+        })
+        .collect()
+}
+
+/// The ids of a `value eq "a" or value eq "b"` filter, if it is only that.
+fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
+    match f {
+        Filter::Compare(p, CompareOp::Eq, Literal::String(s))
+            if p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(vec![s.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut ids = value_eq_ids(a)?;
+            ids.extend(value_eq_ids(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+fn is_members(s: &str) -> bool {
+    s.eq_ignore_ascii_case("members")
+}
+
+/// Splits PATCH operations into member changes and the rest.
+fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), ScimError> {
+    let members_attr = GROUP_TYPE
+        .core_attr("members")
+        .ok_or_else(ScimError::internal)?;
+    let mut other = Vec::new();
+    let mut changes = Vec::new();
+    for op in ops {
+        match op.path.as_deref() {
+            Some(p) if is_members(p) => changes.push(match op.op {
+                Op::Add => MemberChange::Add(member_ids(op.value.as_ref(), p)?),
+                Op::Replace => MemberChange::Replace(member_ids(op.value.as_ref(), p)?),
+                Op::Remove => match &op.value {
+                    None | Some(Value::Null) => MemberChange::RemoveAll,
+                    v => MemberChange::Remove(member_ids(v.as_ref(), p)?),
+                },
+            }),
+            Some(p) if p.len() > 7 && is_members(&p[..7]) => {
+                let rest = &p[7..];
+                let inner = rest
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .ok_or_else(|| {
+                        ScimError::invalid_path(format!(
+                            "'{p}': members are added and removed whole"
+                        ))
+                    })?;
+                let filter = Filter::parse_syntax(inner)
+                    .and_then(|f| f.check(&GROUP_TYPE, Some(members_attr)).map(|()| f))
+                    .map_err(|e| ScimError::invalid_path(format!("'{p}': {}", e.detail)))?;
+                if op.op != Op::Remove {
+                    return Err(ScimError::invalid_path(format!(
+                        "'{p}': use \"add\" with path \"members\" to add members"
+                    )));
+                }
+                changes.push(match value_eq_ids(&filter) {
+                    Some(ids) => MemberChange::Remove(ids),
+                    None => MemberChange::RemoveWhere(filter),
+                });
+            }
+            None => {
+                let Some(Value::Object(values)) = &op.value else {
+                    other.push(op);
+                    continue;
+                };
+                let mut rest = Map::new();
+                for (k, v) in values {
+                    if is_members(k) {
+                        let ids = member_ids(Some(v), k)?;
+                        changes.push(match op.op {
+                            Op::Replace => MemberChange::Replace(ids),
+                            _ => MemberChange::Add(ids),
+                        });
+                    } else {
+                        rest.insert(k.clone(), v.clone());
+                    }
+                }
+                if !rest.is_empty() {
+                    other.push(Operation {
+                        op: op.op,
+                        path: None,
+                        value: Some(Value::Object(rest)),
+                    });
+                }
+            }
+            Some(_) => other.push(op),
+        }
+    }
+    Ok((other, changes))
+}
+
+/// The member set changes of a request, reduced to edges to write.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Drop every current member not re-added.
+    clear: bool,
+    adds: Vec<String>,
+    removes: HashSet<String>,
+}
+
+/// A reference to a resource read back from the table (by its stored type).
+pub(super) fn to_ref(stored_type: &str, s: Stored) -> Ref {
+    let resource_type = if stored_type == "Group" {
+        "Group"
+    } else {
+        "User"
+    };
+    Ref {
+        display: display_of(resource_type, &s),
+        id: s.meta.id,
+        resource_type,
+    }
+}
+
+fn display_of(rt_name: &str, s: &Stored) -> Option<String> {
+    let field = |k: &str| s.doc.get(k).and_then(Value::as_str).map(str::to_string);
+    match rt_name {
+        "User" => field("displayName").or_else(|| field("userName")),
+        _ => field("displayName"),
+    }
+}
+
+impl Service {
+    fn check_member_count(&self, n: usize) -> Result<(), ScimError> {
+        let max = self.limits.max_members_per_request;
+        if n > max {
+            return Err(ScimError::payload_too_large(format!(
+                "the request names {n} members; at most {max} per request: split it into several PATCH requests"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finds each id among users and groups: BatchGetItems. An id that is
+    /// neither is a 400 `invalidValue` naming it.
+    async fn resolve_members(
+        &self,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Ref>, ScimError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        if ids.iter().any(|i| i == group_id) {
+            return Err(ScimError::invalid_value(format!(
+                "group '{group_id}' cannot be a member of itself"
+            )));
+        }
+        let mut wanted: Vec<(&ResourceType, &str)> = Vec::with_capacity(ids.len() * 2);
+        for id in ids {
+            wanted.push((&USER_TYPE, id));
+            wanted.push((&GROUP_TYPE, id));
+        }
+        let found: HashMap<String, Ref> = self
+            .dir
+            .get_many(&wanted)
+            .await?
+            .into_iter()
+            .map(|(ty, s)| {
+                let r = to_ref(&ty, s);
+                (r.id.clone(), r)
+            })
+            .collect();
+        let missing: Vec<&str> = ids
+            .iter()
+            .filter(|i| !found.contains_key(*i))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(10).copied().collect();
+            let more = missing.len().saturating_sub(shown.len());
+            return Err(ScimError::invalid_value(format!(
+                "no User or Group with id {}{}",
+                shown
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        Ok(found)
+    }
+
+    /// A group's members, with display names: its edges (Queries on its
+    /// partition) and BatchGetItems. Over the configured cap, 400 `tooMany`.
+    async fn members_of(&self, group_id: &str) -> Result<Vec<Ref>, ScimError> {
+        let cap = self.limits.max_members_returned;
+        let (edges, more) = self.dir.edges_of_group(group_id, cap).await?;
+        if more {
+            return Err(ScimError::too_many(format!(
+                "the group has more than {cap} members, too many to return at once; \
+                 request it with excludedAttributes=members, and find a member's groups \
+                 with filter=members.value eq \"<id>\""
+            )));
+        }
+        let wanted: Vec<(&ResourceType, &str)> = edges
+            .iter()
+            .map(|e| {
+                let rt: &ResourceType = if e.member_type == "Group" {
+                    &GROUP_TYPE
+                } else {
+                    &USER_TYPE
+                };
+                (rt, e.member_id.as_str())
+            })
+            .collect();
+        let mut refs: Vec<Ref> = self
+            .dir
+            .get_many(&wanted)
+            .await?
+            .into_iter()
+            .map(|(ty, s)| to_ref(&ty, s))
+            .collect();
+        refs.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(refs)
+    }
+
+    pub(super) async fn group_view(
+        &self,
+        stored: Stored,
+        with_members: bool,
+    ) -> Result<View, ScimError> {
+        let refs = if with_members {
+            Some(self.members_of(&stored.meta.id).await?)
+        } else {
+            None
+        };
+        Ok(View { stored, refs })
+    }
+
+    fn split_members(doc: &mut Doc) -> Result<Vec<String>, ScimError> {
+        let value = doc.remove("members");
+        member_ids(value.as_ref(), "members")
+    }
+
+    pub async fn create_group(&self, body: &Value, with_members: bool) -> Result<View, ScimError> {
+        let mut doc = resource::normalize(body, &GROUP_TYPE)?;
+        let ids = Self::split_members(&mut doc)?;
+        self.check_member_count(ids.len())?;
+        let found = self.resolve_members("", &ids).await?;
+        let stored = self.create(&GROUP_TYPE, doc).await?;
+        let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
+        self.dir.write_edges(&edges, &[]).await?;
+        self.continue_cleanup().await;
+        let refs = with_members.then(|| {
+            let mut refs: Vec<Ref> = found.into_values().collect();
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+            refs
+        });
+        Ok(View { stored, refs })
+    }
+
+    /// PUT: the document and the whole member set are replaced.
+    pub async fn replace_group(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        with_members: bool,
+    ) -> Result<View, ScimError> {
+        let mut doc = resource::normalize(body, &GROUP_TYPE)?;
+        let ids = Self::split_members(&mut doc)?;
+        self.check_member_count(ids.len())?;
+        let found = self.resolve_members(id, &ids).await?;
+        let stored = self
+            .modify(&GROUP_TYPE, id, if_match, |_| Ok(doc.clone()))
+            .await?;
+        let plan = Plan {
+            clear: true,
+            adds: ids,
+            removes: HashSet::new(),
+        };
+        self.apply_plan(id, plan, &found).await?;
+        self.continue_cleanup().await;
+        self.group_view(stored, with_members).await
+    }
+
+    /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);
+    /// a membership-only PATCH answered without a body costs GetItem,
+    /// BatchGetItem (the added members), UpdateItem and BatchWriteItems:
+    /// O(members named), never O(group size).
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        want: Option<bool>,
+    ) -> Result<Option<View>, ScimError> {
+        let (other, changes) = split(patch::parse_operations(body)?)?;
+        let named: usize = changes
+            .iter()
+            .map(|c| match c {
+                MemberChange::Add(v) | MemberChange::Remove(v) | MemberChange::Replace(v) => {
+                    v.len()
+                }
+                MemberChange::RemoveWhere(_) | MemberChange::RemoveAll => 0,
+            })
+            .sum();
+        self.check_member_count(named)?;
+        let group = self.get(&GROUP_TYPE, id).await?;
+        check_if_match(if_match, &group.meta)?;
+
+        let mut plan = Plan::default();
+        let mut current: Option<Vec<Edge>> = None;
+        for change in changes {
+            match change {
+                MemberChange::Add(ids) => {
+                    for i in ids {
+                        plan.removes.remove(&i);
+                        plan.adds.push(i);
+                    }
+                }
+                MemberChange::Remove(ids) => {
+                    let gone: HashSet<String> = ids.into_iter().collect();
+                    plan.adds.retain(|a| !gone.contains(a));
+                    plan.removes.extend(gone);
+                }
+                MemberChange::RemoveAll => {
+                    plan = Plan {
+                        clear: true,
+                        ..Plan::default()
+                    }
+                }
+                MemberChange::Replace(ids) => {
+                    plan = Plan {
+                        clear: true,
+                        adds: ids,
+                        removes: HashSet::new(),
+                    }
+                }
+                MemberChange::RemoveWhere(filter) => {
+                    // A filter on other sub-attributes than `value`: evaluated
+                    // over the current members (O(group size), as it must be).
+                    if current.is_none() {
+                        current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
+                    }
+                    let members_attr = GROUP_TYPE
+                        .core_attr("members")
+                        .ok_or_else(ScimError::internal)?;
+                    let matched: Vec<String> = current
+                        .iter()
+                        .flatten()
+                        .filter(|e| {
+                            let v =
+                                serde_json::json!({"value": e.member_id, "type": e.member_type});
+                            filter.matches_element(&v, members_attr)
+                        })
+                        .map(|e| e.member_id.clone())
+                        .collect();
+                    if matched.is_empty() && !plan.clear {
+                        return Err(ScimError::no_target(format!(
+                            "members[{filter}] matched no member"
+                        )));
+                    }
+                    plan.adds.retain(|a| !matched.contains(a));
+                    plan.removes.extend(matched);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        plan.adds.retain(|a| seen.insert(a.clone()));
+        let found = self.resolve_members(id, &plan.adds).await?;
+
+        let stored = if other.is_empty() {
+            // Only members changed: bump the group's version in place, so
+            // that concurrent membership PATCHes do not conflict.
+            let at = now();
+            let condition = if if_match.is_some() {
+                Condition::VersionIs(i64::try_from(group.meta.version).unwrap_or(i64::MAX))
+            } else {
+                Condition::Exists
+            };
+            match self.dir.touch(&GROUP_TYPE, id, &at, condition).await {
+                Ok(()) => {}
+                Err(DirError::VersionMismatch) if if_match.is_none() => {
+                    return Err(not_found(&GROUP_TYPE, id));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            None
+        } else {
+            Some(
+                self.modify(&GROUP_TYPE, id, if_match, |old| {
+                    patch::apply(old, &other, &GROUP_TYPE)
+                })
+                .await?,
+            )
+        };
+        if plan.clear && current.is_none() {
+            current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
+        }
+        self.apply_plan_with(id, plan, &found, current.as_deref())
+            .await?;
+        self.continue_cleanup().await;
+        let Some(with_members) = want else {
+            return Ok(None);
+        };
+        let stored = match stored {
+            Some(s) => s,
+            None => self.get(&GROUP_TYPE, id).await?,
+        };
+        Ok(Some(self.group_view(stored, with_members).await?))
+    }
+
+    async fn apply_plan(
+        &self,
+        id: &str,
+        plan: Plan,
+        found: &HashMap<String, Ref>,
+    ) -> Result<(), ScimError> {
+        let current = if plan.clear {
+            Some(self.dir.edges_of_group(id, usize::MAX).await?.0)
+        } else {
+            None
+        };
+        self.apply_plan_with(id, plan, found, current.as_deref())
+            .await
+    }
+
+    /// Writes the plan's edges: puts for the added members, deletes for the
+    /// removed ones (and, when clearing, for every current member not re-added).
+    async fn apply_plan_with(
+        &self,
+        id: &str,
+        plan: Plan,
+        found: &HashMap<String, Ref>,
+        current: Option<&[Edge]>,
+    ) -> Result<(), ScimError> {
+        let adds: Vec<Edge> = plan
+            .adds
+            .iter()
+            .filter_map(|a| found.get(a))
+            .map(|r| edge(id, r))
+            .collect();
+        let added: HashSet<&str> = plan.adds.iter().map(String::as_str).collect();
+        let mut removes: Vec<Edge> = plan
+            .removes
+            .iter()
+            .filter(|r| !added.contains(r.as_str()))
+            .map(|r| Edge {
+                group_id: id.to_string(),
+                member_id: r.clone(),
+                member_type: "User",
+            })
+            .collect();
+        if plan.clear {
+            removes.extend(
+                current
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|e| !added.contains(e.member_id.as_str()))
+                    .cloned(),
+            );
+        }
+        self.dir.write_edges(&adds, &removes).await?;
+        Ok(())
+    }
+
+    /// Deletes a group; its member edges, and its own memberships, go with it.
+    pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        // Leftovers of earlier deletes first: this delete's own cleanup has
+        // its own budget.
+        self.continue_cleanup().await;
+        self.delete(&GROUP_TYPE, id, if_match).await
+    }
+}
+
+fn edge(group_id: &str, member: &Ref) -> Edge {
+    Edge {
+        group_id: group_id.to_string(),
+        member_id: member.id.clone(),
+        member_type: member.resource_type,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ops(v: Value) -> Vec<Operation> {
+        patch::parse_operations(&json!({"Operations": v})).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn splits_member_operations_from_the_rest() {
+        let (other, changes) = split(ops(json!([
+            {"op": "Add", "path": "members", "value": [{"value": "u1", "$ref": null}, {"value": "u2"}]},
+            {"op": "Remove", "path": "members[value eq \"u3\"]"},
+            {"op": "Remove", "path": "members", "value": [{"value": "u4"}]},
+            {"op": "remove", "path": "members"},
+            {"op": "replace", "value": {"displayName": "New", "members": [{"value": "u5"}]}},
+            {"op": "replace", "path": "externalId", "value": "e"}
+        ])))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(other.len(), 2);
+        assert!(matches!(&changes[0], MemberChange::Add(v) if v == &["u1", "u2"]));
+        assert!(matches!(&changes[1], MemberChange::Remove(v) if v == &["u3"]));
+        assert!(matches!(&changes[2], MemberChange::Remove(v) if v == &["u4"]));
+        assert!(matches!(&changes[3], MemberChange::RemoveAll));
+        assert!(matches!(&changes[4], MemberChange::Replace(v) if v == &["u5"]));
+    }
+
+    #[test]
+    fn refuses_member_paths_it_cannot_apply() {
+        for bad in [
+            json!([{"op": "add", "path": "members[value eq \"x\"]", "value": [{"value": "x"}]}]),
+            json!([{"op": "remove", "path": "members[value eq \"x\"].display"}]),
+            json!([{"op": "remove", "path": "members[nosuch eq \"x\"]"}]),
+            json!([{"op": "add", "path": "members", "value": [{"display": "no id"}]}]),
+        ] {
+            assert!(split(ops(bad.clone())).is_err(), "{bad}");
+        }
+    }
+}
