@@ -59,6 +59,11 @@ pub async fn open_table(
 
 /// The router over a table, with the given authentication.
 pub fn app_router(config: &Config, table: Table, auth: Auth) -> Router {
+    router_for(config, service(config, table), auth)
+}
+
+/// The service over a table, with the configured limits.
+pub fn service(config: &Config, table: Table) -> Service {
     let limits = ServiceLimits {
         max_filter_scan: config.max_filter_scan,
         default_page_size: config.default_page_size,
@@ -67,8 +72,13 @@ pub fn app_router(config: &Config, table: Table, auth: Auth) -> Router {
         max_members_returned: config.max_members_returned,
         delete_cleanup_budget: config.delete_cleanup_budget,
     };
+    Service::new(Directory::new(table), limits)
+}
+
+/// The router over a service, with the given authentication.
+pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
     http::router(http::AppState {
-        service: Service::new(Directory::new(table), limits),
+        service,
         auth: Arc::new(auth),
         base_path: config.base_path.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -104,8 +114,12 @@ impl App {
             }
         };
         let table = open_table(config, aws.as_ref()).await?;
+        let service = service(config, table.clone());
+        // Cleanup left by processes before this one is picked up by this
+        // one's first write requests (1 Query at start).
+        service.look_for_cleanup().await;
         Ok(Self {
-            router: app_router(config, table.clone(), auth),
+            router: router_for(config, service, auth),
             token,
             table,
         })

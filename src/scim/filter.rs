@@ -92,7 +92,11 @@ impl AttrPath {
     /// Splits an attribute path token. A URN prefix ends at the last `:`
     /// (attribute names never contain one; URNs may contain dots, e.g. `2.0`).
     pub fn parse(token: &str) -> Option<Self> {
-        let (urn, rest) = if token.len() > 4 && token[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if token.len() > 4
+            && token
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
             let idx = token.rfind(':')?;
             (Some(token[..idx].to_string()), &token[idx + 1..])
         } else {
@@ -517,6 +521,30 @@ impl Filter {
                     _ => false,
                 }
             }
+        }
+    }
+
+    /// The string values of every `<attr>.value eq "..."` in the filter, or
+    /// `None` if the filter names `attr` in any other way.
+    pub fn value_eqs(&self, rt: &ResourceType, attr: &str) -> Option<Vec<String>> {
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => {
+                let mut v = a.value_eqs(rt, attr)?;
+                v.extend(b.value_eqs(rt, attr)?);
+                Some(v)
+            }
+            Self::Not(a) => a.value_eqs(rt, attr),
+            Self::Compare(p, CompareOp::Eq, Literal::String(s))
+                if p.resolve(rt).is_some_and(|r| {
+                    r.ext.is_none()
+                        && r.attr.name == attr
+                        && r.sub.is_some_and(|s| s.name == "value")
+                }) =>
+            {
+                Some(vec![s.clone()])
+            }
+            f if f.mentions(rt, attr) => None,
+            _ => Some(Vec::new()),
         }
     }
 

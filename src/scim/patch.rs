@@ -684,6 +684,14 @@ mod tests {
                 ScimType::InvalidSyntax,
             ),
             (json!({"Operations": []}), ScimType::InvalidSyntax),
+            (
+                json!({"Operations": [{"op": "add", "path": "uéé", "value": 1}]}),
+                ScimType::InvalidPath,
+            ),
+            (
+                json!({"Operations": [{"op": "add", "path": "urn:é:x", "value": 1}]}),
+                ScimType::InvalidPath,
+            ),
         ] {
             let err = patch(&base(), body.clone()).err();
             assert_eq!(err.and_then(|e| e.scim_type), Some(want), "{body}");
@@ -719,5 +727,64 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(doc.get(ENTERPRISE_USER_SCHEMA).is_none());
+    }
+}
+
+#[cfg(test)]
+mod robustness_tests {
+    use super::*;
+    use crate::scim::projection::Projection;
+    use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+    use serde_json::json;
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    fn strings(n: usize) -> Vec<String> {
+        let alphabet: Vec<char> = "ab.:[]()\"\\ =-$_éü😀01urnemailsvaluetypeqorandnotprUSERurn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let len = (state % 40) as usize;
+                (0..len)
+                    .map(|i| {
+                        let k = (state.rotate_left(i as u32 * 5) % alphabet.len() as u64) as usize;
+                        alphabet[k]
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arbitrary_filters_paths_and_projections_never_panic() {
+        let doc = resource::normalize(
+            &json!({"userName": "x", "emails": [{"value": "a", "type": "work"}]}),
+            &USER_TYPE,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for s in strings(20_000) {
+            if let Ok(f) = Filter::parse(&s, &USER_TYPE) {
+                let _ = f.matches(&Value::Object(doc.clone()), &USER_TYPE);
+                let _ = f.to_string();
+            }
+            let ops = vec![Operation {
+                op: Op::Add,
+                path: Some(s.clone()),
+                value: Some(json!("v")),
+            }];
+            let _ = apply(&doc, &ops, &USER_TYPE);
+            let ops = vec![Operation {
+                op: Op::Remove,
+                path: Some(s.clone()),
+                value: None,
+            }];
+            let _ = apply(&doc, &ops, &USER_TYPE);
+            let mut out = json!({"id": "1", "userName": "x"});
+            Projection::parse(Some(&s), Some(&s), &GROUP_TYPE).apply(&mut out, &GROUP_TYPE);
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{Service, View, check_if_match, not_found, now};
 use crate::scim::ScimError;
-use crate::scim::filter::{CompareOp, Filter, Literal};
+use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
@@ -46,11 +46,12 @@ fn member_ids(value: Option<&Value>, path: &str) -> Result<Vec<String>, ScimErro
                     .and_then(|(_, v)| v.as_str()),
                 _ => None,
             };
-            id.map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    ScimError::invalid_value(format!("'{path}': every member needs a \"value\" id"))
-                })
+            let id = id.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+                ScimError::invalid_value(format!("'{path}': every member needs a \"value\" id"))
+            })?;
+            // No resource has an id that long, and no key can hold one.
+            crate::store::keys::check_key_value("members.value", id)?;
+            Ok(id.to_string())
         })
         .collect()
 }
@@ -72,8 +73,52 @@ fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
     }
 }
 
-fn is_members(s: &str) -> bool {
-    s.eq_ignore_ascii_case("members")
+/// How a PATCH path (or a key of a path-less value) names a group's
+/// `members`: in any letter case, with or without the schema URN.
+enum MembersPath<'a> {
+    Whole,
+    /// `members[<filter>]`, with whatever follows the `]`.
+    Filtered {
+        filter: &'a str,
+        after: &'a str,
+    },
+    /// `members.<sub>`: not something a member change can do.
+    Sub,
+}
+
+fn members_path(p: &str) -> Option<MembersPath<'_>> {
+    let open = p.find('[');
+    let head = open.map_or(p, |i| &p[..i]);
+    let r = AttrPath::parse(head)?.resolve(&GROUP_TYPE)?;
+    if r.ext.is_some() || r.attr.name != "members" {
+        return None;
+    }
+    Some(match (open, r.sub) {
+        (_, Some(_)) => MembersPath::Sub,
+        (None, None) => MembersPath::Whole,
+        (Some(i), None) => {
+            let rest = &p[i + 1..];
+            match rest.rfind(']') {
+                Some(close) => MembersPath::Filtered {
+                    filter: &rest[..close],
+                    after: &rest[close + 1..],
+                },
+                None => MembersPath::Filtered {
+                    filter: rest,
+                    after: "]",
+                },
+            }
+        }
+    })
+}
+
+fn require_members_value<'a>(op: &'a Operation, p: &str) -> Result<Option<&'a Value>, ScimError> {
+    match &op.value {
+        None => Err(ScimError::invalid_value(format!(
+            "'{p}': the operation needs a \"value\""
+        ))),
+        v => Ok(v.as_ref()),
+    }
 }
 
 /// Splits PATCH operations into member changes and the rest.
@@ -84,64 +129,81 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
     let mut other = Vec::new();
     let mut changes = Vec::new();
     for op in ops {
-        match op.path.as_deref() {
-            Some(p) if is_members(p) => changes.push(match op.op {
-                Op::Add => MemberChange::Add(member_ids(op.value.as_ref(), p)?),
-                Op::Replace => MemberChange::Replace(member_ids(op.value.as_ref(), p)?),
+        let Some(p) = op.path.clone() else {
+            let Some(Value::Object(values)) = &op.value else {
+                other.push(op);
+                continue;
+            };
+            let mut rest = Map::new();
+            for (k, v) in values {
+                match members_path(k) {
+                    Some(MembersPath::Whole) => {
+                        let ids = member_ids(Some(v), k)?;
+                        changes.push(match op.op {
+                            Op::Add => MemberChange::Add(ids),
+                            Op::Replace => MemberChange::Replace(ids),
+                            Op::Remove => {
+                                return Err(ScimError::no_target(
+                                    "a \"remove\" operation needs a \"path\"",
+                                ));
+                            }
+                        });
+                    }
+                    Some(_) => {
+                        return Err(ScimError::invalid_path(format!(
+                            "'{k}': members are added and removed whole"
+                        )));
+                    }
+                    None => {
+                        rest.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            if !rest.is_empty() {
+                other.push(Operation {
+                    op: op.op,
+                    path: None,
+                    value: Some(Value::Object(rest)),
+                });
+            }
+            continue;
+        };
+        match members_path(&p) {
+            None => other.push(op),
+            Some(MembersPath::Sub) => {
+                return Err(ScimError::invalid_path(format!(
+                    "'{p}': members are added and removed whole"
+                )));
+            }
+            Some(MembersPath::Whole) => changes.push(match op.op {
+                Op::Add => MemberChange::Add(member_ids(require_members_value(&op, &p)?, &p)?),
+                Op::Replace => {
+                    MemberChange::Replace(member_ids(require_members_value(&op, &p)?, &p)?)
+                }
                 Op::Remove => match &op.value {
                     None | Some(Value::Null) => MemberChange::RemoveAll,
-                    v => MemberChange::Remove(member_ids(v.as_ref(), p)?),
+                    v => MemberChange::Remove(member_ids(v.as_ref(), &p)?),
                 },
             }),
-            Some(p) if p.len() > 7 && is_members(&p[..7]) => {
-                let rest = &p[7..];
-                let inner = rest
-                    .strip_prefix('[')
-                    .and_then(|r| r.strip_suffix(']'))
-                    .ok_or_else(|| {
-                        ScimError::invalid_path(format!(
-                            "'{p}': members are added and removed whole"
-                        ))
-                    })?;
-                let filter = Filter::parse_syntax(inner)
-                    .and_then(|f| f.check(&GROUP_TYPE, Some(members_attr)).map(|()| f))
-                    .map_err(|e| ScimError::invalid_path(format!("'{p}': {}", e.detail)))?;
+            Some(MembersPath::Filtered { filter, after }) => {
+                if !after.is_empty() {
+                    return Err(ScimError::invalid_path(format!(
+                        "'{p}': members are added and removed whole"
+                    )));
+                }
                 if op.op != Op::Remove {
                     return Err(ScimError::invalid_path(format!(
                         "'{p}': use \"add\" with path \"members\" to add members"
                     )));
                 }
+                let filter = Filter::parse_syntax(filter)
+                    .and_then(|f| f.check(&GROUP_TYPE, Some(members_attr)).map(|()| f))
+                    .map_err(|e| ScimError::invalid_path(format!("'{p}': {}", e.detail)))?;
                 changes.push(match value_eq_ids(&filter) {
                     Some(ids) => MemberChange::Remove(ids),
                     None => MemberChange::RemoveWhere(filter),
                 });
             }
-            None => {
-                let Some(Value::Object(values)) = &op.value else {
-                    other.push(op);
-                    continue;
-                };
-                let mut rest = Map::new();
-                for (k, v) in values {
-                    if is_members(k) {
-                        let ids = member_ids(Some(v), k)?;
-                        changes.push(match op.op {
-                            Op::Replace => MemberChange::Replace(ids),
-                            _ => MemberChange::Add(ids),
-                        });
-                    } else {
-                        rest.insert(k.clone(), v.clone());
-                    }
-                }
-                if !rest.is_empty() {
-                    other.push(Operation {
-                        op: op.op,
-                        path: None,
-                        value: Some(Value::Object(rest)),
-                    });
-                }
-            }
-            Some(_) => other.push(op),
         }
     }
     Ok((other, changes))
@@ -301,9 +363,17 @@ impl Service {
         let ids = Self::split_members(&mut doc)?;
         self.check_member_count(ids.len())?;
         let found = self.resolve_members("", &ids).await?;
-        let stored = self.create(&GROUP_TYPE, doc).await?;
+        // Edges first: they are invisible until the group exists, so a
+        // failure half-way leaves no group with half its members.
+        let stored = Self::prepare(&GROUP_TYPE, doc)?;
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
         self.dir.write_edges(&edges, &[]).await?;
+        if let Err(e) = self.dir.create(&GROUP_TYPE, &stored).await {
+            if let Err(undo) = self.dir.write_edges(&[], &edges).await {
+                tracing::warn!(error = ?undo, "taking back edges of a group not created failed");
+            }
+            return Err(e.into());
+        }
         self.continue_cleanup().await;
         let refs = with_members.then(|| {
             let mut refs: Vec<Ref> = found.into_values().collect();
@@ -333,7 +403,9 @@ impl Service {
             adds: ids,
             removes: HashSet::new(),
         };
-        self.apply_plan(id, plan, &found).await?;
+        let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
+        let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
+        self.dir.write_edges(&adds, &removes).await?;
         self.continue_cleanup().await;
         self.group_view(stored, with_members).await
     }
@@ -424,23 +496,38 @@ impl Service {
         plan.adds.retain(|a| seen.insert(a.clone()));
         let found = self.resolve_members(id, &plan.adds).await?;
 
+        if plan.clear && current.is_none() {
+            current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
+        }
+        let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
+
+        // Without If-Match, a membership-only PATCH writes the edges first
+        // and then bumps the group's version in place (no read-modify-write,
+        // so concurrent PATCHes do not conflict). If the edge writes fail
+        // half-way the version is unchanged and a retry is idempotent; if the
+        // group went away meanwhile, the added edges are taken back.
+        // Otherwise the group is written first, under its condition.
+        let edges_first = other.is_empty() && if_match.is_none();
+        if edges_first {
+            self.dir.write_edges(&adds, &removes).await?;
+        }
         let stored = if other.is_empty() {
-            // Only members changed: bump the group's version in place, so
-            // that concurrent membership PATCHes do not conflict.
-            let at = now();
-            let condition = if if_match.is_some() {
-                Condition::VersionIs(i64::try_from(group.meta.version).unwrap_or(i64::MAX))
-            } else {
-                Condition::Exists
+            let condition = match if_match {
+                Some(_) => {
+                    Condition::VersionIs(i64::try_from(group.meta.version).unwrap_or(i64::MAX))
+                }
+                None => Condition::Exists,
             };
-            match self.dir.touch(&GROUP_TYPE, id, &at, condition).await {
-                Ok(()) => {}
+            match self.dir.touch(&GROUP_TYPE, id, &now(), condition).await {
+                Ok(()) => None,
                 Err(DirError::VersionMismatch) if if_match.is_none() => {
+                    if let Err(e) = self.dir.write_edges(&[], &adds).await {
+                        tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
+                    }
                     return Err(not_found(&GROUP_TYPE, id));
                 }
                 Err(e) => return Err(e.into()),
             }
-            None
         } else {
             Some(
                 self.modify(&GROUP_TYPE, id, if_match, |old| {
@@ -449,11 +536,9 @@ impl Service {
                 .await?,
             )
         };
-        if plan.clear && current.is_none() {
-            current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
+        if !edges_first {
+            self.dir.write_edges(&adds, &removes).await?;
         }
-        self.apply_plan_with(id, plan, &found, current.as_deref())
-            .await?;
         self.continue_cleanup().await;
         let Some(with_members) = want else {
             return Ok(None);
@@ -465,60 +550,6 @@ impl Service {
         Ok(Some(self.group_view(stored, with_members).await?))
     }
 
-    async fn apply_plan(
-        &self,
-        id: &str,
-        plan: Plan,
-        found: &HashMap<String, Ref>,
-    ) -> Result<(), ScimError> {
-        let current = if plan.clear {
-            Some(self.dir.edges_of_group(id, usize::MAX).await?.0)
-        } else {
-            None
-        };
-        self.apply_plan_with(id, plan, found, current.as_deref())
-            .await
-    }
-
-    /// Writes the plan's edges: puts for the added members, deletes for the
-    /// removed ones (and, when clearing, for every current member not re-added).
-    async fn apply_plan_with(
-        &self,
-        id: &str,
-        plan: Plan,
-        found: &HashMap<String, Ref>,
-        current: Option<&[Edge]>,
-    ) -> Result<(), ScimError> {
-        let adds: Vec<Edge> = plan
-            .adds
-            .iter()
-            .filter_map(|a| found.get(a))
-            .map(|r| edge(id, r))
-            .collect();
-        let added: HashSet<&str> = plan.adds.iter().map(String::as_str).collect();
-        let mut removes: Vec<Edge> = plan
-            .removes
-            .iter()
-            .filter(|r| !added.contains(r.as_str()))
-            .map(|r| Edge {
-                group_id: id.to_string(),
-                member_id: r.clone(),
-                member_type: "User",
-            })
-            .collect();
-        if plan.clear {
-            removes.extend(
-                current
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|e| !added.contains(e.member_id.as_str()))
-                    .cloned(),
-            );
-        }
-        self.dir.write_edges(&adds, &removes).await?;
-        Ok(())
-    }
-
     /// Deletes a group; its member edges, and its own memberships, go with it.
     pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
         // Leftovers of earlier deletes first: this delete's own cleanup has
@@ -526,6 +557,44 @@ impl Service {
         self.continue_cleanup().await;
         self.delete(&GROUP_TYPE, id, if_match).await
     }
+}
+
+/// The edges a plan writes: puts for the added members, deletes for the
+/// removed ones (and, when clearing, for every current member not re-added).
+fn plan_edges(
+    id: &str,
+    plan: &Plan,
+    found: &HashMap<String, Ref>,
+    current: Option<&[Edge]>,
+) -> (Vec<Edge>, Vec<Edge>) {
+    let adds: Vec<Edge> = plan
+        .adds
+        .iter()
+        .filter_map(|a| found.get(a))
+        .map(|r| edge(id, r))
+        .collect();
+    let added: HashSet<&str> = plan.adds.iter().map(String::as_str).collect();
+    let mut removes: Vec<Edge> = plan
+        .removes
+        .iter()
+        .filter(|r| !added.contains(r.as_str()))
+        .map(|r| Edge {
+            group_id: id.to_string(),
+            member_id: r.clone(),
+            // Only the key matters for a delete.
+            member_type: "User",
+        })
+        .collect();
+    if plan.clear {
+        removes.extend(
+            current
+                .unwrap_or_default()
+                .iter()
+                .filter(|e| !added.contains(e.member_id.as_str()))
+                .cloned(),
+        );
+    }
+    (adds, removes)
 }
 
 fn edge(group_id: &str, member: &Ref) -> Edge {
@@ -565,12 +634,54 @@ mod tests {
     }
 
     #[test]
+    fn odd_member_paths_are_errors_not_panics() {
+        for p in [
+            "memberé[value eq \"x\"]",
+            "members[",
+            "members[]",
+            "members]",
+            "urn:é:members",
+            "members[value eq \"x\"",
+            "é",
+        ] {
+            for op in ["add", "remove", "replace"] {
+                let r = split(ops(
+                    json!([{"op": op, "path": p, "value": [{"value": "x"}]}]),
+                ));
+                if let Ok((other, _)) = r {
+                    // Not a members path: left to the generic PATCH, which refuses it.
+                    let doc = resource::normalize(&json!({"displayName": "g"}), &GROUP_TYPE)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    assert!(patch::apply(&doc, &other, &GROUP_TYPE).is_err(), "{op} {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn knows_members_by_its_schema_urn_too() {
+        let (other, changes) = split(ops(json!([
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": [{"value": "u1"}]},
+            {"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:MEMBERS[value eq \"u2\"]"},
+            {"op": "add", "value": {"urn:ietf:params:scim:schemas:core:2.0:Group:members": [{"value": "u3"}]}}
+        ])))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(other.is_empty());
+        assert!(matches!(&changes[0], MemberChange::Add(v) if v == &["u1"]));
+        assert!(matches!(&changes[1], MemberChange::Remove(v) if v == &["u2"]));
+        assert!(matches!(&changes[2], MemberChange::Add(v) if v == &["u3"]));
+    }
+
+    #[test]
     fn refuses_member_paths_it_cannot_apply() {
         for bad in [
             json!([{"op": "add", "path": "members[value eq \"x\"]", "value": [{"value": "x"}]}]),
             json!([{"op": "remove", "path": "members[value eq \"x\"].display"}]),
             json!([{"op": "remove", "path": "members[nosuch eq \"x\"]"}]),
             json!([{"op": "add", "path": "members", "value": [{"display": "no id"}]}]),
+            json!([{"op": "remove", "value": {"members": [{"value": "u1"}]}}]),
+            json!([{"op": "replace", "path": "members"}]),
+            json!([{"op": "add", "path": "members"}]),
         ] {
             assert!(split(ops(bad.clone())).is_err(), "{bad}");
         }

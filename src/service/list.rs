@@ -2,6 +2,8 @@
 //! with an `eq` that a key or index answers (alone or on one side of an
 //! `and`) use it; others examine the type's partition, bounded.
 
+use std::collections::HashMap;
+
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{Service, View};
@@ -10,7 +12,7 @@ use crate::scim::filter::Filter;
 use crate::scim::list::Paging;
 use crate::scim::resource::{self, Ref, refs_attribute};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
-use crate::store::Stored;
+use crate::store::{Stored, keys};
 
 /// A list request, parsed.
 #[derive(Debug, Clone)]
@@ -102,15 +104,22 @@ impl Service {
     ) -> Result<(Vec<Stored>, usize), ScimError> {
         let max = self.limits.max_filter_scan;
         let refs_attr = refs_attribute(rt).unwrap_or("");
-        // What an index tells about the references of each candidate, for
-        // evaluating the filter (a `members.value eq` lookup knows one member).
-        let mut known_refs: Option<Vec<Ref>> = None;
-        let (candidates, truncated) = if let Some(id) = filter.eq_lookup(rt, "id", None) {
+        // References can be filtered on only as `<attr>.value eq "<id>"`;
+        // those are checked against the edges themselves.
+        let ref_ids = filter.value_eqs(rt, refs_attr).ok_or_else(|| {
+            ScimError::invalid_filter(format!(
+                "filters on '{refs_attr}' are answered only as '{refs_attr}.value eq \"<id>\"'"
+            ))
+        })?;
+        let lookup = |attr: &str, sub: Option<&str>| {
+            filter
+                .eq_lookup(rt, attr, sub)
+                .filter(|v| keys::check_key_value(attr, v).is_ok())
+        };
+        let is_group = rt.name == GROUP_TYPE.name;
+        let (candidates, truncated) = if let Some(id) = lookup("id", None) {
             (self.dir.get(rt, id).await?.into_iter().collect(), false)
-        } else if let (true, Some(name)) = (
-            rt.name == USER_TYPE.name,
-            filter.eq_lookup(rt, "userName", None),
-        ) {
+        } else if let (false, Some(name)) = (is_group, lookup("userName", None)) {
             (
                 self.dir
                     .find_by_user_name(rt, name)
@@ -119,26 +128,19 @@ impl Service {
                     .collect(),
                 false,
             )
-        } else if let Some(ext) = filter.eq_lookup(rt, "externalId", None) {
+        } else if let Some(ext) = lookup("externalId", None) {
             self.dir.find_by_external_id(rt, ext, max).await?
-        } else if let (true, Some(name)) = (
-            rt.name == GROUP_TYPE.name,
-            filter.eq_lookup(rt, "displayName", None),
-        ) {
+        } else if let (true, Some(name)) = (is_group, lookup("displayName", None)) {
             self.dir.find_by_display_name(rt, name, max).await?
-        } else if let (true, Some(member)) = (
-            rt.name == GROUP_TYPE.name,
-            filter.eq_lookup(rt, "members", Some("value")),
-        ) {
-            let (groups, member_ref) = self.groups_with_member(member, max).await?;
-            known_refs = member_ref.map(|r| vec![r]);
-            (groups, false)
+        } else if let (true, Some(member)) = (is_group, lookup("members", Some("value"))) {
+            self.groups_with_member(member, max).await?
+        } else if filter.eq_lookup(rt, "id", None).is_some()
+            || filter.eq_lookup(rt, "userName", None).is_some()
+            || filter.eq_lookup(rt, "externalId", None).is_some()
+        {
+            // An equality on a key no resource can have (too long for one).
+            (Vec::new(), false)
         } else {
-            if filter.mentions(rt, refs_attr) {
-                return Err(ScimError::invalid_filter(format!(
-                    "filters on '{refs_attr}' are answered only as '{refs_attr}.value eq \"<id>\"' (optionally in an 'and')"
-                )));
-            }
             self.dir.scan_type(rt, max).await?
         };
         if truncated {
@@ -146,13 +148,15 @@ impl Service {
                 "the filter would examine more than {max} resources; narrow it with an eq on an indexed attribute"
             )));
         }
+        let related = self.related(rt, &candidates, &ref_ids).await?;
         let matching: Vec<Stored> = candidates
             .into_iter()
             .filter(|s| {
-                let doc = resource::render(&s.doc, &s.meta, rt, "", known_refs.as_deref());
+                let refs = related.get(&s.meta.id).map(Vec::as_slice);
+                let doc = resource::render(&s.doc, &s.meta, rt, "", refs.or(Some(&[])));
                 filter.matches(&doc, rt)
             })
-            .collect();
+            .collect::<Vec<Stored>>();
         let total = matching.len();
         let page = matching
             .into_iter()
@@ -162,6 +166,72 @@ impl Service {
         Ok((page, total))
     }
 
+    /// For each candidate, which of `ids` it is related to by an existing
+    /// edge whose other end exists: a group's members, a user's groups.
+    async fn related(
+        &self,
+        rt: &ResourceType,
+        candidates: &[Stored],
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<Ref>>, ScimError> {
+        let mut out: HashMap<String, Vec<Ref>> = HashMap::new();
+        let ids: Vec<&String> = ids
+            .iter()
+            .filter(|i| keys::check_key_value("value", i).is_ok())
+            .collect();
+        if ids.is_empty() || candidates.is_empty() {
+            return Ok(out);
+        }
+        let is_group = rt.name == GROUP_TYPE.name;
+        // The other ends that still exist.
+        let mut wanted: Vec<(&ResourceType, &str)> = Vec::new();
+        for id in &ids {
+            wanted.push((&GROUP_TYPE, id.as_str()));
+            if is_group {
+                wanted.push((&USER_TYPE, id.as_str()));
+            }
+        }
+        let alive: HashMap<String, &'static str> = self
+            .dir
+            .get_many(&wanted)
+            .await?
+            .into_iter()
+            .map(|(ty, s)| (s.meta.id, if ty == "Group" { "Group" } else { "User" }))
+            .collect();
+        let pairs: Vec<(String, String)> = candidates
+            .iter()
+            .flat_map(|c| {
+                ids.iter()
+                    .filter(|i| alive.contains_key(i.as_str()))
+                    .map(move |i| (c.meta.id.clone(), (*i).clone()))
+            })
+            .collect();
+        let edge_keys: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(c, i)| {
+                if is_group {
+                    (c.clone(), i.clone())
+                } else {
+                    (i.clone(), c.clone())
+                }
+            })
+            .collect();
+        for edge in self.dir.existing_edges(&edge_keys).await? {
+            let (candidate, other) = if is_group {
+                (edge.group_id, edge.member_id)
+            } else {
+                (edge.member_id, edge.group_id)
+            };
+            let resource_type = alive.get(&other).copied().unwrap_or("User");
+            out.entry(candidate).or_default().push(Ref {
+                id: other,
+                resource_type,
+                display: None,
+            });
+        }
+        Ok(out)
+    }
+
     /// Groups that have `member` as a direct member: its inverted edges, then
     /// BatchGetItems. Nothing when the member itself no longer exists (its
     /// edges may not be cleaned up yet).
@@ -169,7 +239,7 @@ impl Service {
         &self,
         member: &str,
         max: usize,
-    ) -> Result<(Vec<Stored>, Option<Ref>), ScimError> {
+    ) -> Result<(Vec<Stored>, bool), ScimError> {
         let (edges, more) = self.dir.edges_of_member(member, max).await?;
         if more {
             return Err(ScimError::too_many(format!(
@@ -177,7 +247,7 @@ impl Service {
             )));
         }
         let Some(first) = edges.first() else {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), false));
         };
         let member_rt: &ResourceType = if first.member_type == "Group" {
             &GROUP_TYPE
@@ -185,7 +255,7 @@ impl Service {
             &USER_TYPE
         };
         if self.dir.get(member_rt, member).await?.is_none() {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), false));
         }
         let wanted: Vec<(&ResourceType, &str)> = edges
             .iter()
@@ -199,11 +269,6 @@ impl Service {
             .map(|(_, s)| s)
             .collect();
         groups.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-        let r = Ref {
-            id: member.to_string(),
-            resource_type: member_rt.name,
-            display: None,
-        };
-        Ok((groups, Some(r)))
+        Ok((groups, false))
     }
 }

@@ -143,14 +143,18 @@ impl Service {
     }
 
     async fn get(&self, rt: &ResourceType, id: &str) -> Result<Stored, ScimError> {
+        if keys::check_key_value("id", id).is_err() {
+            // No resource has such an id, and no key could hold it.
+            return Err(not_found(rt, "(too long)"));
+        }
         self.dir.get(rt, id).await?.ok_or_else(|| not_found(rt, id))
     }
 
-    /// Creates a resource from a canonical document: 1 write (with guards).
-    async fn create(&self, rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
+    /// A new resource (fresh id, version 1) from a canonical document.
+    fn prepare(rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
         check_keys(rt, &doc)?;
         let ts = now();
-        let stored = Stored {
+        Ok(Stored {
             meta: Meta {
                 id: uuid::Uuid::new_v4().to_string(),
                 created: ts.clone(),
@@ -158,7 +162,12 @@ impl Service {
                 version: 1,
             },
             doc,
-        };
+        })
+    }
+
+    /// Creates a resource from a canonical document: 1 write (with guards).
+    async fn create(&self, rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
+        let stored = Self::prepare(rt, doc)?;
         self.dir.create(rt, &stored).await?;
         Ok(stored)
     }
@@ -246,6 +255,18 @@ impl Service {
         match self.run_cleanup(CLEANUP_PIGGYBACK_BUDGET).await {
             Ok(done) => state.pending.store(!done, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "edge cleanup failed; will retry"),
+        }
+    }
+
+    /// Notes whether cleanup tasks are waiting (1 Query), so that the next
+    /// write request works on them.
+    pub async fn look_for_cleanup(&self) {
+        match self.dir.cleanup_tasks(1).await {
+            Ok(tasks) => self
+                .cleanup
+                .pending
+                .store(!tasks.is_empty(), Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = ?e, "could not look for pending cleanup"),
         }
     }
 

@@ -368,6 +368,13 @@ impl Directory {
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
+    /// Which of these (group id, member id) edges exist: BatchGetItems.
+    pub async fn existing_edges(&self, pairs: &[(String, String)]) -> Result<Vec<Edge>, DirError> {
+        let keys: Vec<Key> = pairs.iter().map(|(g, m)| keys::member_edge(g, m)).collect();
+        let items = self.table.get_many(&keys).await?;
+        Ok(items.iter().filter_map(Edge::from_item).collect())
+    }
+
     /// Writes and removes edges: BatchWriteItems, several in flight.
     pub async fn write_edges(&self, add: &[Edge], remove: &[Edge]) -> Result<(), DirError> {
         let mut writes: Vec<Write> = remove
@@ -474,6 +481,10 @@ impl Directory {
         Ok((stored, more))
     }
 
+    /// Items of a Query, paging on until `limit` are read; and whether more
+    /// exist. One more than needed is asked for, so that "more" is exact on
+    /// both drivers (DynamoDB returns a LastEvaluatedKey whenever it stops at
+    /// the limit, even when nothing follows).
     async fn collect_items(
         &self,
         mut q: Query,
@@ -481,7 +492,7 @@ impl Directory {
     ) -> Result<(Vec<Item>, bool), DirError> {
         let mut out = Vec::new();
         loop {
-            q.limit = (limit - out.len()).max(1);
+            q.limit = (limit - out.len()).saturating_add(1);
             let page = self.table.query(&q).await?;
             for item in &page.items {
                 if out.len() == limit {
@@ -489,13 +500,10 @@ impl Directory {
                 }
                 out.push(item.clone());
             }
-            if !page.more {
-                return Ok((out, false));
+            match page.items.last() {
+                Some(last) if page.more => q.start_after = Some(last.clone()),
+                _ => return Ok((out, false)),
             }
-            if out.len() >= limit {
-                return Ok((out, true));
-            }
-            q.start_after = page.items.last().cloned();
         }
     }
 

@@ -409,6 +409,7 @@ impl Table {
         for w in &unique {
             check_writes(std::slice::from_ref(w))?;
         }
+        // (Distinct keys by construction, so each chunk passes the check.)
         let requests: Vec<_> = batches(&unique)
             .map(|c| {
                 let (driver, chunk) = (Arc::clone(&self.driver), c.to_vec());
@@ -430,6 +431,14 @@ pub fn check_writes(writes: &[Write]) -> Result<(), StoreError> {
         return Err(StoreError::TooManyWrites {
             count: writes.len(),
         });
+    }
+    // DynamoDB refuses two writes of one item in a request; so does the
+    // embedded driver, through this check.
+    let mut seen = std::collections::HashSet::new();
+    if !writes.iter().all(|w| seen.insert(w.key())) {
+        return Err(StoreError::Backend(
+            "two writes of the same item in one request".into(),
+        ));
     }
     for w in writes {
         if let Write::Put { item, .. } = w {
@@ -479,6 +488,16 @@ mod tests {
             Err(StoreError::TooManyWrites { count: 101 })
         );
         assert_eq!(check_writes(&ws[..100]), Ok(()));
+    }
+
+    #[test]
+    fn refuses_two_writes_of_one_item() {
+        let k = keys::resource("User", "x");
+        let ws = [
+            Write::delete(k.clone(), Condition::None),
+            Write::delete(k, Condition::None),
+        ];
+        assert!(matches!(check_writes(&ws), Err(StoreError::Backend(_))));
     }
 
     #[test]

@@ -222,6 +222,36 @@ async fn finds_groups_by_display_name_external_id_and_member(h: Harness) {
     let r = list(format!("members.value eq \"{u}\"")).await;
     assert_eq!(r.body["totalResults"], 1);
     assert_eq!(r.body["Resources"][0]["id"], g1.as_str());
+    let r = list(format!(
+        "displayName eq \"SALES TEAM\" and members.value eq \"{u}\""
+    ))
+    .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    let r = list(format!(
+        "displayName eq \"Support\" and members.value eq \"{u}\""
+    ))
+    .await;
+    assert_eq!(r.body["totalResults"], 0);
+    let r = list(format!(
+        "members.value eq \"{u}\" or displayName eq \"Support\""
+    ))
+    .await;
+    assert_eq!(r.body["totalResults"], 2);
+    let r = h
+        .send(
+            "GET",
+            &format!(
+                "/scim/v2/Users?filter={}",
+                encode(&format!("groups.value eq \"{g1}\""))
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    assert_eq!(r.body["Resources"][0]["id"], u.as_str());
+    list("members pr".into())
+        .await
+        .assert_error(400, Some("invalidFilter"));
     let r = list("displayName eq \"nobody\"".into()).await;
     assert_eq!((r.status, r.body["totalResults"].as_u64()), (200, Some(0)));
     let r = h
@@ -529,16 +559,17 @@ async fn refuses_requests_over_the_member_limit_and_big_responses(d: Driver) {
             .unwrap_or("")
             .contains("at most 3")
     );
+    // Exactly as many members as may be listed: listed.
+    let add = |v: &[Value]| json!([{"op": "add", "path": "members", "value": v}]);
+    assert_eq!(patch(&h, &gid, add(&all[1..2])).await.status, 204);
+    let r = h.send("GET", &format!("/scim/v2/Groups/{gid}"), None).await;
     assert_eq!(
-        patch(
-            &h,
-            &gid,
-            json!([{"op": "add", "path": "members", "value": all[1..3]}])
-        )
-        .await
-        .status,
-        204
+        r.body["members"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        r.body
     );
+    assert_eq!(patch(&h, &gid, add(&all[2..3])).await.status, 204);
     // Three members, two may be listed: a clear error, and the way out.
     let r = h.send("GET", &format!("/scim/v2/Groups/{gid}"), None).await;
     r.assert_error(400, Some("tooMany"));

@@ -493,6 +493,14 @@ async fn answers_every_bad_request_with_a_scim_error(h: Harness) {
             .await
             .assert_error(400, Some("invalidFilter"));
     }
+    h.send("GET", &url(&format!("/Users/{}", "x".repeat(3000))), None)
+        .await
+        .assert_error(404, None);
+    let f = encode(&format!("userName eq \"{}\"", "x".repeat(3000)));
+    let r = h
+        .send("GET", &url(&format!("/Users?filter={f}")), None)
+        .await;
+    assert_eq!(r.body["totalResults"], 0, "{}", r.body);
     h.send("GET", &url("/Users/no-such-id"), None)
         .await
         .assert_error(404, None);

