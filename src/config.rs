@@ -37,6 +37,11 @@ pub struct Config {
     pub max_members_returned: usize,
     /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline.
     pub delete_cleanup_budget: Duration,
+    /// `SCIM_CURSOR_KEY`: the key cursors are signed with. Without it, a
+    /// random key per process (cursors then work only within one process).
+    pub cursor_key: Option<String>,
+    /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
+    pub cursor_ttl_seconds: u64,
 }
 
 impl Config {
@@ -88,6 +93,8 @@ impl Config {
             delete_cleanup_budget: Duration::from_secs(
                 number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
             ),
+            cursor_key: var("SCIM_CURSOR_KEY"),
+            cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
         })
     }
 }

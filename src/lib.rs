@@ -75,6 +75,21 @@ pub fn service(config: &Config, table: Table) -> Service {
     Service::new(Directory::new(table), limits)
 }
 
+/// Cursors are signed with `SCIM_CURSOR_KEY`, or a random per-process key.
+fn cursor_codec(config: &Config) -> scim::cursor::CursorCodec {
+    let key = match &config.cursor_key {
+        Some(k) => k.as_bytes().to_vec(),
+        None => {
+            let mut k = vec![0u8; 32];
+            if getrandom::fill(&mut k).is_err() {
+                tracing::warn!("no randomness for the cursor key; cursors are weakly protected");
+            }
+            k
+        }
+    };
+    scim::cursor::CursorCodec::new(key, config.cursor_ttl_seconds)
+}
+
 /// The router over a service, with the given authentication.
 pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
     http::router(http::AppState {
@@ -82,6 +97,7 @@ pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
         auth: Arc::new(auth),
         base_path: config.base_path.clone(),
         max_body_bytes: config.max_body_bytes,
+        cursors: cursor_codec(config),
     })
 }
 

@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Auth;
@@ -29,6 +29,7 @@ pub struct AppState {
     /// `/scim/v2` (no trailing slash; empty for the root).
     pub base_path: String,
     pub max_body_bytes: usize,
+    pub cursors: crate::scim::cursor::CursorCodec,
 }
 
 /// The SCIM router, for the Lambda and the local front doors and for tests.
@@ -42,6 +43,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes/{name}", get(routes::resource_type))
         .route("/Schemas", get(routes::schemas))
         .route("/Schemas/{urn}", get(routes::schema))
+        .route("/.search", post(routes::search_all))
+        .route("/Users/.search", post(routes::search::<Users>))
+        .route("/Groups/.search", post(routes::search::<Groups>))
         .route(
             "/Users",
             get(routes::list::<Users>).post(routes::create::<Users>),

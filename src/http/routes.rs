@@ -10,13 +10,14 @@ use super::AppState;
 use super::extract::{BaseUrl, JsonBody, Params, Preconditions};
 use super::response::{resource, scim_json};
 use crate::scim::ScimError;
+use crate::scim::cursor;
 use crate::scim::discovery::{self, Features};
-use crate::scim::filter::Filter;
-use crate::scim::list::{Paging, list_response};
+use crate::scim::filter::{AttrPath, Filter};
+use crate::scim::list::{ListParams, Paging, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{refs_attribute, render};
-use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
-use crate::service::{ListQuery, View};
+use crate::scim::schema::{GROUP_TYPE, RESOURCE_TYPES, ResourceType, USER_TYPE};
+use crate::service::{ListQuery, Position, View};
 
 type Result<T> = std::result::Result<T, ScimError>;
 
@@ -38,7 +39,9 @@ impl Kind for Groups {
 fn features(state: &AppState) -> Features {
     Features {
         max_results: state.service.limits.max_page_size,
+        default_page_size: state.service.limits.default_page_size,
         max_payload_bytes: state.max_body_bytes,
+        cursor_timeout_seconds: state.cursors.ttl_seconds,
     }
 }
 
@@ -139,37 +142,178 @@ pub async fn get_one<K: Kind>(
     Ok(respond(K::RT, StatusCode::OK, &v, &base, &p))
 }
 
+/// Seconds since the Unix epoch, for cursor lifetimes.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Runs a list or search for one resource type and renders its `ListResponse`.
+async fn run_list(
+    state: &AppState,
+    rt: &'static ResourceType,
+    base: &str,
+    lp: &ListParams,
+) -> Result<Value> {
+    let filter = lp
+        .filter
+        .as_deref()
+        .map(|f| Filter::parse(f, rt))
+        .transpose()?;
+    let sort = match &lp.sort_by {
+        None => None,
+        Some(by) => {
+            let r = AttrPath::parse(by.trim())
+                .and_then(|p| p.resolve(rt))
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "sortBy '{by}' names no attribute of a {}",
+                        rt.name
+                    ))
+                })?;
+            Some((r, lp.sort_order))
+        }
+    };
+    let p = Projection::parse(
+        lp.attributes.as_deref(),
+        lp.excluded_attributes.as_deref(),
+        rt,
+    );
+    // A cursor belongs to one query: the type, the filter and the sort.
+    let query_id = cursor::fingerprint(&[
+        rt.name,
+        lp.filter.as_deref().unwrap_or(""),
+        lp.sort_by.as_deref().unwrap_or(""),
+    ]);
+    let now = unix_now();
+    let count = lp.paging.count;
+    let position = match lp.cursor.as_deref() {
+        None => Position::Index(lp.paging),
+        Some("") => Position::After { after: None, count },
+        Some(c) => Position::After {
+            after: Some(state.cursors.decode(c, &query_id, count, now)?.after),
+            count,
+        },
+    };
+    let cursor_mode = lp.cursor.is_some();
+    let q = ListQuery {
+        filter,
+        sort,
+        position,
+        with_refs: wants_refs(rt, &p),
+    };
+    let result = state.service.list(rt, &q).await?;
+    let resources = result
+        .resources
+        .iter()
+        .map(|v| body(rt, v, base, &p))
+        .collect();
+    let next = result
+        .next_after
+        .map(|a| state.cursors.encode(&a, &query_id, count, now))
+        .transpose()?;
+    let start = (!cursor_mode).then_some(lp.paging.start_index);
+    Ok(list_response(resources, result.total, start, next))
+}
+
+fn list_params_from_query(state: &AppState, params: &Params) -> Result<ListParams> {
+    let limits = state.service.limits;
+    ListParams::from_query(
+        |n| params.get(n),
+        limits.default_page_size,
+        limits.max_page_size,
+    )
+}
+
+fn list_params_from_search(state: &AppState, body: &Value) -> Result<ListParams> {
+    let limits = state.service.limits;
+    ListParams::from_search(body, limits.default_page_size, limits.max_page_size)
+}
+
 pub async fn list<K: Kind>(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
     params: Params,
 ) -> Result<Response> {
-    let limits = state.service.limits;
-    let paging = Paging::parse(
-        params.get("startIndex"),
-        params.get("count"),
-        limits.default_page_size,
-        limits.max_page_size,
-    )?;
-    let filter = params
-        .get("filter")
-        .map(|f| Filter::parse(f, K::RT))
-        .transpose()?;
-    let p = projection(K::RT, &params);
-    let q = ListQuery {
-        filter,
-        paging,
-        with_refs: wants_refs(K::RT, &p),
+    let lp = list_params_from_query(&state, &params)?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &run_list(&state, K::RT, &base, &lp).await?,
+    ))
+}
+
+/// POST `/{type}/.search` (RFC 7644 §3.4.3): a list whose parameters come
+/// in the body.
+pub async fn search<K: Kind>(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    JsonBody(json): JsonBody,
+) -> Result<Response> {
+    let lp = list_params_from_search(&state, &json)?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &run_list(&state, K::RT, &base, &lp).await?,
+    ))
+}
+
+/// POST `/.search` at the root: every resource type the filter applies to,
+/// Users first, index paging over the whole. A filter naming attributes a
+/// type does not have leaves that type out.
+pub async fn search_all(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    JsonBody(json): JsonBody,
+) -> Result<Response> {
+    let lp = list_params_from_search(&state, &json)?;
+    if lp.cursor.is_some() || lp.sort_by.is_some() {
+        return Err(ScimError::invalid_value(
+            "cursor and sortBy are available per resource type (POST /Users/.search, /Groups/.search)",
+        ));
+    }
+    let per_type = ListParams {
+        paging: Paging {
+            start_index: 1,
+            count: (lp.paging.start_index - 1).saturating_add(lp.paging.count),
+        },
+        ..lp.clone()
     };
-    let result = state.service.list(K::RT, &q).await?;
-    let resources = result
-        .resources
-        .iter()
-        .map(|v| body(K::RT, v, &base, &p))
+    let mut all = Vec::new();
+    let mut total = 0usize;
+    let mut first_error = None;
+    let mut answered = false;
+    for rt in RESOURCE_TYPES {
+        match run_list(&state, rt, &base, &per_type).await {
+            Ok(v) => {
+                answered = true;
+                total += v["totalResults"]
+                    .as_u64()
+                    .and_then(|t| usize::try_from(t).ok())
+                    .unwrap_or(0);
+                if let Some(items) = v["Resources"].as_array() {
+                    all.extend(items.iter().cloned());
+                }
+            }
+            Err(e) if e.scim_type == Some(crate::scim::ScimType::InvalidFilter) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !answered {
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(lp.paging.start_index - 1)
+        .take(lp.paging.count)
         .collect();
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(resources, result.total, paging.start_index),
+        &list_response(page, Some(total), Some(lp.paging.start_index), None),
     ))
 }
 

@@ -11,7 +11,9 @@ use super::schema::{RESOURCE_TYPES, SCHEMAS, SPC_SCHEMA};
 #[derive(Debug, Clone, Copy)]
 pub struct Features {
     pub max_results: usize,
+    pub default_page_size: usize,
     pub max_payload_bytes: usize,
+    pub cursor_timeout_seconds: u64,
 }
 
 pub fn service_provider_config(f: Features, base_url: &str) -> Value {
@@ -22,7 +24,15 @@ pub fn service_provider_config(f: Features, base_url: &str) -> Value {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": f.max_results},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": f.default_page_size,
+            "maxPageSize": f.max_results,
+            "cursorTimeout": f.cursor_timeout_seconds
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -43,7 +53,7 @@ pub fn resource_types(base_url: &str) -> Value {
         .map(|rt| rt.to_json(base_url))
         .collect();
     let n = all.len();
-    list_response(all, n, 1)
+    list_response(all, Some(n), Some(1), None)
 }
 
 pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
@@ -57,7 +67,7 @@ pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
 pub fn schemas(base_url: &str) -> Value {
     let all: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(base_url)).collect();
     let n = all.len();
-    list_response(all, n, 1)
+    list_response(all, Some(n), Some(1), None)
 }
 
 pub fn schema(urn: &str, base_url: &str) -> Result<Value, ScimError> {

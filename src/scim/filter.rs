@@ -362,6 +362,13 @@ impl Parser {
             self.pos = self.pos.saturating_sub(1);
             return Err(self.err("expected an attribute path"));
         };
+        if word.eq_ignore_ascii_case("not") {
+            return Err(self.err("expected '(' after 'not'"));
+        }
+        if word.eq_ignore_ascii_case("and") || word.eq_ignore_ascii_case("or") {
+            self.pos = self.pos.saturating_sub(1);
+            return Err(self.err("expected an attribute path"));
+        }
         let path = AttrPath::parse(&word).ok_or_else(|| {
             ScimError::invalid_filter(format!("invalid attribute path '{word}' at position {at}"))
         })?;
@@ -690,7 +697,9 @@ fn compare(attr: &Attr, op: CompareOp, v: &Value, lit: &Literal) -> bool {
                 _ => None,
             }
         }
-        (AttrType::DateTime, Value::String(s), Literal::String(l)) => {
+        (AttrType::DateTime, Value::String(s), Literal::String(l))
+            if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) =>
+        {
             match (
                 OffsetDateTime::parse(s, &Rfc3339),
                 OffsetDateTime::parse(l, &Rfc3339),
@@ -876,5 +885,113 @@ mod tests {
         assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), Some("x"));
         let f = parse(r#"active eq true or userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), None);
+    }
+
+    /// A deterministic generator of filter ASTs (xorshift), so that a
+    /// failure reproduces.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[(self.next() % items.len() as u64) as usize]
+        }
+        fn literal(&mut self) -> Literal {
+            match self.next() % 6 {
+                0 => Literal::Null,
+                1 => Literal::Bool(self.next() % 2 == 0),
+                2 => Literal::Number(serde_json::Number::from((self.next() % 2000) as i64 - 1000)),
+                3 => Literal::Number(
+                    serde_json::Number::from_f64((self.next() % 1000) as f64 / 8.0)
+                        .unwrap_or_else(|| 0.into()),
+                ),
+                _ => Literal::String(
+                    self.pick(&[
+                        "",
+                        "plain",
+                        "with \"quotes\"",
+                        "back\\slash",
+                        "ünïcødé 😀",
+                        "a]b[c)d(",
+                        "and or not",
+                    ])
+                    .to_string(),
+                ),
+            }
+        }
+        fn path(&mut self, inner: bool) -> AttrPath {
+            let text = if inner {
+                *self.pick(&["type", "value", "primary", "display"])
+            } else {
+                *self.pick(&[
+                    "userName",
+                    "title",
+                    "emails.value",
+                    "name.givenName",
+                    "meta.created",
+                    "active",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+                ])
+            };
+            AttrPath::parse(text).unwrap_or_else(|| panic!("{text}"))
+        }
+        fn filter(&mut self, depth: usize, inner: bool) -> Filter {
+            let leaf = depth == 0 || self.next() % 3 == 0;
+            if leaf {
+                return match self.next() % 4 {
+                    0 => Filter::Present(self.path(inner)),
+                    1 if !inner => {
+                        let names: [&str; 3] = ["emails", "phoneNumbers", "addresses"];
+                        let name = names[(self.next() % 3) as usize];
+                        let p = AttrPath::parse(name).unwrap_or_else(|| panic!("{name}"));
+                        Filter::Complex(p, Box::new(self.filter(depth.saturating_sub(1), true)))
+                    }
+                    _ => {
+                        let op = *self.pick(&[
+                            CompareOp::Eq,
+                            CompareOp::Ne,
+                            CompareOp::Co,
+                            CompareOp::Sw,
+                            CompareOp::Ew,
+                            CompareOp::Gt,
+                            CompareOp::Ge,
+                            CompareOp::Lt,
+                            CompareOp::Le,
+                        ]);
+                        Filter::Compare(self.path(inner), op, self.literal())
+                    }
+                };
+            }
+            match self.next() % 3 {
+                0 => Filter::Not(Box::new(self.filter(depth - 1, inner))),
+                1 => Filter::And(
+                    Box::new(self.filter(depth - 1, inner)),
+                    Box::new(self.filter(depth - 1, inner)),
+                ),
+                _ => Filter::Or(
+                    Box::new(self.filter(depth - 1, inner)),
+                    Box::new(self.filter(depth - 1, inner)),
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn any_generated_filter_written_back_parses_to_the_same_ast() {
+        let mut g = Gen(0x2545_F491_4F6C_DD1D);
+        for _ in 0..5000 {
+            let f = g.filter(5, false);
+            let text = f.to_string();
+            match Filter::parse_syntax(&text) {
+                Ok(again) => assert_eq!(again, f, "{text}"),
+                Err(e) => panic!("{text}: {e}"),
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-pub use list::{ListQuery, ListResult};
+pub use list::{INDEXED, ListQuery, ListResult, Position};
 
 use crate::scim::ScimError;
 use crate::scim::resource::{Doc, Meta, Ref};
@@ -110,8 +110,27 @@ fn check_if_match(if_match: Option<&str>, meta: &Meta) -> Result<(), ScimError> 
     )))
 }
 
+/// Most distinct emails a user may have: each is a lookup item written in
+/// the user's transactions, which hold at most 100 items.
+pub const MAX_EMAILS: usize = 40;
+
 /// Values that become part of a key must fit in one.
 fn check_keys(rt: &ResourceType, doc: &Doc) -> Result<(), ScimError> {
+    let emails: Vec<&str> = doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str))
+        .collect();
+    if emails.len() > MAX_EMAILS {
+        return Err(ScimError::invalid_value(format!(
+            "at most {MAX_EMAILS} emails per user"
+        )));
+    }
+    for e in emails {
+        keys::check_key_value("emails.value", e)?;
+    }
     let keyed: &[&str] = if rt.name == "Group" {
         &["externalId", "displayName"]
     } else {

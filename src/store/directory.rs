@@ -99,6 +99,11 @@ impl Directory {
         Self { table }
     }
 
+    /// The table underneath.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// Requests made to the table so far.
     pub fn requests(&self) -> Requests {
         self.table.requests()
@@ -110,6 +115,34 @@ impl Directory {
             ("User", Some(name)) => vec![keys::user_name_guard(name)],
             _ => Vec::new(),
         }
+    }
+
+    /// The lookup items a resource's document needs: one per distinct email
+    /// of a user, so that `emails.value eq` is one Query on `gsi2`. They carry
+    /// no condition; they change in the same transaction as the resource.
+    fn lookups(rt: &ResourceType, s: &Stored) -> Vec<Item> {
+        if rt.name != "User" {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::new();
+        let emails = s
+            .doc
+            .get("emails")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        emails
+            .filter_map(|e| e.get("value").and_then(Value::as_str))
+            .filter(|e| seen.insert(keys::fold(e)))
+            .map(|e| {
+                let mut item = Item::new(keys::email_lookup(&s.meta.id, e));
+                item.set_s(LOOKUP_INDEX.pk, keys::email_partition(e))
+                    .set_s(LOOKUP_INDEX.sk, s.meta.id.clone())
+                    .set_s(ATTR_TYPE, "EmailLookup")
+                    .set_s(ATTR_ID, s.meta.id.clone());
+                item
+            })
+            .collect()
     }
 
     fn guard_item(rt: &ResourceType, key: Key, id: &str) -> Item {
@@ -195,6 +228,11 @@ impl Directory {
                 Condition::NotExists,
             ));
         }
+        writes.extend(
+            Self::lookups(rt, s)
+                .into_iter()
+                .map(|i| Write::put(i, Condition::None)),
+        );
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write().is_some_and(|i| i > 0) => Err(DirError::UserNameTaken),
             other => Ok(other?),
@@ -225,6 +263,18 @@ impl Directory {
                 Condition::NotExists,
             ));
         }
+        let (old_lookups, new_lookups) = (Self::lookups(rt, old), Self::lookups(rt, new));
+        let new_keys: Vec<Key> = new_lookups.iter().map(Item::key).collect();
+        let old_keys: Vec<Key> = old_lookups.iter().map(Item::key).collect();
+        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            writes.push(Write::delete(k.clone(), Condition::None));
+        }
+        for item in new_lookups
+            .into_iter()
+            .filter(|i| !old_keys.contains(&i.key()))
+        {
+            writes.push(Write::put(item, Condition::None));
+        }
         match self.table.write_all(&writes).await {
             Err(e) => match e.failed_write() {
                 Some(0) => Err(DirError::VersionMismatch),
@@ -249,6 +299,9 @@ impl Directory {
         )];
         for g in Self::guards(rt, &old.doc) {
             writes.push(Write::delete(g, Condition::None));
+        }
+        for item in Self::lookups(rt, old) {
+            writes.push(Write::delete(item.key(), Condition::None));
         }
         let task = CleanupTask {
             key: keys::cleanup_task(at, rt.name, &old.meta.id),
@@ -279,6 +332,11 @@ impl Directory {
                     Condition::None,
                 ));
             }
+            writes.extend(
+                Self::lookups(rt, s)
+                    .into_iter()
+                    .map(|i| Write::put(i, Condition::None)),
+            );
         }
         Ok(self.table.batch_write(&writes).await?)
     }
@@ -322,6 +380,31 @@ impl Directory {
                 ))
             })
             .collect()
+    }
+
+    /// Users with this email (any letter case): Queries on `gsi2` for the
+    /// lookup items, then BatchGetItems for the users.
+    pub async fn find_by_email(
+        &self,
+        rt: &ResourceType,
+        email: &str,
+        limit: usize,
+    ) -> Result<(Vec<Stored>, bool), DirError> {
+        let q = Query::partition(Some(&LOOKUP_INDEX), keys::email_partition(email), limit);
+        let (items, more) = self.collect_items(q, limit).await?;
+        let ids: Vec<(&ResourceType, &str)> = items
+            .iter()
+            .filter_map(|i| i.s(ATTR_ID))
+            .map(|id| (rt, id))
+            .collect();
+        let mut users: Vec<Stored> = self
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        users.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+        Ok((users, more))
     }
 
     /// Groups with this `displayName` (any letter case): Queries on `gsi3`.
@@ -464,11 +547,29 @@ impl Directory {
         rt: &ResourceType,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let q = Query::partition(
+        self.scan_type_after(rt, None, limit).await
+    }
+
+    /// Like `scan_type`, starting after the resource with id `after`: the
+    /// Query starts at that key (DynamoDB's ExclusiveStartKey), so the cost
+    /// is that of the page, whatever its depth.
+    pub async fn scan_type_after(
+        &self,
+        rt: &ResourceType,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Stored>, bool), DirError> {
+        let mut q = Query::partition(
             Some(&TYPE_INDEX),
             keys::type_partition(rt.name),
             limit.max(1),
         );
+        q.start_after = after.map(|id| {
+            let mut item = Item::new(keys::resource(rt.name, id));
+            item.set_s(TYPE_INDEX.pk, keys::type_partition(rt.name))
+                .set_s(TYPE_INDEX.sk, id);
+            item
+        });
         self.collect(q, limit).await
     }
 

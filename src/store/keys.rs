@@ -4,6 +4,7 @@
 //! |-----------------|-----------------------------|-------------------|-----------------|--------------------------------|-----------------------------------------|
 //! | resource        | `<Type>#<id>`               | `RESOURCE`        | `<Type>` / id   | `<Type>#externalId#<ext>` / id | `Group#displayName#<lowercase>` / id (groups) |
 //! | userName guard  | `User#userName#<lowercase>` | `UNIQUE`          |                 |                                |                                         |
+//! | email lookup    | `User#<id>`                 | `EMAIL#<lowercase>` |               | `User#email#<lowercase>` / id  |                                         |
 //! | membership edge | `Group#<group id>`          | `MEMBER#<member id>` |              | `MemberOf#<member id>` / group id |                                      |
 //! | cleanup task    | `CLEANUP`                   | `<time>#<Type>#<id>` |              |                                |                                         |
 //!
@@ -97,6 +98,19 @@ pub fn external_id_partition(resource_type: &str, external_id: &str) -> String {
 /// `gsi3pk` of a group with this `displayName`.
 pub fn display_name_partition(resource_type: &str, display_name: &str) -> String {
     format!("{resource_type}#displayName#{}", fold(display_name))
+}
+
+/// The lookup item that finds user `id` by one of its emails.
+pub fn email_lookup(id: &str, email: &str) -> Key {
+    Key {
+        pk: resource("User", id).pk,
+        sk: format!("EMAIL#{}", fold(email)),
+    }
+}
+
+/// `gsi2pk` of the users with this email (any letter case).
+pub fn email_partition(email: &str) -> String {
+    format!("User#email#{}", fold(email))
 }
 
 const MEMBER_PREFIX: &str = "MEMBER#";

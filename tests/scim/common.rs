@@ -249,3 +249,34 @@ macro_rules! on_both_drivers_with_config {
         }
     };
 }
+
+/// Users written straight to the table in batches (a fast fixture: creating
+/// thousands through POST would be one transaction each). `doc` gives the
+/// i-th user's attributes and creation time.
+pub async fn import_users(
+    table: &Table,
+    n: usize,
+    doc: impl Fn(usize) -> (serde_json::Map<String, Value>, String),
+) -> Vec<String> {
+    use scim_lambda::scim::resource::Meta;
+    use scim_lambda::store::{Directory, Stored};
+    let users: Vec<Stored> = (0..n)
+        .map(|i| {
+            let (doc, created) = doc(i);
+            Stored {
+                meta: Meta {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    created,
+                    last_modified: "2026-01-01T00:00:00Z".into(),
+                    version: 1,
+                },
+                doc,
+            }
+        })
+        .collect();
+    Directory::new(table.clone())
+        .import(&scim_lambda::scim::schema::USER_TYPE, &users)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    users.into_iter().map(|s| s.meta.id).collect()
+}

@@ -17,7 +17,13 @@ async fn service_provider_config_tells_what_is_supported(h: Harness) {
     assert_eq!(b["patch"]["supported"], true);
     assert_eq!(b["filter"]["supported"], true);
     assert_eq!(b["bulk"]["supported"], false);
-    assert_eq!(b["sort"]["supported"], false);
+    assert_eq!(b["sort"]["supported"], true);
+    assert_eq!(b["pagination"]["cursor"], true);
+    assert_eq!(b["pagination"]["index"], true);
+    assert_eq!(b["pagination"]["defaultPaginationMethod"], "index");
+    assert_eq!(b["pagination"]["defaultPageSize"], 100);
+    assert_eq!(b["pagination"]["maxPageSize"], 1000);
+    assert_eq!(b["pagination"]["cursorTimeout"], 3600);
     assert_eq!(b["etag"]["supported"], true);
     assert_eq!(b["changePassword"]["supported"], false);
     assert_eq!(b["filter"]["maxResults"], 1000);

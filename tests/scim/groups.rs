@@ -3,9 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_lambda::scim::resource::Meta;
-use scim_lambda::scim::schema::USER_TYPE;
-use scim_lambda::store::{Directory, Stored};
+use scim_lambda::store::Directory;
 use serde_json::{Value, json};
 
 use crate::common::{Driver, Harness, config};
@@ -650,29 +648,13 @@ async fn concurrent_member_adds_all_land(h: Harness) {
     assert_eq!(in_group, user_side);
 }
 
-/// Users written straight to the table in batches: a fast fixture for large
-/// groups (creating thousands through POST would be one transaction each).
 async fn import_users(dir: &Directory, n: usize, prefix: &str) -> Vec<String> {
-    let resources: Vec<Stored> = (0..n)
-        .map(|i| {
-            let id = uuid::Uuid::new_v4().to_string();
-            let mut doc = serde_json::Map::new();
-            doc.insert("userName".into(), json!(format!("{prefix}{i}@example.com")));
-            Stored {
-                meta: Meta {
-                    id,
-                    created: "2026-01-01T00:00:00Z".into(),
-                    last_modified: "2026-01-01T00:00:00Z".into(),
-                    version: 1,
-                },
-                doc,
-            }
-        })
-        .collect();
-    dir.import(&USER_TYPE, &resources)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    resources.into_iter().map(|s| s.meta.id).collect()
+    crate::common::import_users(dir.table(), n, |i| {
+        let mut doc = serde_json::Map::new();
+        doc.insert("userName".into(), json!(format!("{prefix}{i}@example.com")));
+        (doc, "2026-01-01T00:00:00Z".into())
+    })
+    .await
 }
 
 /// The DynamoDB requests of adding one member and of reading a group without

@@ -3,7 +3,9 @@
 
 mod common;
 mod discovery;
+mod filters;
 mod groups;
 mod lambda;
+mod query;
 mod secrets;
 mod users;
