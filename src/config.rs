@@ -42,6 +42,9 @@ pub struct Config {
     pub cursor_key: Option<String>,
     /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
     pub cursor_ttl_seconds: u64,
+    /// `SCIM_USER_GROUPS_WRITABLE`: let POST/PUT /Users set memberships
+    /// through `groups` (off: `groups` is read-only, as RFC 7643 says).
+    pub user_groups_writable: bool,
 }
 
 impl Config {
@@ -86,7 +89,9 @@ impl Config {
             ),
             max_body_bytes: number("SCIM_MAX_BODY_BYTES", 1024 * 1024)?,
             max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
-            default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 100)?.min(max_page_size),
+            // A list without `count` (a full reconcile, as the ConnId connector
+            // does) gets everything up to the maximum page size.
+            default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 1000)?.min(max_page_size),
             max_page_size,
             max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
             max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
@@ -95,6 +100,18 @@ impl Config {
             ),
             cursor_key: var("SCIM_CURSOR_KEY"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
+            user_groups_writable: match var("SCIM_USER_GROUPS_WRITABLE")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "SCIM_USER_GROUPS_WRITABLE must be true or false, not '{other}'"
+                    ));
+                }
+            },
         })
     }
 }

@@ -71,6 +71,7 @@ pub fn service(config: &Config, table: Table) -> Service {
         max_members_per_request: config.max_members_per_request,
         max_members_returned: config.max_members_returned,
         delete_cleanup_budget: config.delete_cleanup_budget,
+        user_groups_writable: config.user_groups_writable,
     };
     Service::new(Directory::new(table), limits)
 }

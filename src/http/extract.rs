@@ -86,7 +86,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
+        // Form-encoding clients send a space as `+` (and a `+` as `%2B`);
+        // clients that percent-encode spaces as `%20`, or send values as
+        // they are (Rauthy: `a+b@example.com`), mean a `+` literally.
+        let raw = parts.uri.query().unwrap_or("");
+        let plus_is_literal = raw.contains("%20") || raw.contains(' ');
+        let q = if plus_is_literal {
+            raw.replace('+', "%2B")
+        } else {
+            raw.to_string()
+        };
         Ok(Params(
             form_urlencoded::parse(q.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -125,7 +125,15 @@ impl AttrPath {
     /// (`None` schema = core or common), and its sub-attribute if any.
     pub fn resolve(&self, rt: &ResourceType) -> Option<Resolved> {
         let (ext, attr) = match &self.urn {
-            None => (None, rt.core_attr(&self.name)?),
+            // Unqualified names are core attributes; failing that, an
+            // extension's (Entra ID filters and patches `manager` bare).
+            None => match rt.core_attr(&self.name) {
+                Some(a) => (None, a),
+                None => rt
+                    .extensions
+                    .iter()
+                    .find_map(|s| s.attr(&self.name).map(|a| (Some(s.id), a)))?,
+            },
             Some(urn) => {
                 let schema = rt.schema_by_urn(urn)?;
                 let attr = schema.attr(&self.name)?;
@@ -208,7 +216,10 @@ fn lex(input: &str) -> Result<Vec<(usize, Tok)>, ScimError> {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            // `+` between tokens is a space a client form-encoded; query
+            // strings are decoded without turning `+` into a space, so that
+            // a `+` inside a quoted value stays a `+`.
+            b' ' | b'\t' | b'\n' | b'\r' | b'+' => i += 1,
             b'(' => {
                 out.push((i, Tok::LParen));
                 i += 1;
@@ -262,7 +273,11 @@ fn lex(input: &str) -> Result<Vec<(usize, Tok)>, ScimError> {
                 })?;
                 out.push((start, Tok::Num(n)));
             }
-            c if c.is_ascii_alphabetic() || c == b'$' || c == b'_' => {
+            c if c.is_ascii_alphabetic()
+                || c == b'$'
+                || c == b'_'
+                || (c == b'.' && matches!(out.last(), Some((_, Tok::RBracket)))) =>
+            {
                 let start = i;
                 while i < bytes.len()
                     && (bytes[i].is_ascii_alphanumeric()
@@ -379,8 +394,40 @@ impl Parser {
                 return Err(self.err("expected ']'"));
             }
             self.pos += 1;
+            // `emails[type eq "work"].value eq "x"` (Entra ID): the value
+            // filter and a comparison of one sub-attribute of the same value.
+            if let Some(Tok::Word(w)) = self.peek() {
+                if let Some(sub) = w.strip_prefix('.') {
+                    let sub_at = self.offset();
+                    let sub_path = AttrPath::parse(sub)
+                        .filter(|p| p.sub.is_none())
+                        .ok_or_else(|| {
+                            ScimError::invalid_filter(format!(
+                                "invalid sub-attribute '{w}' at position {sub_at}"
+                            ))
+                        })?;
+                    self.pos += 1;
+                    let (op, lit) = self.operator_and_value()?;
+                    let cmp = match op {
+                        None => Filter::Present(sub_path),
+                        Some(op) => Filter::Compare(sub_path, op, lit),
+                    };
+                    return Ok(Filter::Complex(
+                        path,
+                        Box::new(Filter::And(Box::new(inner), Box::new(cmp))),
+                    ));
+                }
+            }
             return Ok(Filter::Complex(path, Box::new(inner)));
         }
+        match self.operator_and_value()? {
+            (None, _) => Ok(Filter::Present(path)),
+            (Some(op), lit) => Ok(Filter::Compare(path, op, lit)),
+        }
+    }
+
+    /// `pr`, or an operator and a value.
+    fn operator_and_value(&mut self) -> Result<(Option<CompareOp>, Literal), ScimError> {
         let op_at = self.offset();
         let Some(Tok::Word(op_word)) = self.next() else {
             return Err(ScimError::invalid_filter(format!(
@@ -388,7 +435,7 @@ impl Parser {
             )));
         };
         if op_word.eq_ignore_ascii_case("pr") {
-            return Ok(Filter::Present(path));
+            return Ok((None, Literal::Null));
         }
         let op = CompareOp::parse(&op_word).ok_or_else(|| {
             ScimError::invalid_filter(format!("unknown operator '{op_word}' at position {op_at}"))
@@ -400,13 +447,15 @@ impl Parser {
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("null") => Literal::Null,
+            // An unquoted value is a string (Entra ID: `externalId eq jyoung`).
+            Some(Tok::Word(w)) if !w.starts_with('.') => Literal::String(w),
             _ => {
                 return Err(ScimError::invalid_filter(format!(
                     "expected a value (string, number, true, false or null) at position {lit_at}"
                 )));
             }
         };
-        Ok(Filter::Compare(path, op, lit))
+        Ok((Some(op), lit))
     }
 }
 
@@ -545,7 +594,7 @@ impl Filter {
                 if p.resolve(rt).is_some_and(|r| {
                     r.ext.is_none()
                         && r.attr.name == attr
-                        && r.sub.is_some_and(|s| s.name == "value")
+                        && r.sub.is_none_or(|s| s.name == "value")
                 }) =>
             {
                 Some(vec![s.clone()])
@@ -575,6 +624,8 @@ impl Filter {
                 let sub_matches = match (r.sub, sub) {
                     (None, None) => true,
                     (Some(a), Some(b)) => a.name == b,
+                    // A complex attribute compared whole means its `value`.
+                    (None, Some("value")) => r.attr.ty == AttrType::Complex,
                     _ => false,
                 };
                 (r.ext.is_none() && r.attr.name == attr && sub_matches).then_some(s.as_str())

@@ -157,6 +157,14 @@ pub fn normalize_single(
     if attr.ty == AttrType::Complex {
         let obj = match value {
             Value::Object(o) => o.clone(),
+            // A one-element list for a single-valued complex attribute (older
+            // Entra ID sends the manager as `[{"value": id}]`).
+            Value::Array(items) if !attr.multi_valued && items.len() <= 1 => {
+                return match items.first() {
+                    Some(one) => normalize_single(attr, one, path),
+                    None => Ok(None),
+                };
+            }
             // A bare value for a complex attribute with a `value` sub-attribute:
             // Entra ID sends the manager as a plain id string.
             scalar if attr.sub("value").is_some() && !scalar.is_array() => {

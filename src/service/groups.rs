@@ -29,7 +29,7 @@ enum MemberChange {
 /// The member ids in a `members` value: a list (or one) of `{"value": id}`
 /// objects (other sub-attributes, like Entra ID's `"$ref": null`, are
 /// ignored), or of bare ids.
-fn member_ids(value: Option<&Value>, path: &str) -> Result<Vec<String>, ScimError> {
+pub(super) fn member_ids(value: Option<&Value>, path: &str) -> Result<Vec<String>, ScimError> {
     let items: Vec<&Value> = match value {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.iter().collect(),
@@ -241,7 +241,7 @@ fn display_of(rt_name: &str, s: &Stored) -> Option<String> {
 }
 
 impl Service {
-    fn check_member_count(&self, n: usize) -> Result<(), ScimError> {
+    pub(super) fn check_member_count(&self, n: usize) -> Result<(), ScimError> {
         let max = self.limits.max_members_per_request;
         if n > max {
             return Err(ScimError::payload_too_large(format!(

@@ -38,17 +38,21 @@ pub struct ServiceLimits {
     /// How long a DELETE spends removing edges before leaving the rest to
     /// later requests.
     pub delete_cleanup_budget: Duration,
+    /// Whether POST/PUT of a user may set its group memberships through its
+    /// (RFC read-only) `groups` attribute.
+    pub user_groups_writable: bool,
 }
 
 impl Default for ServiceLimits {
     fn default() -> Self {
         Self {
             max_filter_scan: 10_000,
-            default_page_size: 100,
+            default_page_size: 1000,
             max_page_size: 1000,
             max_members_per_request: 10_000,
             max_members_returned: 10_000,
             delete_cleanup_budget: Duration::from_secs(20),
+            user_groups_writable: false,
         }
     }
 }

@@ -48,15 +48,84 @@ impl Service {
         Ok(View { stored, refs })
     }
 
+    /// The group ids a POST/PUT body sets through the user's `groups`, when
+    /// that is allowed (`SCIM_USER_GROUPS_WRITABLE`; the ConnId connector
+    /// writes memberships this way). `None`: leave memberships alone.
+    async fn groups_written(
+        &self,
+        body: &Value,
+        user_id: &str,
+    ) -> Result<Option<Vec<String>>, ScimError> {
+        if !self.limits.user_groups_writable {
+            return Ok(None);
+        }
+        let Some(value) = body
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("groups")))
+            .map(|(_, v)| v)
+        else {
+            return Ok(None);
+        };
+        let ids = super::groups::member_ids(Some(value), "groups")?;
+        self.check_member_count(ids.len())?;
+        let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> = ids
+            .iter()
+            .map(|g| (&GROUP_TYPE as &_, g.as_str()))
+            .collect();
+        let found: std::collections::HashSet<String> = self
+            .dir
+            .get_many(&wanted)
+            .await?
+            .into_iter()
+            .map(|(_, g)| g.meta.id)
+            .collect();
+        if let Some(missing) = ids
+            .iter()
+            .find(|g| !found.contains(*g) || g.as_str() == user_id)
+        {
+            return Err(ScimError::invalid_value(format!(
+                "no Group with id '{missing}'"
+            )));
+        }
+        Ok(Some(ids))
+    }
+
+    /// Makes the user's direct groups exactly `ids`.
+    async fn set_groups(&self, user_id: &str, ids: &[String]) -> Result<(), ScimError> {
+        let (current, _) = self.dir.edges_of_member(user_id, usize::MAX).await?;
+        let edge = |g: &str| crate::store::Edge {
+            group_id: g.to_string(),
+            member_id: user_id.to_string(),
+            member_type: "User",
+        };
+        let adds: Vec<_> = ids
+            .iter()
+            .filter(|g| !current.iter().any(|e| &e.group_id == *g))
+            .map(|g| edge(g))
+            .collect();
+        let removes: Vec<_> = current
+            .into_iter()
+            .filter(|e| !ids.contains(&e.group_id))
+            .collect();
+        Ok(self.dir.write_edges(&adds, &removes).await?)
+    }
+
     pub async fn create_user(&self, body: &Value, with_groups: bool) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
+        let groups = self.groups_written(body, "").await?;
         let stored = self.create(&USER_TYPE, doc).await?;
+        if let Some(ids) = &groups {
+            self.set_groups(&stored.meta.id, ids).await?;
+        }
         self.continue_cleanup().await;
-        // A new user belongs to no group yet.
-        Ok(View {
-            stored,
-            refs: with_groups.then(Vec::new),
-        })
+        match groups {
+            Some(_) => self.user_view(stored, with_groups).await,
+            // A new user belongs to no group yet.
+            None => Ok(View {
+                stored,
+                refs: with_groups.then(Vec::new),
+            }),
+        }
     }
 
     pub async fn replace_user(
@@ -67,9 +136,13 @@ impl Service {
         with_groups: bool,
     ) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
+        let groups = self.groups_written(body, id).await?;
         let stored = self
             .modify(&USER_TYPE, id, if_match, |_| Ok(doc.clone()))
             .await?;
+        if let Some(ids) = &groups {
+            self.set_groups(id, ids).await?;
+        }
         self.continue_cleanup().await;
         self.user_view(stored, with_groups).await
     }

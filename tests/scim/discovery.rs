@@ -21,7 +21,7 @@ async fn service_provider_config_tells_what_is_supported(h: Harness) {
     assert_eq!(b["pagination"]["cursor"], true);
     assert_eq!(b["pagination"]["index"], true);
     assert_eq!(b["pagination"]["defaultPaginationMethod"], "index");
-    assert_eq!(b["pagination"]["defaultPageSize"], 100);
+    assert_eq!(b["pagination"]["defaultPageSize"], 1000);
     assert_eq!(b["pagination"]["maxPageSize"], 1000);
     assert_eq!(b["pagination"]["cursorTimeout"], 3600);
     assert_eq!(b["etag"]["supported"], true);

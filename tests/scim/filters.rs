@@ -271,7 +271,8 @@ const CASES: &[(&str, &str)] = &[
         r#"userName eq "x"#,
         "!unterminated string starting at position 12",
     ),
-    (r#"userName eq x"#, "!position 12"),
+    // An unquoted value is a string (Entra ID sends `externalId eq jyoung`).
+    (r#"userName eq anon"#, "A"),
     (r#"(userName eq "x""#, "!expected ')'"),
     (r#"userName eq "x")"#, "!position 15"),
     (r#"userName eq "x" and"#, "!position 19"),
@@ -289,7 +290,13 @@ const CASES: &[(&str, &str)] = &[
     ),
     (r#"emails[type eq "work""#, "!expected ']'"),
     (r#"emails[nosuch eq "x"]"#, "!unknown attribute"),
-    (r#"emails[type eq "work"].value eq "x""#, "!position"),
+    // A value filter then one sub-attribute compared (Entra ID).
+    (r#"emails[type eq "work"].value eq "john@example.org""#, "J"),
+    (r#"emails[type eq "home"].value co "jensen""#, "B"),
+    (
+        r#"emails[type eq "work"].nosuch eq "x""#,
+        "!unknown attribute",
+    ),
     (r#"title[value eq "x"]"#, "!complex"),
     (r#"emails[type[value eq "x"]]"#, "!nested"),
     (r#"name eq "x""#, "!sub-attribute"),
