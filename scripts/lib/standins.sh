@@ -49,13 +49,22 @@ start_dynamodb_local() {
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 }
 
+# The Python tools the tests use, pinned, in a project-local virtualenv:
+# moto (Secrets Manager) and scim2-cli (the scim2-tester compliance checks).
+python_tools() {
+  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2"
+  if [ ! -f "$tools/venv/.installed" ] || [ "$(cat "$tools/venv/.installed")" != "$want" ]; then
+    log "installing $want into $tools/venv"
+    python3 -m venv "$tools/venv"
+    # shellcheck disable=SC2086
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check $want >&2
+    echo "$want" >"$tools/venv/.installed"
+  fi
+}
+
 # moto's server, for Secrets Manager. Exports AWS_ENDPOINT_URL_SECRETS_MANAGER.
 start_moto() {
-  if [ ! -x "$tools/venv/bin/moto_server" ]; then
-    log "installing moto[server] into $tools/venv"
-    python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' >&2
-  fi
+  python_tools
   local port
   port=$(free_port)
   "$tools/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$tools/moto.log" 2>&1 &
@@ -63,4 +72,20 @@ start_moto() {
   wait_port "moto" "$port" "$!" "$tools/moto.log"
   log "moto on 127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+}
+
+# The service itself on the embedded store, on a free loopback port, with a
+# fresh store file. Exports SCIM_LOCAL_URL and SCIM_LOCAL_TOKEN.
+start_local_server() {
+  local port db
+  port=$(free_port)
+  db="$tools/local-$port.redb"
+  rm -f "$db"
+  SCIM_LOCAL_TOKEN="local-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  (unset TABLE_NAME SCIM_TOKEN_SECRET_ID AWS_LAMBDA_RUNTIME_API
+   SCIM_LISTEN_ADDR="127.0.0.1:$port" SCIM_TOKEN="$SCIM_LOCAL_TOKEN" SCIM_DB_PATH="$db" \
+     exec "$1") >"$tools/local-server.log" 2>&1 &
+  standin_pids+=($!)
+  wait_port "the local server" "$port" "$!" "$tools/local-server.log"
+  export SCIM_LOCAL_URL="http://127.0.0.1:$port/scim/v2" SCIM_LOCAL_TOKEN
 }
