@@ -42,6 +42,8 @@ pub struct Config {
     pub cursor_key: Option<String>,
     /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
     pub cursor_ttl_seconds: u64,
+    /// `SCIM_SCHEMA_EXTENSIONS`: a JSON file declaring extension schemas.
+    pub schema_extensions: Option<PathBuf>,
     /// `SCIM_USER_GROUPS_WRITABLE`: let POST/PUT /Users set memberships
     /// through `groups` (off: `groups` is read-only, as RFC 7643 says).
     pub user_groups_writable: bool,
@@ -100,6 +102,7 @@ impl Config {
             ),
             cursor_key: var("SCIM_CURSOR_KEY"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
+            schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
             user_groups_writable: match var("SCIM_USER_GROUPS_WRITABLE")
                 .map(|v| v.to_ascii_lowercase())
                 .as_deref()

@@ -106,6 +106,10 @@ impl App {
     /// Builds everything from the configuration: AWS clients only when the
     /// configuration asks for an AWS service.
     pub async fn build(config: &Config) -> Result<Self, String> {
+        // Before anything reads a resource type.
+        if let Some(path) = &config.schema_extensions {
+            scim::extensions::load(path)?;
+        }
         let needs_aws = config.table_name.is_some() || config.token_secret_id.is_some();
         let aws = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)

@@ -16,24 +16,28 @@ use crate::scim::filter::{AttrPath, Filter};
 use crate::scim::list::{ListParams, Paging, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{refs_attribute, render};
-use crate::scim::schema::{GROUP_TYPE, RESOURCE_TYPES, ResourceType, USER_TYPE};
+use crate::scim::schema::{self, GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::service::{ListQuery, Position, View};
 
 type Result<T> = std::result::Result<T, ScimError>;
 
 /// A resource type served at an endpoint.
 pub trait Kind: Send + Sync + 'static {
-    const RT: &'static ResourceType;
+    fn rt() -> &'static ResourceType;
 }
 
 pub struct Users;
 impl Kind for Users {
-    const RT: &'static ResourceType = &USER_TYPE;
+    fn rt() -> &'static ResourceType {
+        &USER_TYPE
+    }
 }
 
 pub struct Groups;
 impl Kind for Groups {
-    const RT: &'static ResourceType = &GROUP_TYPE;
+    fn rt() -> &'static ResourceType {
+        &GROUP_TYPE
+    }
 }
 
 fn features(state: &AppState) -> Features {
@@ -113,14 +117,14 @@ pub async fn create<K: Kind>(
     params: Params,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    let p = projection(K::RT, &params);
-    let with_refs = wants_refs(K::RT, &p);
-    let v = if K::RT.name == GROUP_TYPE.name {
+    let p = projection(K::rt(), &params);
+    let with_refs = wants_refs(K::rt(), &p);
+    let v = if K::rt().name == GROUP_TYPE.name {
         state.service.create_group(&json, with_refs).await?
     } else {
         state.service.create_user(&json, with_refs).await?
     };
-    Ok(respond(K::RT, StatusCode::CREATED, &v, &base, &p))
+    Ok(respond(K::rt(), StatusCode::CREATED, &v, &base, &p))
 }
 
 pub async fn get_one<K: Kind>(
@@ -130,16 +134,16 @@ pub async fn get_one<K: Kind>(
     params: Params,
     pre: Preconditions,
 ) -> Result<Response> {
-    let p = projection(K::RT, &params);
-    let with_refs = wants_refs(K::RT, &p);
-    let v = state.service.get_view(K::RT, &id, with_refs).await?;
+    let p = projection(K::rt(), &params);
+    let with_refs = wants_refs(K::rt(), &p);
+    let v = state.service.get_view(K::rt(), &id, with_refs).await?;
     if pre.if_none_match.as_deref().is_some_and(|h| {
         h.split(',')
             .any(|t| t.trim() == "*" || t.trim() == v.stored.meta.etag())
     }) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    Ok(respond(K::RT, StatusCode::OK, &v, &base, &p))
+    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
 /// Seconds since the Unix epoch, for cursor lifetimes.
@@ -240,7 +244,7 @@ pub async fn list<K: Kind>(
     let lp = list_params_from_query(&state, &params)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, K::RT, &base, &lp).await?,
+        &run_list(&state, K::rt(), &base, &lp).await?,
     ))
 }
 
@@ -254,7 +258,7 @@ pub async fn search<K: Kind>(
     let lp = list_params_from_search(&state, &json)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, K::RT, &base, &lp).await?,
+        &run_list(&state, K::rt(), &base, &lp).await?,
     ))
 }
 
@@ -283,7 +287,7 @@ pub async fn search_all(
     let mut total = 0usize;
     let mut first_error = None;
     let mut answered = false;
-    for rt in RESOURCE_TYPES {
+    for rt in schema::resource_types() {
         match run_list(&state, rt, &base, &per_type).await {
             Ok(v) => {
                 answered = true;
@@ -325,10 +329,10 @@ pub async fn replace<K: Kind>(
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    let p = projection(K::RT, &params);
-    let with_refs = wants_refs(K::RT, &p);
+    let p = projection(K::rt(), &params);
+    let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
-    let v = if K::RT.name == GROUP_TYPE.name {
+    let v = if K::rt().name == GROUP_TYPE.name {
         state
             .service
             .replace_group(&id, &json, if_match, with_refs)
@@ -339,7 +343,7 @@ pub async fn replace<K: Kind>(
             .replace_user(&id, &json, if_match, with_refs)
             .await?
     };
-    Ok(respond(K::RT, StatusCode::OK, &v, &base, &p))
+    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
 /// PATCH answers 200 with the resource; for a group, 204 unless the client
@@ -353,10 +357,10 @@ pub async fn patch<K: Kind>(
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    let p = projection(K::RT, &params);
-    let with_refs = wants_refs(K::RT, &p);
+    let p = projection(K::rt(), &params);
+    let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
-    if K::RT.name == GROUP_TYPE.name {
+    if K::rt().name == GROUP_TYPE.name {
         let want = p.is_explicit().then_some(with_refs);
         return Ok(
             match state
@@ -364,7 +368,7 @@ pub async fn patch<K: Kind>(
                 .patch_group(&id, &json, if_match, want)
                 .await?
             {
-                Some(v) => respond(K::RT, StatusCode::OK, &v, &base, &p),
+                Some(v) => respond(K::rt(), StatusCode::OK, &v, &base, &p),
                 None => StatusCode::NO_CONTENT.into_response(),
             },
         );
@@ -373,7 +377,7 @@ pub async fn patch<K: Kind>(
         .service
         .patch_user(&id, &json, if_match, with_refs)
         .await?;
-    Ok(respond(K::RT, StatusCode::OK, &v, &base, &p))
+    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
 pub async fn delete<K: Kind>(
@@ -382,7 +386,7 @@ pub async fn delete<K: Kind>(
     pre: Preconditions,
 ) -> Result<Response> {
     let if_match = pre.if_match.as_deref();
-    if K::RT.name == GROUP_TYPE.name {
+    if K::rt().name == GROUP_TYPE.name {
         state.service.delete_group(&id, if_match).await?;
     } else {
         state.service.delete_user(&id, if_match).await?;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::list::list_response;
-use super::schema::{RESOURCE_TYPES, SCHEMAS, SPC_SCHEMA};
+use super::schema::{SPC_SCHEMA, resource_types as all_resource_types, schemas as all_schemas};
 
 /// What the service provider supports, as configured.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +48,7 @@ pub fn service_provider_config(f: Features, base_url: &str) -> Value {
 }
 
 pub fn resource_types(base_url: &str) -> Value {
-    let all: Vec<Value> = RESOURCE_TYPES
+    let all: Vec<Value> = all_resource_types()
         .iter()
         .map(|rt| rt.to_json(base_url))
         .collect();
@@ -57,7 +57,7 @@ pub fn resource_types(base_url: &str) -> Value {
 }
 
 pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
-    RESOURCE_TYPES
+    all_resource_types()
         .iter()
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| rt.to_json(base_url))
@@ -65,13 +65,13 @@ pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
 }
 
 pub fn schemas(base_url: &str) -> Value {
-    let all: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(base_url)).collect();
+    let all: Vec<Value> = all_schemas().iter().map(|s| s.to_json(base_url)).collect();
     let n = all.len();
     list_response(all, Some(n), Some(1), None)
 }
 
 pub fn schema(urn: &str, base_url: &str) -> Result<Value, ScimError> {
-    SCHEMAS
+    all_schemas()
         .iter()
         .find(|s| s.id.eq_ignore_ascii_case(urn))
         .map(|s| s.to_json(base_url))

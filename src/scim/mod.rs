@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod discovery;
 pub mod error;
+pub mod extensions;
 pub mod filter;
 pub mod list;
 pub mod patch;

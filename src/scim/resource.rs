@@ -86,19 +86,39 @@ pub fn normalize(input: &Value, rt: &ResourceType) -> Result<Doc, ScimError> {
     Ok(doc)
 }
 
-/// Fails when a required attribute of the core schema has no value.
+/// Fails when a required attribute has no value: of the core schema, of a
+/// required extension, or of an extension the resource carries.
 pub fn check_required(doc: &Doc, rt: &ResourceType) -> Result<(), ScimError> {
+    let present = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    };
     for attr in rt.schema.attributes.iter().filter(|a| a.required) {
-        let present = match doc.get(attr.name) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) => !s.trim().is_empty(),
-            Some(_) => true,
-        };
-        if !present {
+        if !present(doc.get(attr.name)) {
             return Err(ScimError::invalid_value(format!(
                 "'{}' is required",
                 attr.name
             )));
+        }
+    }
+    for ext in rt.extensions {
+        let Some(obj) = doc.get(ext.id) else {
+            if rt.required_extensions.contains(&ext.id) {
+                return Err(ScimError::invalid_value(format!(
+                    "the extension '{}' is required",
+                    ext.id
+                )));
+            }
+            continue;
+        };
+        for attr in ext.attributes.iter().filter(|a| a.required) {
+            if !present(obj.get(attr.name)) {
+                return Err(ScimError::invalid_value(format!(
+                    "'{}:{}' is required",
+                    ext.id, attr.name
+                )));
+            }
         }
     }
     Ok(())
@@ -495,6 +515,7 @@ mod immutability_tests {
         description: "",
         schema: &USER,
         extensions: &[&BADGE],
+        required_extensions: &[],
     };
 
     fn doc(badge: Option<&str>) -> Doc {

@@ -2,6 +2,8 @@
 //! `/ResourceTypes`, validation of incoming resources, and filter/PATCH path
 //! resolution. Attribute names are matched case-insensitively (RFC 7643 §2.1).
 
+use std::sync::{LazyLock, OnceLock};
+
 use serde_json::{Map, Value, json};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -522,6 +524,8 @@ pub struct ResourceType {
     pub description: &'static str,
     pub schema: &'static Schema,
     pub extensions: &'static [&'static Schema],
+    /// The extensions every resource of this type must carry.
+    pub required_extensions: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -551,7 +555,7 @@ impl ResourceType {
         let ext: Vec<Value> = self
             .extensions
             .iter()
-            .map(|s| json!({"schema": s.id, "required": false}))
+            .map(|s| json!({"schema": s.id, "required": self.required_extensions.contains(&s.id)}))
             .collect();
         json!({
             "schemas": [RESOURCE_TYPE_SCHEMA],
@@ -569,27 +573,78 @@ impl ResourceType {
     }
 }
 
-pub static USER_TYPE: ResourceType = ResourceType {
-    name: "User",
-    endpoint: "/Users",
-    description: "User Account",
-    schema: &USER,
-    extensions: &[&ENTERPRISE_USER],
-};
+/// Extension schemas an operator declared (`SCIM_SCHEMA_EXTENSIONS`), by the
+/// resource type they extend. Installed once, before the first request.
+static CUSTOM: OnceLock<Vec<Extension>> = OnceLock::new();
 
-pub static GROUP_TYPE: ResourceType = ResourceType {
-    name: "Group",
-    endpoint: "/Groups",
-    description: "Group",
-    schema: &GROUP,
-    extensions: &[],
-};
+/// A declared extension: the schema, the resource type it extends, and
+/// whether resources of that type must carry it.
+#[derive(Debug, Clone, Copy)]
+pub struct Extension {
+    pub resource_type: &'static str,
+    pub schema: &'static Schema,
+    pub required: bool,
+}
+
+/// Installs the operator's extension schemas. Only the first call counts,
+/// and it must come before anything reads a resource type.
+pub fn install_extensions(extensions: Vec<Extension>) -> Result<(), String> {
+    CUSTOM
+        .set(extensions)
+        .map_err(|_| "extension schemas were already installed".to_string())
+}
+
+fn custom_for(resource_type: &str) -> impl Iterator<Item = &'static Extension> {
+    CUSTOM
+        .get()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(move |e| e.resource_type == resource_type)
+}
+
+fn build(
+    name: &'static str,
+    endpoint: &'static str,
+    description: &'static str,
+    schema: &'static Schema,
+    builtin: &[&'static Schema],
+) -> ResourceType {
+    let mut extensions: Vec<&'static Schema> = builtin.to_vec();
+    let mut required = Vec::new();
+    for e in custom_for(name) {
+        extensions.push(e.schema);
+        if e.required {
+            required.push(e.schema.id);
+        }
+    }
+    ResourceType {
+        name,
+        endpoint,
+        description,
+        schema,
+        extensions: Box::leak(extensions.into_boxed_slice()),
+        required_extensions: Box::leak(required.into_boxed_slice()),
+    }
+}
+
+pub static USER_TYPE: LazyLock<ResourceType> =
+    LazyLock::new(|| build("User", "/Users", "User Account", &USER, &[&ENTERPRISE_USER]));
+
+pub static GROUP_TYPE: LazyLock<ResourceType> =
+    LazyLock::new(|| build("Group", "/Groups", "Group", &GROUP, &[]));
 
 /// Every resource type this service provider serves.
-pub static RESOURCE_TYPES: &[&ResourceType] = &[&USER_TYPE, &GROUP_TYPE];
+pub fn resource_types() -> [&'static ResourceType; 2] {
+    [&USER_TYPE, &GROUP_TYPE]
+}
 
 /// Every schema this service provider serves under `/Schemas`.
-pub static SCHEMAS: &[&Schema] = &[&USER, &GROUP, &ENTERPRISE_USER];
+pub fn schemas() -> Vec<&'static Schema> {
+    let mut all: Vec<&'static Schema> = vec![&USER, &GROUP, &ENTERPRISE_USER];
+    all.extend(CUSTOM.get().into_iter().flatten().map(|e| e.schema));
+    all
+}
 
 #[cfg(test)]
 mod tests {

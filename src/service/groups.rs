@@ -268,8 +268,8 @@ impl Service {
         }
         let mut wanted: Vec<(&ResourceType, &str)> = Vec::with_capacity(ids.len() * 2);
         for id in ids {
-            wanted.push((&USER_TYPE, id));
-            wanted.push((&GROUP_TYPE, id));
+            wanted.push((&*USER_TYPE, id));
+            wanted.push((&*GROUP_TYPE, id));
         }
         let found: HashMap<String, Ref> = self
             .dir

@@ -417,9 +417,9 @@ impl Service {
         // The other ends that still exist.
         let mut wanted: Vec<(&ResourceType, &str)> = Vec::new();
         for id in &ids {
-            wanted.push((&GROUP_TYPE, id.as_str()));
+            wanted.push((&*GROUP_TYPE, id.as_str()));
             if is_group {
-                wanted.push((&USER_TYPE, id.as_str()));
+                wanted.push((&*USER_TYPE, id.as_str()));
             }
         }
         let alive: HashMap<String, &'static str> = self
@@ -490,7 +490,7 @@ impl Service {
         }
         let wanted: Vec<(&ResourceType, &str)> = edges
             .iter()
-            .map(|e| (&GROUP_TYPE as &ResourceType, e.group_id.as_str()))
+            .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
         let mut groups: Vec<Stored> = self
             .dir

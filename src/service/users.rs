@@ -21,7 +21,7 @@ impl Service {
         }
         let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> = edges
             .iter()
-            .map(|e| (&GROUP_TYPE, e.group_id.as_str()))
+            .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
         let mut refs: Vec<Ref> = self
             .dir
@@ -68,10 +68,8 @@ impl Service {
         };
         let ids = super::groups::member_ids(Some(value), "groups")?;
         self.check_member_count(ids.len())?;
-        let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> = ids
-            .iter()
-            .map(|g| (&GROUP_TYPE as &_, g.as_str()))
-            .collect();
+        let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> =
+            ids.iter().map(|g| (&*GROUP_TYPE, g.as_str())).collect();
         let found: std::collections::HashSet<String> = self
             .dir
             .get_many(&wanted)

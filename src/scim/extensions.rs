@@ -1,0 +1,268 @@
+//! Operator-declared extension schemas: read from the JSON file named by
+//! `SCIM_SCHEMA_EXTENSIONS`, in RFC 7643 §7's schema representation. The file
+//! holds a list of `{"resourceType": "User" | "Group", "required": bool,
+//! "schema": {"id": "urn:...", "name": ..., "attributes": [...]}}`.
+//! Declared schemas are served under `/Schemas`, named in `/ResourceTypes`,
+//! and validated, stored, returned, patched and filtered like the built-in
+//! Enterprise User extension.
+
+use serde_json::Value;
+
+use super::schema::{Attr, AttrType, Extension, Mutability, Returned, Schema, Uniqueness, schemas};
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+fn text<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{at}: \"{key}\" must be a string"))
+}
+
+fn flag(v: &Value, key: &str, at: &str) -> Result<bool, String> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(format!("{at}: \"{key}\" must be true or false")),
+    }
+}
+
+fn strings(v: &Value, key: &str, at: &str) -> Result<&'static [&'static str], String> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => {
+            let list = items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(leak)
+                        .ok_or_else(|| format!("{at}: \"{key}\" must list strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Box::leak(list.into_boxed_slice()))
+        }
+        Some(_) => Err(format!("{at}: \"{key}\" must be a list")),
+    }
+}
+
+fn choice<T: Copy>(
+    v: &Value,
+    key: &str,
+    at: &str,
+    default: T,
+    options: &[(&str, T)],
+) -> Result<T, String> {
+    match v.get(key).and_then(Value::as_str) {
+        None => Ok(default),
+        Some(s) => options
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|(_, t)| *t)
+            .ok_or_else(|| format!("{at}: \"{key}\" cannot be '{s}'")),
+    }
+}
+
+fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
+    let name = text(v, "name", at)?;
+    let at = format!("{at}.{name}");
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
+    if !valid {
+        return Err(format!("{at}: not a valid attribute name"));
+    }
+    let ty = choice(
+        v,
+        "type",
+        &at,
+        AttrType::String,
+        &[
+            ("string", AttrType::String),
+            ("boolean", AttrType::Boolean),
+            ("decimal", AttrType::Decimal),
+            ("integer", AttrType::Integer),
+            ("dateTime", AttrType::DateTime),
+            ("binary", AttrType::Binary),
+            ("reference", AttrType::Reference),
+            ("complex", AttrType::Complex),
+        ],
+    )?;
+    let subs: &'static [Attr] = match (ty, v.get("subAttributes")) {
+        (AttrType::Complex, Some(Value::Array(items))) if !nested => {
+            let list = items
+                .iter()
+                .map(|i| attribute(i, &at, true))
+                .collect::<Result<Vec<_>, _>>()?;
+            Box::leak(list.into_boxed_slice())
+        }
+        (AttrType::Complex, _) => {
+            return Err(format!(
+                "{at}: a complex attribute needs \"subAttributes\" (and cannot be nested)"
+            ));
+        }
+        (_, None | Some(Value::Null)) => &[],
+        (_, Some(_)) => {
+            return Err(format!(
+                "{at}: only complex attributes have \"subAttributes\""
+            ));
+        }
+    };
+    Ok(Attr {
+        name: leak(name),
+        ty,
+        multi_valued: flag(v, "multiValued", &at)?,
+        required: flag(v, "required", &at)?,
+        case_exact: flag(v, "caseExact", &at)?,
+        mutability: choice(
+            v,
+            "mutability",
+            &at,
+            Mutability::ReadWrite,
+            &[
+                ("readWrite", Mutability::ReadWrite),
+                ("readOnly", Mutability::ReadOnly),
+                ("immutable", Mutability::Immutable),
+                ("writeOnly", Mutability::WriteOnly),
+            ],
+        )?,
+        returned: choice(
+            v,
+            "returned",
+            &at,
+            Returned::Default,
+            &[
+                ("default", Returned::Default),
+                ("always", Returned::Always),
+                ("never", Returned::Never),
+                ("request", Returned::Request),
+            ],
+        )?,
+        uniqueness: choice(
+            v,
+            "uniqueness",
+            &at,
+            Uniqueness::None,
+            &[
+                ("none", Uniqueness::None),
+                ("server", Uniqueness::Server),
+                ("global", Uniqueness::Global),
+            ],
+        )?,
+        canonical_values: strings(v, "canonicalValues", &at)?,
+        reference_types: strings(v, "referenceTypes", &at)?,
+        sub_attributes: subs,
+        description: leak(v.get("description").and_then(Value::as_str).unwrap_or("")),
+    })
+}
+
+/// Parses a declarations file's text.
+pub fn parse(text_in: &str) -> Result<Vec<Extension>, String> {
+    let root: Value = serde_json::from_str(text_in).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Array(decls) = root else {
+        return Err("the file must hold a list of declarations".into());
+    };
+    let mut out: Vec<Extension> = Vec::new();
+    for (i, d) in decls.iter().enumerate() {
+        let at = format!("declaration {i}");
+        let resource_type = match text(d, "resourceType", &at)? {
+            "User" => "User",
+            "Group" => "Group",
+            other => {
+                return Err(format!(
+                    "{at}: resourceType must be User or Group, not '{other}'"
+                ));
+            }
+        };
+        let s = d
+            .get("schema")
+            .ok_or_else(|| format!("{at}: no \"schema\""))?;
+        let id = text(s, "id", &at)?;
+        if !id.to_ascii_lowercase().starts_with("urn:") {
+            return Err(format!("{at}: the schema id must be a URN"));
+        }
+        let taken = schemas().iter().any(|k| k.id.eq_ignore_ascii_case(id))
+            || out.iter().any(|e| e.schema.id.eq_ignore_ascii_case(id));
+        if taken {
+            return Err(format!(
+                "{at}: schema {id} is declared twice or is built in"
+            ));
+        }
+        let attrs = s
+            .get("attributes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("{at}: the schema needs \"attributes\""))?
+            .iter()
+            .map(|a| attribute(a, id, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let schema: &'static Schema = Box::leak(Box::new(Schema {
+            id: leak(id),
+            name: leak(s.get("name").and_then(Value::as_str).unwrap_or(id)),
+            description: leak(s.get("description").and_then(Value::as_str).unwrap_or("")),
+            attributes: Box::leak(attrs.into_boxed_slice()),
+        }));
+        out.push(Extension {
+            resource_type,
+            schema,
+            required: flag(d, "required", &at)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads and installs the declarations file; call before anything serves.
+pub fn load(path: &std::path::Path) -> Result<(), String> {
+    let text_in = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let decls = parse(&text_in).map_err(|e| format!("{}: {e}", path.display()))?;
+    super::schema::install_extensions(decls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_typed_extension() {
+        let decls = parse(r#"[{"resourceType": "User", "required": true, "schema": {
+            "id": "urn:example:params:scim:schemas:extension:acme:2.0:User", "name": "Acme",
+            "attributes": [
+                {"name": "badge", "type": "integer", "required": true},
+                {"name": "clearance", "type": "complex", "subAttributes": [{"name": "level", "type": "string", "canonicalValues": ["low", "high"]}]},
+                {"name": "hired", "type": "dateTime", "mutability": "immutable"}
+            ]}}]"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decls.len(), 1);
+        let s = decls[0].schema;
+        assert!(decls[0].required);
+        assert_eq!(s.attr("BADGE").map(|a| a.ty), Some(AttrType::Integer));
+        assert_eq!(
+            s.attr("clearance")
+                .and_then(|a| a.sub("level"))
+                .map(|a| a.canonical_values.len()),
+            Some(2)
+        );
+        assert_eq!(
+            s.attr("hired").map(|a| a.mutability),
+            Some(Mutability::Immutable)
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_declarations() {
+        for bad in [
+            "{}",
+            r#"[{"resourceType": "Printer", "schema": {"id": "urn:x", "attributes": []}}]"#,
+            r#"[{"resourceType": "User", "schema": {"id": "not-a-urn", "attributes": []}}]"#,
+            r#"[{"resourceType": "User", "schema": {"id": "urn:ietf:params:scim:schemas:core:2.0:User", "attributes": []}}]"#,
+            r#"[{"resourceType": "User", "schema": {"id": "urn:x", "attributes": [{"name": "a", "type": "color"}]}}]"#,
+            r#"[{"resourceType": "User", "schema": {"id": "urn:x", "attributes": [{"name": "a b", "type": "string"}]}}]"#,
+            r#"[{"resourceType": "User", "schema": {"id": "urn:x", "attributes": [{"name": "c", "type": "complex"}]}}]"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
