@@ -37,6 +37,28 @@ pub fn generate_token() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Stores a fresh random token as the secret's current value
+/// (PutSecretValue; the previous value becomes `AWSPREVIOUS`) and returns it.
+pub async fn rotate_token(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<String, String> {
+    let token = generate_token()?;
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(&token)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "storing the new token in {secret_id} failed: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(token)
+}
+
 /// The token in a secret string: the string itself, or the `token` field of
 /// a JSON object.
 fn token_from_secret(s: &str) -> Option<String> {

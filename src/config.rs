@@ -42,6 +42,9 @@ pub struct Config {
     pub cursor_key: Option<String>,
     /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
     pub cursor_ttl_seconds: u64,
+    /// `SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE` (default true): a process's first
+    /// write request looks for cleanup work left by earlier processes.
+    pub leftover_check_on_first_write: bool,
     /// `SCIM_SCHEMA_EXTENSIONS`: a JSON file declaring extension schemas.
     pub schema_extensions: Option<PathBuf>,
     /// `SCIM_USER_GROUPS_WRITABLE`: let POST/PUT /Users set memberships
@@ -67,6 +70,14 @@ impl Config {
                 Some(v) => v
                     .parse::<usize>()
                     .map_err(|_| format!("{name} must be a whole number, not '{v}'")),
+            }
+        };
+        let boolean = |name: &str, default: bool| -> Result<bool, String> {
+            match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None => Ok(default),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no") => Ok(false),
+                Some(other) => Err(format!("{name} must be true or false, not '{other}'")),
             }
         };
         let listen_addr = match var("SCIM_LISTEN_ADDR") {
@@ -103,18 +114,8 @@ impl Config {
             cursor_key: var("SCIM_CURSOR_KEY"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
-            user_groups_writable: match var("SCIM_USER_GROUPS_WRITABLE")
-                .map(|v| v.to_ascii_lowercase())
-                .as_deref()
-            {
-                None | Some("false" | "0" | "no") => false,
-                Some("true" | "1" | "yes") => true,
-                Some(other) => {
-                    return Err(format!(
-                        "SCIM_USER_GROUPS_WRITABLE must be true or false, not '{other}'"
-                    ));
-                }
-            },
+            leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
+            user_groups_writable: boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
         })
     }
 }

@@ -72,6 +72,7 @@ pub fn service(config: &Config, table: Table) -> Service {
         max_members_returned: config.max_members_returned,
         delete_cleanup_budget: config.delete_cleanup_budget,
         user_groups_writable: config.user_groups_writable,
+        leftover_check_on_first_write: config.leftover_check_on_first_write,
     };
     Service::new(Directory::new(table), limits)
 }
@@ -136,9 +137,6 @@ impl App {
         };
         let table = open_table(config, aws.as_ref()).await?;
         let service = service(config, table.clone());
-        // Cleanup left by processes before this one is picked up by this
-        // one's first write requests (1 Query at start).
-        service.look_for_cleanup().await;
         Ok(Self {
             router: router_for(config, service, auth),
             token,

@@ -23,9 +23,47 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// `scim-lambda rotate-token [--secret-id ID]`: a new 256-bit token, stored
+/// in the secret (`--secret-id`, else `SCIM_TOKEN_SECRET_ID`) or, without
+/// one, printed for `SCIM_TOKEN`; printed once, to paste into the IdP.
+async fn rotate_token(args: &[String], config: &Config) -> Result<(), Error> {
+    let secret_id = match args {
+        [flag, id] if flag == "--secret-id" => Some(id.clone()),
+        [] => config.token_secret_id.clone(),
+        _ => return Err("usage: scim-lambda rotate-token [--secret-id SECRET_ID]".into()),
+    };
+    let Some(secret_id) = secret_id else {
+        let token = scim_lambda::auth::generate_token()?;
+        println!("{token}");
+        eprintln!(
+            "No secret given: set SCIM_TOKEN to this token for local runs, and paste it into the IdP."
+        );
+        return Ok(());
+    };
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let token = scim_lambda::auth::rotate_token(&client, &secret_id).await?;
+    println!("{token}");
+    eprintln!(
+        "Stored in {secret_id}. Paste it into the IdP now: running functions accept it at once \
+         (a token they do not know makes them re-read the secret) and drop the old one within \
+         SCIM_TOKEN_TTL_SECONDS (300 s by default)."
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some((command, rest)) = args.split_first() {
+        return match command.as_str() {
+            "rotate-token" => rotate_token(rest, &config).await,
+            other => {
+                Err(format!("unknown command '{other}'; the only command is rotate-token").into())
+            }
+        };
+    }
     init_tracing(config.on_lambda);
     let app = App::build(&config).await?;
     if config.on_lambda {

@@ -50,9 +50,10 @@ start_dynamodb_local() {
 }
 
 # The Python tools the tests use, pinned, in a project-local virtualenv:
-# moto (Secrets Manager) and scim2-cli (the scim2-tester compliance checks).
+# moto (Secrets Manager), scim2-cli (the scim2-tester compliance checks),
+# cfn-lint and aws-sam-translator (the template checks).
 python_tools() {
-  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2"
+  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2 cfn-lint==1.58.0 aws-sam-translator==1.115.0"
   if [ ! -f "$tools/venv/.installed" ] || [ "$(cat "$tools/venv/.installed")" != "$want" ]; then
     log "installing $want into $tools/venv"
     python3 -m venv "$tools/venv"

@@ -41,6 +41,10 @@ pub struct ServiceLimits {
     /// Whether POST/PUT of a user may set its group memberships through its
     /// (RFC read-only) `groups` attribute.
     pub user_groups_writable: bool,
+    /// Whether a process's first write request looks for cleanup left by
+    /// earlier processes (1 Query), rather than waiting a minute. Nothing is
+    /// looked up at start, so that a cold start makes no AWS call.
+    pub leftover_check_on_first_write: bool,
 }
 
 impl Default for ServiceLimits {
@@ -53,6 +57,7 @@ impl Default for ServiceLimits {
             max_members_returned: 10_000,
             delete_cleanup_budget: Duration::from_secs(20),
             user_groups_writable: false,
+            leftover_check_on_first_write: true,
         }
     }
 }
@@ -78,6 +83,7 @@ pub struct Service {
 struct CleanupState {
     pending: AtomicBool,
     last_check_ms: AtomicU64,
+    checked_once: AtomicBool,
     started: std::sync::OnceLock<Instant>,
 }
 
@@ -270,7 +276,9 @@ impl Service {
         let started = *state.started.get_or_init(Instant::now);
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let last = state.last_check_ms.load(Ordering::Relaxed);
-        let due = now_ms.saturating_sub(last) >= CLEANUP_CHECK_INTERVAL.as_millis() as u64;
+        let first = !state.checked_once.swap(true, Ordering::Relaxed);
+        let due = (first && self.limits.leftover_check_on_first_write)
+            || now_ms.saturating_sub(last) >= CLEANUP_CHECK_INTERVAL.as_millis() as u64;
         if !state.pending.load(Ordering::Relaxed) && !due {
             return;
         }
@@ -278,18 +286,6 @@ impl Service {
         match self.run_cleanup(CLEANUP_PIGGYBACK_BUDGET).await {
             Ok(done) => state.pending.store(!done, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "edge cleanup failed; will retry"),
-        }
-    }
-
-    /// Notes whether cleanup tasks are waiting (1 Query), so that the next
-    /// write request works on them.
-    pub async fn look_for_cleanup(&self) {
-        match self.dir.cleanup_tasks(1).await {
-            Ok(tasks) => self
-                .cleanup
-                .pending
-                .store(!tasks.is_empty(), Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = ?e, "could not look for pending cleanup"),
         }
     }
 

@@ -50,8 +50,12 @@ impl Resp {
     }
 }
 
+/// The default configuration, except that a test's first write does not
+/// look for leftover cleanup (so request counts are those of the operation).
 pub fn config() -> Config {
-    Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"))
+    let mut c = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
+    c.leftover_check_on_first_write = false;
+    c
 }
 
 /// DynamoDB Local must be there when a DynamoDB test runs: these tests fail,

@@ -740,7 +740,37 @@ crate::on_both_drivers!(
     concurrent_member_adds_all_land,
 );
 
+/// A process that starts after another left cleanup work behind finishes it
+/// on its first write request (nothing is looked up at start).
+async fn a_new_process_finishes_leftover_cleanup_on_its_first_write(d: Driver) {
+    let mut c = config();
+    c.delete_cleanup_budget = Duration::ZERO;
+    let first = d.harness(&c).await;
+    let u = new_user(&first, "left@example.com").await;
+    let g = new_group(&first, "Left", &[&u]).await;
+    assert_eq!(
+        first
+            .send("DELETE", &format!("/scim/v2/Groups/{g}"), None)
+            .await
+            .status,
+        204
+    );
+    let dir = Directory::new(first.table.clone());
+    assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(1));
+    // The "next process": a new service over the same table.
+    let mut next_config = config();
+    next_config.leftover_check_on_first_write = true;
+    let next = Harness::with_table(first.table.clone(), &next_config, None);
+    new_user(&next, "first-write@example.com").await;
+    assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(0));
+    assert_eq!(
+        dir.edges_of_group(&g, 10).await.map(|(e, _)| e.len()),
+        Ok(0)
+    );
+}
+
 crate::on_both_drivers_with_config!(
+    a_new_process_finishes_leftover_cleanup_on_its_first_write,
     deferred_cleanup_is_invisible_and_finishes_with_later_requests,
     refuses_requests_over_the_member_limit_and_big_responses,
 );

@@ -64,3 +64,106 @@ async fn api_gateway_v2_events_create_and_find_a_user() {
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["Resources"][0]["id"], user["id"]);
 }
+
+/// Every file in `events/` runs through the Lambda path, in the order of
+/// `events/manifest.json`, against one fresh store seeded with the RFC 7643
+/// example resources the events name; each must answer its listed status.
+#[tokio::test]
+async fn every_event_file_gets_its_expected_status() {
+    use scim_lambda::scim::resource::Meta;
+    use scim_lambda::scim::schema::{GROUP_TYPE, USER_TYPE};
+    use scim_lambda::store::{Directory, Edge, Stored};
+
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = scim_lambda::store::embedded::Embedded::open(&tmp.path().join("e.redb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let table = scim_lambda::store::Table::new(Arc::new(db));
+    let router = scim_lambda::app_router(
+        &crate::common::config(),
+        table.clone(),
+        Auth::fixed(EVENT_TOKEN.into()),
+    );
+    let dir = Directory::new(table);
+    let seed = |id: &str, doc: Value| Stored {
+        meta: Meta {
+            id: id.into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            last_modified: "2026-01-01T00:00:00Z".into(),
+            version: 1,
+        },
+        doc: doc.as_object().cloned().unwrap_or_default(),
+    };
+    let bjensen = "2819c223-7f76-453a-919d-413861904646";
+    let users = [
+        seed(
+            bjensen,
+            serde_json::json!({"userName": "bjensen@example.com", "externalId": "701984", "displayName": "Babs Jensen",
+            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}]}),
+        ),
+        seed(
+            "26118915-6090-4610-87e4-49d8ca9f808d",
+            serde_json::json!({"userName": "jsmith@example.com"}),
+        ),
+    ];
+    let group = "e9e30dba-f08f-4109-8486-d5c6a331660a";
+    dir.import(&USER_TYPE, &users)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    dir.import(
+        &GROUP_TYPE,
+        &[seed(
+            group,
+            serde_json::json!({"displayName": "Tour Guides"}),
+        )],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let edge = Edge {
+        group_id: group.into(),
+        member_id: bjensen.into(),
+        member_type: "User",
+    };
+    dir.write_edges(&[edge], &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    let manifest_path = format!("{}/events/manifest.json", env!("CARGO_MANIFEST_DIR"));
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(&manifest_path).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let listed: Vec<&str> = manifest
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["file"].as_str())
+        .collect();
+    // Every v2 event file is in the manifest (the v1 one has its own test).
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("apigw-v2-") && n.ends_with(".json"))
+            .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted, on_disk,
+        "events/manifest.json must list every apigw-v2 event"
+    );
+    for entry in manifest.as_array().into_iter().flatten() {
+        let file = entry["file"].as_str().unwrap_or_default();
+        let resp = invoke(&router, file).await;
+        assert_eq!(resp["statusCode"], entry["status"], "{file}: {resp}");
+        if resp["statusCode"].as_u64().is_some_and(|s| s >= 400) {
+            assert_eq!(
+                body(&resp)["schemas"][0],
+                "urn:ietf:params:scim:api:messages:2.0:Error",
+                "{file}"
+            );
+        }
+    }
+}

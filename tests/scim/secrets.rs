@@ -97,3 +97,44 @@ async fn a_missing_secret_is_a_503_not_an_open_door() {
         .await;
     r.assert_error(503, None);
 }
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn rotate_token_stores_a_token_the_service_then_accepts() {
+    let sm = client().await;
+    let name = format!("scim-token-{}", uuid::Uuid::new_v4());
+    sm.create_secret()
+        .name(&name)
+        .secret_string("before-rotation-token")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let (h, _dir) = harness_with(Auth::secrets_manager(
+        sm.clone(),
+        name.clone(),
+        Duration::from_secs(1),
+    ))
+    .await;
+    assert_eq!(status_with(&h, "before-rotation-token").await, 200);
+    let token = scim_lambda::auth::rotate_token(&sm, &name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(token.len(), 64, "256 bits, hex");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    // The secret's current value is the new token (read as AWSCURRENT).
+    let stored = sm
+        .get_secret_value()
+        .secret_id(&name)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(stored.secret_string(), Some(token.as_str()));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status_with(&h, &token).await, 200);
+    assert_eq!(status_with(&h, "before-rotation-token").await, 401);
+    let again = scim_lambda::auth::rotate_token(&sm, &name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(again, token);
+}
