@@ -43,10 +43,19 @@ async fn next(State(e): State<Emulator>) -> (StatusCode, HeaderMap, String) {
         .map(|d| d.as_millis() + 30_000)
         .unwrap_or(0);
     for (k, v) in [
-        ("lambda-runtime-aws-request-id", "bench-request-1".to_string()),
+        (
+            "lambda-runtime-aws-request-id",
+            "bench-request-1".to_string(),
+        ),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:scim".to_string()),
-        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:scim".to_string(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000".to_string(),
+        ),
     ] {
         if let Ok(v) = v.parse() {
             h.insert(k, v);
@@ -90,11 +99,16 @@ async fn one_run(binary: &str, event: &str) -> Result<(f64, u64), String> {
     };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(error))
         .with_state(emulator);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let started = Instant::now();
@@ -125,7 +139,9 @@ async fn one_run(binary: &str, event: &str) -> Result<(f64, u64), String> {
     server.abort();
     match outcome {
         Ok(Some(Ok((at, body)))) => {
-            let status = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["statusCode"].as_u64());
+            let status = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["statusCode"].as_u64());
             if status != Some(200) {
                 return Err(format!("the function answered {body}"));
             }
@@ -145,7 +161,9 @@ async fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
     let binary = format!("{root}/target/release/scim-lambda");
     let binary_bytes = std::fs::metadata(&binary)
-        .unwrap_or_else(|e| panic!("{binary}: {e} (scripts/bench builds it with cargo build --release)"))
+        .unwrap_or_else(|e| {
+            panic!("{binary}: {e} (scripts/bench builds it with cargo build --release)")
+        })
         .len();
     let zip = format!("{root}/target/bench/bootstrap.zip");
     let _ = std::fs::create_dir_all(format!("{root}/target/bench"));
@@ -159,9 +177,15 @@ async fn main() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let zip_bytes = if zipped { std::fs::metadata(&zip).map(|m| m.len()).unwrap_or(0) } else { 0 };
-    let event = std::fs::read_to_string(format!("{root}/events/apigw-v2-service-provider-config.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let zip_bytes = if zipped {
+        std::fs::metadata(&zip).map(|m| m.len()).unwrap_or(0)
+    } else {
+        0
+    };
+    let event = std::fs::read_to_string(format!(
+        "{root}/events/apigw-v2-service-provider-config.json"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut times = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..RUNS {
@@ -179,11 +203,27 @@ async fn main() {
     println!("## Cold start in Lambda mode ({arch} release build, {RUNS} runs)\n");
     println!("| figure | median | min | max | target |");
     println!("|---|---|---|---|---|");
-    println!("| stripped binary | {:.2} MB | | | |", binary_bytes as f64 / 1e6);
-    println!("| deployment zip | {:.2} MB | | | ≤ 6 MB |", zip_bytes as f64 / 1e6);
-    println!("| process start → first response | {t_med:.1} ms | {t_min:.1} ms | {t_max:.1} ms | ≤ 25 ms |");
-    println!("| peak RSS | {:.1} MB | {:.1} MB | {:.1} MB | ≤ 30 MB |", r_med / 1024.0, r_min / 1024.0, r_max / 1024.0);
+    println!(
+        "| stripped binary | {:.2} MB | | | |",
+        binary_bytes as f64 / 1e6
+    );
+    println!(
+        "| deployment zip | {:.2} MB | | | ≤ 6 MB |",
+        zip_bytes as f64 / 1e6
+    );
+    println!(
+        "| process start → first response | {t_med:.1} ms | {t_min:.1} ms | {t_max:.1} ms | ≤ 25 ms |"
+    );
+    println!(
+        "| peak RSS | {:.1} MB | {:.1} MB | {:.1} MB | ≤ 30 MB |",
+        r_med / 1024.0,
+        r_min / 1024.0,
+        r_max / 1024.0
+    );
     let out = json!({"arch": arch, "binary_bytes": binary_bytes, "zip_bytes": zip_bytes,
         "start_to_first_response_ms": times, "peak_rss_kb": rss});
-    let _ = std::fs::write(format!("{root}/target/bench/cold_start.json"), serde_json::to_string_pretty(&out).unwrap_or_default());
+    let _ = std::fs::write(
+        format!("{root}/target/bench/cold_start.json"),
+        serde_json::to_string_pretty(&out).unwrap_or_default(),
+    );
 }

@@ -40,6 +40,9 @@ pub struct Config {
     /// `SCIM_CURSOR_KEY`: the key cursors are signed with. Without it, a
     /// random key per process (cursors then work only within one process).
     pub cursor_key: Option<String>,
+    /// `SCIM_CURSOR_KEY_SECRET_ID`: a Secrets Manager secret holding the
+    /// cursor key, read once at start (instead of `SCIM_CURSOR_KEY`).
+    pub cursor_key_secret_id: Option<String>,
     /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
     pub cursor_ttl_seconds: u64,
     /// `SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE` (default true): a process's first
@@ -112,6 +115,7 @@ impl Config {
                 number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
             ),
             cursor_key: var("SCIM_CURSOR_KEY"),
+            cursor_key_secret_id: var("SCIM_CURSOR_KEY_SECRET_ID"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
             leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,

@@ -111,7 +111,9 @@ impl App {
         if let Some(path) = &config.schema_extensions {
             scim::extensions::load(path)?;
         }
-        let needs_aws = config.table_name.is_some() || config.token_secret_id.is_some();
+        let needs_aws = config.table_name.is_some()
+            || config.token_secret_id.is_some()
+            || config.cursor_key_secret_id.is_some();
         let aws = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
         } else {
@@ -135,6 +137,24 @@ impl App {
                 (Auth::fixed(t.clone()), TokenOrigin::Generated(t))
             }
         };
+        let mut config = config.clone();
+        if let (Some(id), Some(aws)) = (&config.cursor_key_secret_id, &aws) {
+            let client = aws_sdk_secretsmanager::Client::new(aws);
+            let key = client
+                .get_secret_value()
+                .secret_id(id)
+                .version_stage("AWSCURRENT")
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "reading the cursor key secret failed: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            config.cursor_key = key.secret_string().map(str::to_string);
+        }
+        let config = &config;
         let table = open_table(config, aws.as_ref()).await?;
         let service = service(config, table.clone());
         Ok(Self {

@@ -26,7 +26,7 @@ fn install() {
                         {"name": "clearance", "type": "complex", "subAttributes": [
                             {"name": "level", "type": "string", "canonicalValues": ["low", "high"]}]},
                         {"name": "hired", "type": "dateTime"},
-                        {"name": "secret", "type": "string", "returned": "never", "mutability": "writeOnly"},
+                        {"name": "secret", "type": "string", "mutability": "writeOnly"},
                         {"name": "tags", "type": "string", "multiValued": true}
                     ]}},
                 {"resourceType": "Group", "required": true, "schema": {

@@ -116,7 +116,7 @@ fn the_function_is_configured_as_the_code_expects() {
     for var in [
         "TABLE_NAME",
         "SCIM_TOKEN_SECRET_ID",
-        "SCIM_CURSOR_KEY",
+        "SCIM_CURSOR_KEY_SECRET_ID",
         "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
     ] {
         assert!(!env[var].is_null(), "{var} is not set");

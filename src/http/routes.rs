@@ -146,6 +146,16 @@ pub async fn get_one<K: Kind>(
     Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
+/// The most a list response's resources may take, under Lambda's 6 MB.
+const MAX_LIST_BYTES: usize = 5_000_000;
+
+/// The id of the last resource kept when a page is cut before `cut`.
+fn resources_last_id(views: &[View], cut: usize) -> Option<String> {
+    views
+        .get(cut.checked_sub(1)?)
+        .map(|v| v.stored.meta.id.clone())
+}
+
 /// Seconds since the Unix epoch, for cursor lifetimes.
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -209,13 +219,23 @@ async fn run_list(
         with_refs: wants_refs(rt, &p),
     };
     let result = state.service.list(rt, &q).await?;
-    let resources = result
-        .resources
-        .iter()
-        .map(|v| body(rt, v, base, &p))
-        .collect();
-    let next = result
-        .next_after
+    // A page is cut short before it outgrows a Lambda response (6 MB): the
+    // client pages on (the next cursor, or startIndex + itemsPerPage).
+    let mut resources = Vec::with_capacity(result.resources.len());
+    let mut bytes = 0usize;
+    let mut next_after = result.next_after;
+    for (i, v) in result.resources.iter().enumerate() {
+        let r = body(rt, v, base, &p);
+        bytes += serde_json::to_vec(&r).map(|b| b.len()).unwrap_or(0);
+        if bytes > MAX_LIST_BYTES && i > 0 {
+            if cursor_mode {
+                next_after = resources_last_id(&result.resources, i);
+            }
+            break;
+        }
+        resources.push(r);
+    }
+    let next = next_after
         .map(|a| state.cursors.encode(&a, &query_id, count, now))
         .transpose()?;
     let start = (!cursor_mode).then_some(lp.paging.start_index);
@@ -275,6 +295,15 @@ pub async fn search_all(
         return Err(ScimError::invalid_value(
             "cursor and sortBy are available per resource type (POST /Users/.search, /Groups/.search)",
         ));
+    }
+    // Every type is read from its start up to the window's end, so the
+    // window is bounded like a non-indexed filter's scan.
+    let window_end = (lp.paging.start_index - 1).saturating_add(lp.paging.count);
+    if window_end > state.service.limits.max_filter_scan {
+        return Err(ScimError::too_many(format!(
+            "a root search reaches at most {} resources; page through /Users/.search and /Groups/.search",
+            state.service.limits.max_filter_scan
+        )));
     }
     let per_type = ListParams {
         paging: Paging {

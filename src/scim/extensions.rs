@@ -112,36 +112,50 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
             ));
         }
     };
+    let mutability = choice(
+        v,
+        "mutability",
+        &at,
+        Mutability::ReadWrite,
+        &[
+            ("readWrite", Mutability::ReadWrite),
+            ("readOnly", Mutability::ReadOnly),
+            ("immutable", Mutability::Immutable),
+            ("writeOnly", Mutability::WriteOnly),
+        ],
+    )?;
+    let returned = choice(
+        v,
+        "returned",
+        &at,
+        Returned::Default,
+        &[
+            ("default", Returned::Default),
+            ("always", Returned::Always),
+            ("never", Returned::Never),
+            ("request", Returned::Request),
+        ],
+    )?;
+    let required = flag(v, "required", &at)?;
+    // RFC 7643 §7: a writeOnly attribute is never returned.
+    let returned = if mutability == Mutability::WriteOnly {
+        Returned::Never
+    } else {
+        returned
+    };
+    if required && (mutability == Mutability::ReadOnly || returned == Returned::Never) {
+        return Err(format!(
+            "{at}: a required attribute must be writable and kept"
+        ));
+    }
     Ok(Attr {
         name: leak(name),
         ty,
         multi_valued: flag(v, "multiValued", &at)?,
-        required: flag(v, "required", &at)?,
+        required,
         case_exact: flag(v, "caseExact", &at)?,
-        mutability: choice(
-            v,
-            "mutability",
-            &at,
-            Mutability::ReadWrite,
-            &[
-                ("readWrite", Mutability::ReadWrite),
-                ("readOnly", Mutability::ReadOnly),
-                ("immutable", Mutability::Immutable),
-                ("writeOnly", Mutability::WriteOnly),
-            ],
-        )?,
-        returned: choice(
-            v,
-            "returned",
-            &at,
-            Returned::Default,
-            &[
-                ("default", Returned::Default),
-                ("always", Returned::Always),
-                ("never", Returned::Never),
-                ("request", Returned::Request),
-            ],
-        )?,
+        mutability,
+        returned,
         uniqueness: choice(
             v,
             "uniqueness",

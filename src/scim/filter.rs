@@ -216,10 +216,7 @@ fn lex(input: &str) -> Result<Vec<(usize, Tok)>, ScimError> {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            // `+` between tokens is a space a client form-encoded; query
-            // strings are decoded without turning `+` into a space, so that
-            // a `+` inside a quoted value stays a `+`.
-            b' ' | b'\t' | b'\n' | b'\r' | b'+' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
             b'(' => {
                 out.push((i, Tok::LParen));
                 i += 1;
@@ -260,32 +257,26 @@ fn lex(input: &str) -> Result<Vec<(usize, Tok)>, ScimError> {
                 out.push((start, Tok::Str(s)));
                 i += 1;
             }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len()
-                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
-                {
-                    i += 1;
-                }
-                let n: serde_json::Number = input[start..i].parse().map_err(|_| {
-                    ScimError::invalid_filter(format!("invalid number at position {start}"))
-                })?;
-                out.push((start, Tok::Num(n)));
-            }
-            c if c.is_ascii_alphabetic()
-                || c == b'$'
-                || c == b'_'
+            c if c.is_ascii_alphanumeric()
+                || matches!(c, b'$' | b'_' | b'-')
                 || (c == b'.' && matches!(out.last(), Some((_, Tok::RBracket)))) =>
             {
+                // A run of word characters: an attribute path, a keyword, a
+                // number, or an unquoted value (Entra ID: `externalId eq
+                // jyoung`, ids such as `3f2a-...`, emails with `+` and `@`).
                 let start = i;
                 while i < bytes.len()
                     && (bytes[i].is_ascii_alphanumeric()
-                        || matches!(bytes[i], b'_' | b'-' | b'$' | b'.' | b':'))
+                        || matches!(bytes[i], b'_' | b'-' | b'$' | b'.' | b':' | b'@' | b'+'))
                 {
                     i += 1;
                 }
-                out.push((start, Tok::Word(input[start..i].to_string())));
+                let word = &input[start..i];
+                let numeric = word.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+                match word.parse::<serde_json::Number>() {
+                    Ok(n) if numeric => out.push((start, Tok::Num(n))),
+                    _ => out.push((start, Tok::Word(word.to_string()))),
+                }
             }
             _ => {
                 return Err(ScimError::invalid_filter(format!(
@@ -617,9 +608,14 @@ impl Filter {
 
     /// If this filter is, or has on one side of an `and`, an `eq` on the given
     /// core attribute, its string value: what an index lookup can answer.
-    pub fn eq_lookup(&self, rt: &ResourceType, attr: &str, sub: Option<&str>) -> Option<&str> {
+    pub fn eq_lookup(&self, rt: &ResourceType, attr: &str, sub: Option<&str>) -> Option<String> {
         match self {
-            Self::Compare(p, CompareOp::Eq, Literal::String(s)) => {
+            Self::Compare(p, CompareOp::Eq, lit @ (Literal::String(_) | Literal::Number(_))) => {
+                let s = match lit {
+                    Literal::Number(n) => n.to_string(),
+                    Literal::String(s) => s.clone(),
+                    _ => return None,
+                };
                 let r = p.resolve(rt)?;
                 let sub_matches = match (r.sub, sub) {
                     (None, None) => true,
@@ -628,7 +624,7 @@ impl Filter {
                     (None, Some("value")) => r.attr.ty == AttrType::Complex,
                     _ => false,
                 };
-                (r.ext.is_none() && r.attr.name == attr && sub_matches).then_some(s.as_str())
+                (r.ext.is_none() && r.attr.name == attr && sub_matches).then_some(s)
             }
             Self::And(a, b) => a
                 .eq_lookup(rt, attr, sub)
@@ -740,6 +736,16 @@ fn check_operator(
 }
 
 fn compare(attr: &Attr, op: CompareOp, v: &Value, lit: &Literal) -> bool {
+    // An unquoted number compared with a string attribute is its text
+    // (`externalId eq 12345`).
+    let text_lit;
+    let lit = match (attr.ty, lit) {
+        (AttrType::String | AttrType::Reference | AttrType::Binary, Literal::Number(n)) => {
+            text_lit = Literal::String(n.to_string());
+            &text_lit
+        }
+        _ => lit,
+    };
     let ord = match (attr.ty, v, lit) {
         (AttrType::Boolean, Value::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
         (AttrType::Integer | AttrType::Decimal, Value::Number(n), Literal::Number(l)) => {
@@ -933,7 +939,10 @@ mod tests {
     #[test]
     fn finds_indexable_equality_on_either_side_of_and() {
         let f = parse(r#"active eq true and userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), Some("x"));
+        assert_eq!(
+            f.eq_lookup(&USER_TYPE, "userName", None).as_deref(),
+            Some("x")
+        );
         let f = parse(r#"active eq true or userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), None);
     }

@@ -256,15 +256,20 @@ impl Service {
         count: usize,
     ) -> Result<(Vec<Stored>, Option<usize>, Option<String>), ScimError> {
         let Some(f) = filter else {
-            let total = self.dir.count(rt).await?;
+            // totalResults only on the first page: counting reads the whole
+            // type index, which would make every page cost O(all).
+            let total = match after {
+                None => Some(self.dir.count(rt).await?),
+                Some(_) => None,
+            };
             if count == 0 {
-                return Ok((Vec::new(), Some(total), None));
+                return Ok((Vec::new(), total, None));
             }
             let (page, more) = self.dir.scan_type_after(rt, after, count).await?;
             let next = more
                 .then(|| page.last().map(|s| s.meta.id.clone()))
                 .flatten();
-            return Ok((page, Some(total), next));
+            return Ok((page, total, next));
         };
         if let Some(candidates) = self.indexed_candidates(rt, f).await? {
             let matching = self.matching(rt, f, candidates).await?;
@@ -336,24 +341,24 @@ impl Service {
         };
         let is_group = rt.name == GROUP_TYPE.name;
         let (candidates, truncated) = if let Some(id) = lookup("id", None) {
-            (self.dir.get(rt, id).await?.into_iter().collect(), false)
+            (self.dir.get(rt, &id).await?.into_iter().collect(), false)
         } else if let (false, Some(name)) = (is_group, lookup("userName", None)) {
             (
                 self.dir
-                    .find_by_user_name(rt, name)
+                    .find_by_user_name(rt, &name)
                     .await?
                     .into_iter()
                     .collect(),
                 false,
             )
         } else if let Some(ext) = lookup("externalId", None) {
-            self.dir.find_by_external_id(rt, ext, max).await?
+            self.dir.find_by_external_id(rt, &ext, max).await?
         } else if let (false, Some(email)) = (is_group, lookup("emails", Some("value"))) {
-            self.dir.find_by_email(rt, email, max).await?
+            self.dir.find_by_email(rt, &email, max).await?
         } else if let (true, Some(name)) = (is_group, lookup("displayName", None)) {
-            self.dir.find_by_display_name(rt, name, max).await?
+            self.dir.find_by_display_name(rt, &name, max).await?
         } else if let (true, Some(member)) = (is_group, lookup("members", Some("value"))) {
-            self.groups_with_member(member, max).await?
+            self.groups_with_member(&member, max).await?
         } else if INDEXED
             .iter()
             .filter(|(ty, _, _)| ty.is_none_or(|t| t == rt.name))

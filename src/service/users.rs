@@ -55,7 +55,7 @@ impl Service {
         &self,
         body: &Value,
         user_id: &str,
-    ) -> Result<Option<Vec<String>>, ScimError> {
+    ) -> Result<Option<Vec<Ref>>, ScimError> {
         if !self.limits.user_groups_writable {
             return Ok(None);
         }
@@ -66,64 +66,87 @@ impl Service {
         else {
             return Ok(None);
         };
-        let ids = super::groups::member_ids(Some(value), "groups")?;
+        let mut ids = super::groups::member_ids(Some(value), "groups")?;
+        ids.sort();
+        ids.dedup();
         self.check_member_count(ids.len())?;
         let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> =
             ids.iter().map(|g| (&*GROUP_TYPE, g.as_str())).collect();
-        let found: std::collections::HashSet<String> = self
+        let mut found: Vec<Ref> = self
             .dir
             .get_many(&wanted)
             .await?
             .into_iter()
-            .map(|(_, g)| g.meta.id)
+            .map(|(ty, g)| super::groups::to_ref(&ty, g))
             .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
         if let Some(missing) = ids
             .iter()
-            .find(|g| !found.contains(*g) || g.as_str() == user_id)
+            .find(|g| !found.iter().any(|r| &r.id == *g) || g.as_str() == user_id)
         {
             return Err(ScimError::invalid_value(format!(
                 "no Group with id '{missing}'"
             )));
         }
-        Ok(Some(ids))
+        Ok(Some(found))
     }
 
-    /// Makes the user's direct groups exactly `ids`.
-    async fn set_groups(&self, user_id: &str, ids: &[String]) -> Result<(), ScimError> {
+    /// Makes the user's direct groups exactly `groups`. Every wanted edge is
+    /// written (puts are idempotent, so a lagging index cannot make one be
+    /// skipped); edges to other groups, as the inverted index shows them,
+    /// are removed; the groups whose members changed get a new version.
+    async fn set_groups(&self, user_id: &str, groups: &[Ref]) -> Result<(), ScimError> {
         let (current, _) = self.dir.edges_of_member(user_id, usize::MAX).await?;
         let edge = |g: &str| crate::store::Edge {
             group_id: g.to_string(),
             member_id: user_id.to_string(),
             member_type: "User",
         };
-        let adds: Vec<_> = ids
-            .iter()
-            .filter(|g| !current.iter().any(|e| &e.group_id == *g))
-            .map(|g| edge(g))
-            .collect();
+        let adds: Vec<_> = groups.iter().map(|g| edge(&g.id)).collect();
         let removes: Vec<_> = current
-            .into_iter()
-            .filter(|e| !ids.contains(&e.group_id))
+            .iter()
+            .filter(|e| !groups.iter().any(|g| g.id == e.group_id))
+            .cloned()
             .collect();
-        Ok(self.dir.write_edges(&adds, &removes).await?)
+        self.dir.write_edges(&adds, &removes).await?;
+        let changed = groups
+            .iter()
+            .map(|g| g.id.as_str())
+            .filter(|g| !current.iter().any(|e| e.group_id == *g))
+            .chain(removes.iter().map(|e| e.group_id.as_str()));
+        let at = super::now();
+        for group in changed {
+            match self
+                .dir
+                .touch(
+                    &GROUP_TYPE,
+                    group,
+                    &at,
+                    crate::store::table::Condition::Exists,
+                )
+                .await
+            {
+                // A group deleted meanwhile: nothing to version.
+                Ok(()) | Err(crate::store::DirError::VersionMismatch) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     pub async fn create_user(&self, body: &Value, with_groups: bool) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
         let groups = self.groups_written(body, "").await?;
         let stored = self.create(&USER_TYPE, doc).await?;
-        if let Some(ids) = &groups {
-            self.set_groups(&stored.meta.id, ids).await?;
+        if let Some(groups) = &groups {
+            self.set_groups(&stored.meta.id, groups).await?;
         }
         self.continue_cleanup().await;
-        match groups {
-            Some(_) => self.user_view(stored, with_groups).await,
-            // A new user belongs to no group yet.
-            None => Ok(View {
-                stored,
-                refs: with_groups.then(Vec::new),
-            }),
-        }
+        // A new user belongs to no group but those just written.
+        Ok(View {
+            stored,
+            refs: with_groups.then(|| groups.unwrap_or_default()),
+        })
     }
 
     pub async fn replace_user(
@@ -138,11 +161,18 @@ impl Service {
         let stored = self
             .modify(&USER_TYPE, id, if_match, |_| Ok(doc.clone()))
             .await?;
-        if let Some(ids) = &groups {
-            self.set_groups(id, ids).await?;
+        if let Some(groups) = &groups {
+            self.set_groups(id, groups).await?;
         }
         self.continue_cleanup().await;
-        self.user_view(stored, with_groups).await
+        match groups {
+            // The groups just written, not a re-read of a lagging index.
+            Some(groups) => Ok(View {
+                stored,
+                refs: with_groups.then_some(groups),
+            }),
+            None => self.user_view(stored, with_groups).await,
+        }
     }
 
     pub async fn patch_user(

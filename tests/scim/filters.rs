@@ -315,7 +315,15 @@ const CASES: &[(&str, &str)] = &[
     ),
     (r#"userName eq 'x'"#, "!position 12"),
     (r#"user name eq "x""#, "!position 5"),
-    (r#"userName eq 1.2.3"#, "!invalid number at position 12"),
+    // Unquoted values: numbers compare as text with string attributes; ids
+    // and emails need no quotes either.
+    (r#"userName eq 1.2.3"#, ""),
+    (r#"externalId eq 701984"#, "B"),
+    (r#"externalId ne 701984"#, "JA"),
+    (r#"id eq 2819c223"#, "B"),
+    (r#"userName eq bjensen@example.com"#, "B"),
+    (r#"emails.value eq babs@jensen.org"#, "B"),
+    (r#"externalId eq AB-1 or externalId eq 701984"#, "BJ"),
     (r#"()"#, "!position 1"),
 ];
 

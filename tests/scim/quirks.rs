@@ -348,6 +348,8 @@ async fn connid_memberships_through_user_groups_only_when_enabled() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["groups"][0]["value"], g1);
     let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let g2_path = format!("/scim/v2/Groups/{}", g2.as_str().unwrap_or_default());
+    let g2_version = h.send("GET", &g2_path, None).await.body["meta"]["version"].clone();
     let r = h
         .send(
             "PUT",
@@ -355,6 +357,11 @@ async fn connid_memberships_through_user_groups_only_when_enabled() {
             Some(json!({"userName": "u@x", "groups": [{"value": g2}]})),
         )
         .await;
+    let after = h.send("GET", &g2_path, None).await.body["meta"]["version"].clone();
+    assert_ne!(
+        after, g2_version,
+        "a group whose members changed has a new version"
+    );
     assert_eq!(r.body["groups"].as_array().map(Vec::len), Some(1));
     assert_eq!(r.body["groups"][0]["value"], g2);
     let members = h
