@@ -329,15 +329,7 @@ impl Service {
                 (rt, e.member_id.as_str())
             })
             .collect();
-        let mut refs: Vec<Ref> = self
-            .dir
-            .get_many(&wanted)
-            .await?
-            .into_iter()
-            .map(|(ty, s)| to_ref(&ty, s))
-            .collect();
-        refs.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(refs)
+        self.refs(&wanted).await
     }
 
     pub(super) async fn group_view(

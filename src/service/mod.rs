@@ -171,6 +171,23 @@ impl Service {
         &self.dir
     }
 
+    /// References to the resources that exist among `wanted` (BatchGetItems),
+    /// with display names, in id order.
+    pub(super) async fn refs(
+        &self,
+        wanted: &[(&ResourceType, &str)],
+    ) -> Result<Vec<Ref>, ScimError> {
+        let mut refs: Vec<Ref> = self
+            .dir
+            .get_many(wanted)
+            .await?
+            .into_iter()
+            .map(|(ty, s)| groups::to_ref(&ty, s))
+            .collect();
+        refs.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(refs)
+    }
+
     async fn get(&self, rt: &ResourceType, id: &str) -> Result<Stored, ScimError> {
         if keys::check_key_value("id", id).is_err() {
             // No resource has such an id, and no key could hold it.

@@ -23,15 +23,7 @@ impl Service {
             .iter()
             .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
-        let mut refs: Vec<Ref> = self
-            .dir
-            .get_many(&wanted)
-            .await?
-            .into_iter()
-            .map(|(ty, g)| super::groups::to_ref(&ty, g))
-            .collect();
-        refs.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(refs)
+        self.refs(&wanted).await
     }
 
     /// A user with its `groups`, when wanted.
@@ -72,14 +64,7 @@ impl Service {
         self.check_member_count(ids.len())?;
         let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> =
             ids.iter().map(|g| (&*GROUP_TYPE, g.as_str())).collect();
-        let mut found: Vec<Ref> = self
-            .dir
-            .get_many(&wanted)
-            .await?
-            .into_iter()
-            .map(|(ty, g)| super::groups::to_ref(&ty, g))
-            .collect();
-        found.sort_by(|a, b| a.id.cmp(&b.id));
+        let found = self.refs(&wanted).await?;
         if let Some(missing) = ids
             .iter()
             .find(|g| !found.iter().any(|r| &r.id == *g) || g.as_str() == user_id)
