@@ -45,6 +45,15 @@ impl Embedded {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// Reads run in place: redb readers take a snapshot and never wait for
+    /// the writer, and their pages come from its cache, so a hop to the
+    /// blocking pool would cost more than the read.
+    fn read<T>(&self, f: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&self.db)
+    }
+
+    /// Writes (which wait for the single writer and for fsync) run on the
+    /// blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
@@ -226,19 +235,16 @@ fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
 #[async_trait]
 impl Driver for Embedded {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let key = key.clone();
-        self.blocking(move |db| {
+        self.read(|db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
             let got = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)?;
             got.map(|v| decode(v.value())).transpose()
         })
-        .await
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
-        let q = q.clone();
-        self.blocking(move |db| query_page(db, &q)).await
+        self.read(|db| query_page(db, q))
     }
 
     async fn count(
@@ -246,14 +252,13 @@ impl Driver for Embedded {
         index: Option<&'static IndexDef>,
         pk: &str,
     ) -> Result<(usize, u64), StoreError> {
-        let pk = pk.to_string();
-        self.blocking(move |db| {
+        self.read(|db| {
             let tx = db.begin_read().map_err(backend)?;
             let n = match index {
                 None => {
                     let t = tx.open_table(ITEMS).map_err(backend)?;
                     let mut n = 0;
-                    for e in t.range((pk.as_str(), "")..).map_err(backend)? {
+                    for e in t.range((pk, "")..).map_err(backend)? {
                         if e.map_err(backend)?.0.value().0 != pk {
                             break;
                         }
@@ -264,7 +269,7 @@ impl Driver for Embedded {
                 Some(ix) => {
                     let t = tx.open_table(index_table(ix)).map_err(backend)?;
                     let mut n = 0;
-                    for e in t.range((pk.as_str(), "", "", "")..).map_err(backend)? {
+                    for e in t.range((pk, "", "", "")..).map_err(backend)? {
                         if e.map_err(backend)?.0.value().0 != pk {
                             break;
                         }
@@ -275,7 +280,6 @@ impl Driver for Embedded {
             };
             Ok((n, 1))
         })
-        .await
     }
 
     async fn write(&self, w: &Write) -> Result<(), StoreError> {
@@ -290,19 +294,17 @@ impl Driver for Embedded {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let keys = keys.to_vec();
-        self.blocking(move |db| {
+        self.read(|db| {
             let tx = db.begin_read().map_err(backend)?;
             let t = tx.open_table(ITEMS).map_err(backend)?;
             let mut out = Vec::with_capacity(keys.len());
-            for key in &keys {
+            for key in keys {
                 if let Some(v) = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)? {
                     out.push(decode(v.value())?);
                 }
             }
             Ok(out)
         })
-        .await
     }
 
     async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError> {
