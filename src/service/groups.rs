@@ -308,7 +308,7 @@ impl Service {
 
     /// A group's members, with display names: its edges (Queries on its
     /// partition) and BatchGetItems. Over the configured cap, 400 `tooMany`.
-    async fn members_of(&self, group_id: &str) -> Result<Vec<Ref>, ScimError> {
+    pub(super) async fn members_of(&self, group_id: &str) -> Result<Vec<Ref>, ScimError> {
         let cap = self.limits.max_members_returned;
         let (edges, more) = self.dir.edges_of_group(group_id, cap).await?;
         if more {
@@ -330,19 +330,6 @@ impl Service {
             })
             .collect();
         self.refs(&wanted).await
-    }
-
-    pub(super) async fn group_view(
-        &self,
-        stored: Stored,
-        with_members: bool,
-    ) -> Result<View, ScimError> {
-        let refs = if with_members {
-            Some(self.members_of(&stored.meta.id).await?)
-        } else {
-            None
-        };
-        Ok(View { stored, refs })
     }
 
     fn split_members(doc: &mut Doc) -> Result<Vec<String>, ScimError> {
@@ -399,7 +386,7 @@ impl Service {
         let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
         self.dir.write_edges(&adds, &removes).await?;
         self.continue_cleanup().await;
-        self.group_view(stored, with_members).await
+        self.view(&GROUP_TYPE, stored, with_members).await
     }
 
     /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);
@@ -539,7 +526,7 @@ impl Service {
             Some(s) => s,
             None => self.get(&GROUP_TYPE, id).await?,
         };
-        Ok(Some(self.group_view(stored, with_members).await?))
+        Ok(Some(self.view(&GROUP_TYPE, stored, with_members).await?))
     }
 
     /// Deletes a group; its member edges, and its own memberships, go with it.

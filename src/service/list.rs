@@ -158,18 +158,20 @@ impl Service {
         self.view(rt, stored, with_refs).await
     }
 
-    /// A resource with its references when wanted.
+    /// A resource with its references when wanted: a user's `groups`, a
+    /// group's `members`.
     pub(super) async fn view(
         &self,
         rt: &ResourceType,
-        s: Stored,
+        stored: Stored,
         with_refs: bool,
     ) -> Result<View, ScimError> {
-        if rt.name == GROUP_TYPE.name {
-            self.group_view(s, with_refs).await
-        } else {
-            self.user_view(s, with_refs).await
-        }
+        let refs = match (with_refs, rt.name == GROUP_TYPE.name) {
+            (false, _) => None,
+            (true, true) => Some(self.members_of(&stored.meta.id).await?),
+            (true, false) => Some(self.groups_of(&stored.meta.id).await?),
+        };
+        Ok(View { stored, refs })
     }
 
     fn too_many(&self) -> ScimError {

@@ -167,10 +167,6 @@ impl Service {
         }
     }
 
-    pub fn directory(&self) -> &Directory {
-        &self.dir
-    }
-
     /// References to the resources that exist among `wanted` (BatchGetItems),
     /// with display names, in id order.
     pub(super) async fn refs(

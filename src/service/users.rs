@@ -8,7 +8,6 @@ use crate::scim::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{self, Ref};
 use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
-use crate::store::Stored;
 
 impl Service {
     /// A user's direct groups: 1 Query on the inverted edges, then
@@ -24,20 +23,6 @@ impl Service {
             .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
         self.refs(&wanted).await
-    }
-
-    /// A user with its `groups`, when wanted.
-    pub(super) async fn user_view(
-        &self,
-        stored: Stored,
-        with_groups: bool,
-    ) -> Result<View, ScimError> {
-        let refs = if with_groups {
-            Some(self.groups_of(&stored.meta.id).await?)
-        } else {
-            None
-        };
-        Ok(View { stored, refs })
     }
 
     /// The group ids a POST/PUT body sets through the user's `groups`, when
@@ -156,7 +141,7 @@ impl Service {
                 stored,
                 refs: with_groups.then_some(groups),
             }),
-            None => self.user_view(stored, with_groups).await,
+            None => self.view(&USER_TYPE, stored, with_groups).await,
         }
     }
 
@@ -174,7 +159,7 @@ impl Service {
             })
             .await?;
         self.continue_cleanup().await;
-        self.user_view(stored, with_groups).await
+        self.view(&USER_TYPE, stored, with_groups).await
     }
 
     /// Deletes a user; its memberships go with it.
