@@ -4,10 +4,11 @@
 //! conditional writes and transactions atomic, as DynamoDB's are.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use tokio::sync::oneshot;
 
 use super::keys::{INDEXES, IndexDef, Key};
 use super::table::{Condition, Driver, Item, MAX_QUERY_PAGE_BYTES, Page, Query, StoreError, Write};
@@ -22,7 +23,27 @@ fn index_table(
 
 pub struct Embedded {
     db: Arc<Database>,
+    writer: Option<Writer>,
 }
+
+/// The one thread that writes. redb admits one write transaction at a time
+/// and each commit waits for fsync, so the thread commits every write that
+/// queued up meanwhile in one transaction (group commit): under concurrent
+/// load one fsync serves many requests, and each still answers only after
+/// its own writes are durable.
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+struct Job {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// How many writes one group commit takes at most: enough to amortise fsync
+/// over every connection's request, small enough to keep the wait short.
+const MAX_GROUP_WRITES: usize = 1024;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -42,7 +63,19 @@ impl Embedded {
             tx.open_table(index_table(index)).map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
-        Ok(Self { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("redb-writer".into())
+            .spawn({
+                let db = Arc::clone(&db);
+                move || write_loop(&db, &queue)
+            })
+            .map_err(backend)?;
+        Ok(Self {
+            db,
+            writer: Some(Writer { jobs, thread }),
+        })
     }
 
     /// Reads run in place: redb readers take a snapshot and never wait for
@@ -52,17 +85,87 @@ impl Embedded {
         f(&self.db)
     }
 
-    /// Writes (which wait for the single writer and for fsync) run on the
-    /// blocking pool.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || f(&db))
+    /// Hands writes to the writer thread and waits until they are durable
+    /// (or refused as a whole).
+    async fn submit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let (done, answer) = oneshot::channel();
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("the store is closed".into()))?;
+        writer
+            .jobs
+            .send(Job { writes, done })
+            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
+        answer
             .await
-            .map_err(backend)?
+            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?
     }
+}
+
+impl Drop for Embedded {
+    /// Waits for the writer to finish what is queued and let go of the file,
+    /// so the same file can be opened again at once.
+    fn drop(&mut self) {
+        if let Some(Writer { jobs, thread }) = self.writer.take() {
+            drop(jobs);
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_loop(db: &Database, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut size = first.writes.len();
+        let mut group = vec![first];
+        while size < MAX_GROUP_WRITES {
+            let Ok(job) = queue.try_recv() else { break };
+            size += job.writes.len();
+            group.push(job);
+        }
+        let results = commit_group(db, &group);
+        for (job, result) in group.into_iter().zip(results) {
+            // The requester may have gone (its client hung up); the write
+            // stands regardless, as it would on DynamoDB.
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// Commits a group of jobs in one transaction, each job all-or-none: a job
+/// whose condition fails is left out and told so. Should the transaction
+/// itself fail, each job is retried in a transaction of its own, so one bad
+/// job cannot fail the others.
+fn commit_group(db: &Database, group: &[Job]) -> Vec<Result<(), StoreError>> {
+    if group.len() > 1 {
+        if let Ok(results) = try_group(db, group) {
+            return results;
+        }
+    }
+    group
+        .iter()
+        .map(|job| {
+            let tx = db.begin_write().map_err(backend)?;
+            apply(&tx, &job.writes)?;
+            tx.commit().map_err(backend)
+        })
+        .collect()
+}
+
+fn try_group(db: &Database, group: &[Job]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let tx = db.begin_write().map_err(backend)?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        match apply(&tx, &job.writes) {
+            Ok(()) => results.push(Ok(())),
+            // Conditions are checked before anything is written, so a
+            // refused job has left no trace in the transaction.
+            Err(refused @ StoreError::ConditionFailed { .. }) => results.push(Err(refused)),
+            Err(failed) => return Err(failed),
+        }
+    }
+    tx.commit().map_err(backend)?;
+    Ok(results)
 }
 
 fn read_item(tx: &WriteTransaction, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -117,13 +220,13 @@ fn put_item(tx: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Checks every condition, then applies every write, in one redb transaction.
-fn write_atomically(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
-    let tx = db.begin_write().map_err(backend)?;
+/// Checks every condition, then applies every write, within `tx`; a failed
+/// condition returns before anything is written.
+fn apply(tx: &WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
     let mut olds = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
         let (key, condition) = (w.key(), w.condition());
-        let old = read_item(&tx, &key)?;
+        let old = read_item(tx, &key)?;
         let condition = match (w, condition) {
             // An update, like DynamoDB's, needs an item to update.
             (Write::Touch { .. }, Condition::None) => Condition::Exists,
@@ -137,20 +240,20 @@ fn write_atomically(db: &Database, writes: &[Write]) -> Result<(), StoreError> {
     }
     for (w, (key, old)) in writes.iter().zip(olds) {
         if let Some(old) = &old {
-            remove_item(&tx, &key, old)?;
+            remove_item(tx, &key, old)?;
         }
         match (w, old) {
-            (Write::Put { item, .. }, _) => put_item(&tx, item)?,
+            (Write::Put { item, .. }, _) => put_item(tx, item)?,
             (Write::Touch { last_modified, .. }, Some(mut item)) => {
                 let version = item.n("version").unwrap_or(0) + 1;
                 item.set_n("version", version)
                     .set_s("lastModified", last_modified.clone());
-                put_item(&tx, &item)?;
+                put_item(tx, &item)?;
             }
             _ => {}
         }
     }
-    tx.commit().map_err(backend)
+    Ok(())
 }
 
 /// One page of a Query: the items after `start_after`, within the sort key
@@ -283,14 +386,11 @@ impl Driver for Embedded {
     }
 
     async fn write(&self, w: &Write) -> Result<(), StoreError> {
-        let w = w.clone();
-        self.blocking(move |db| write_atomically(db, std::slice::from_ref(&w)))
-            .await
+        self.submit(vec![w.clone()]).await
     }
 
     async fn transact(&self, ws: &[Write]) -> Result<(), StoreError> {
-        let ws = ws.to_vec();
-        self.blocking(move |db| write_atomically(db, &ws)).await
+        self.submit(ws.to_vec()).await
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
@@ -308,10 +408,9 @@ impl Driver for Embedded {
     }
 
     async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError> {
-        // Unconditional writes of distinct keys: one redb transaction applies
-        // them like one BatchWriteItem.
-        let ws = ws.to_vec();
-        self.blocking(move |db| write_atomically(db, &ws)).await
+        // Unconditional writes of distinct keys: applied together like one
+        // BatchWriteItem.
+        self.submit(ws.to_vec()).await
     }
 }
 
@@ -353,6 +452,62 @@ mod tests {
             rest.items.first().and_then(|i| i.s(TYPE_INDEX.sk)),
             Some(next.as_str())
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_transactions_commit_together_yet_each_all_or_none() {
+        let (_d, db) = open();
+        let db = Arc::new(db);
+        // Each transaction claims one shared key and puts its own item: one
+        // claim wins, and the losers' own items must not be written even
+        // though they are committed in a group with the winner.
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move {
+                    let own = Item::new(keys::resource("User", &format!("own{i}")));
+                    let shared = Item::new(keys::resource("User", "shared"));
+                    let r = db
+                        .transact(&[
+                            Write::put(own.clone(), Condition::NotExists),
+                            Write::put(shared, Condition::NotExists),
+                        ])
+                        .await;
+                    (r, own.key())
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            let (r, own) = task.await.unwrap_or_else(|e| panic!("{e}"));
+            let stored = db.get(&own).await.unwrap_or_else(|e| panic!("{e}"));
+            match r {
+                Ok(()) => {
+                    won += 1;
+                    assert!(stored.is_some());
+                }
+                Err(e) => {
+                    assert_eq!(e, StoreError::ConditionFailed { index: 1 });
+                    assert_eq!(stored, None);
+                }
+            }
+        }
+        assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn the_file_opens_again_as_soon_as_the_store_is_dropped() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("again.redb");
+        let item = Item::new(keys::resource("User", "kept"));
+        {
+            let db = Embedded::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            db.write(&Write::put(item.clone(), Condition::None))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let db = Embedded::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.get(&item.key()).await, Ok(Some(item)));
     }
 
     #[tokio::test]
