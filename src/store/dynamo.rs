@@ -3,6 +3,7 @@
 //! concurrent one is retried a few times before the caller is told to back off.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,19 +11,45 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
-    ScalarAttributeType, Select, TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete, DeleteRequest,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    Put, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, Select, TransactWriteItem,
+    Update, WriteRequest,
 };
 
 use super::keys::{INDEXES, IndexDef, Key, PK, SK};
-use super::table::{AttrValue, Condition, Driver, Item, Page, Query, StoreError, Write};
+use super::table::{AttrValue, Capacity, Condition, Driver, Item, Page, Query, StoreError, Write};
 
 const CONFLICT_RETRIES: u32 = 6;
 
 pub struct Dynamo {
     client: Client,
     table: String,
+    meter: Meter,
+}
+
+/// Capacity units DynamoDB reported for this driver's requests, kept in
+/// thousandths of a unit so they add up atomically.
+#[derive(Default)]
+struct Meter {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+}
+
+impl Meter {
+    fn add<'a>(counter: &AtomicU64, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let units: f64 = consumed
+            .into_iter()
+            .filter_map(ConsumedCapacity::capacity_units)
+            .sum();
+        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+    fn read(&self, consumed: Option<&ConsumedCapacity>) {
+        Self::add(&self.read_milli, consumed);
+    }
+    fn write(&self, consumed: Option<&ConsumedCapacity>) {
+        Self::add(&self.write_milli, consumed);
+    }
 }
 
 impl Dynamo {
@@ -30,6 +57,7 @@ impl Dynamo {
         Self {
             client,
             table: table.into(),
+            meter: Meter::default(),
         }
     }
 }
@@ -212,9 +240,11 @@ impl Driver for Dynamo {
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| classify("GetItem", &e))?;
+        self.meter.read(out.consumed_capacity());
         Ok(out.item().map(from_map))
     }
 
@@ -254,9 +284,11 @@ impl Driver for Dynamo {
             .limit(i32::try_from(q.limit.max(1)).unwrap_or(i32::MAX))
             // Strong reads where DynamoDB offers them (not on a GSI).
             .set_consistent_read(q.index.is_none().then_some(true))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| classify("Query", &e))?;
+        self.meter.read(out.consumed_capacity());
         Ok(Page {
             items: out.items().iter().map(from_map).collect(),
             more: out.last_evaluated_key().is_some(),
@@ -283,9 +315,11 @@ impl Driver for Dynamo {
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| classify("Query", &e))?;
+            self.meter.read(out.consumed_capacity());
             total += usize::try_from(out.count()).unwrap_or(0);
             match out.last_evaluated_key() {
                 Some(k) => start = Some(k.clone()),
@@ -306,9 +340,10 @@ impl Driver for Dynamo {
                         .set_condition_expression(c)
                         .set_expression_attribute_names(n)
                         .set_expression_attribute_values(v)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await
-                        .map(|_| ())
+                        .map(|out| self.meter.write(out.consumed_capacity()))
                         .map_err(|e| classify("PutItem", &e))
                 }
                 Write::Delete { key, condition } => {
@@ -320,9 +355,10 @@ impl Driver for Dynamo {
                         .set_condition_expression(c)
                         .set_expression_attribute_names(n)
                         .set_expression_attribute_values(v)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await
-                        .map(|_| ())
+                        .map(|out| self.meter.write(out.consumed_capacity()))
                         .map_err(|e| classify("DeleteItem", &e))
                 }
                 Write::Touch {
@@ -339,9 +375,10 @@ impl Driver for Dynamo {
                         .set_condition_expression(c)
                         .set_expression_attribute_names(Some(n))
                         .set_expression_attribute_values(Some(v))
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await
-                        .map(|_| ())
+                        .map(|out| self.meter.write(out.consumed_capacity()))
                         .map_err(|e| classify("UpdateItem", &e))
                 }
             };
@@ -363,10 +400,14 @@ impl Driver for Dynamo {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(out) => {
+                    Meter::add(&self.meter.write_milli, out.consumed_capacity());
+                    return Ok(());
+                }
                 Err(e) => e,
             };
             let outcome = match err.as_service_error() {
@@ -410,6 +451,14 @@ impl Driver for Dynamo {
     async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError> {
         self.batch_write_impl(ws).await
     }
+
+    fn consumed(&self) -> Option<Capacity> {
+        let units = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / 1000.0;
+        Some(Capacity {
+            read: units(&self.meter.read_milli),
+            write: units(&self.meter.write_milli),
+        })
+    }
 }
 
 impl Dynamo {
@@ -426,9 +475,11 @@ impl Dynamo {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, pending.clone())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| classify("BatchGetItem", &e))?;
+            Meter::add(&self.meter.read_milli, resp.consumed_capacity());
             if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
                 out.extend(items.iter().map(from_map));
             }
@@ -474,10 +525,14 @@ impl Dynamo {
                 .client
                 .batch_write_item()
                 .request_items(&self.table, pending.clone())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
             let resp = match resp.map_err(|e| classify("BatchWriteItem", &e)) {
-                Ok(r) => r,
+                Ok(r) => {
+                    Meter::add(&self.meter.write_milli, r.consumed_capacity());
+                    r
+                }
                 Err(StoreError::Busy) => {
                     backoff(attempt).await;
                     continue;

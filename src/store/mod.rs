@@ -8,4 +8,4 @@ pub mod keys;
 pub mod table;
 
 pub use directory::{CleanupTask, DirError, Directory, Edge, Stored};
-pub use table::{Requests, StoreError, Table};
+pub use table::{Capacity, Requests, StoreError, Table};

@@ -234,6 +234,28 @@ pub trait Driver: Send + Sync {
     /// Up to 25 unconditional puts and deletes of distinct keys, each applied
     /// (not all-or-none); returns once every one is applied.
     async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError>;
+    /// Capacity units consumed since the driver was made, where the backend
+    /// reports them (DynamoDB does; the embedded store has no such thing).
+    fn consumed(&self) -> Option<Capacity> {
+        None
+    }
+}
+
+/// Read and write capacity units, as DynamoDB reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Capacity {
+    pub read: f64,
+    pub write: f64,
+}
+
+impl std::ops::Sub for Capacity {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self {
+            read: self.read - o.read,
+            write: self.write - o.write,
+        }
+    }
 }
 
 /// How many batch requests one operation keeps in flight at once.
@@ -303,6 +325,12 @@ impl Table {
             driver,
             stats: Arc::default(),
         }
+    }
+
+    /// Capacity units consumed through this table's driver, if it reports
+    /// them.
+    pub fn consumed(&self) -> Option<Capacity> {
+        self.driver.consumed()
     }
 
     pub fn requests(&self) -> Requests {

@@ -773,3 +773,31 @@ async fn embedded_data_survives_a_restart() {
         .await
         .assert_error(409, Some("uniqueness"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DynamoDB Local; scripts/test runs it"]
+async fn dynamodb_reports_the_capacity_each_operation_consumes() {
+    let h = Harness::dynamodb().await;
+    let consumed = || h.table.consumed().unwrap_or_default();
+    let before = consumed();
+    let created = h.create_user(user("capacity@example.com")).await;
+    let write = consumed() - before;
+    // A transaction of two small items costs 2 write units each.
+    assert!(write.write >= 4.0 && write.read == 0.0, "create: {write:?}");
+    let before = consumed();
+    let path = format!(
+        "/Users/{}?excludedAttributes=groups",
+        created["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(h.send("GET", &url(&path), None).await.status, 200);
+    let read = consumed() - before;
+    // One strongly consistent read of an item under 4 KB.
+    assert_eq!((read.read, read.write), (1.0, 0.0), "get: {read:?}");
+}
+
+#[tokio::test]
+async fn the_embedded_store_reports_no_capacity() {
+    let h = Harness::embedded().await;
+    h.create_user(user("nocapacity@example.com")).await;
+    assert_eq!(h.table.consumed(), None);
+}
