@@ -13,6 +13,7 @@ use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::store::keys;
 use crate::store::table::Condition;
 use crate::store::{DirError, Edge, Stored};
 
@@ -411,8 +412,25 @@ impl Service {
             })
             .sum();
         self.check_member_count(named)?;
-        let group = self.get(&GROUP_TYPE, id).await?;
-        check_if_match(if_match, &group.meta)?;
+        // Without If-Match, a membership-only PATCH writes the edges first
+        // and then bumps the group's version in place, conditional on the
+        // group existing (no read-modify-write, so concurrent PATCHes do not
+        // conflict, and the group is not read at all). If the edge writes
+        // fail half-way the version is unchanged and a retry is idempotent;
+        // if the group is not there, the added edges are taken back and the
+        // answer is 404. Otherwise the group is read, and written first,
+        // under its condition.
+        let edges_first = other.is_empty() && if_match.is_none();
+        let pinned = if edges_first {
+            if keys::check_key_value("id", id).is_err() {
+                return Err(not_found(&GROUP_TYPE, "(too long)"));
+            }
+            None
+        } else {
+            let group = self.get(&GROUP_TYPE, id).await?;
+            check_if_match(if_match, &group.meta)?;
+            Some(group.meta.version)
+        };
 
         let mut plan = Plan::default();
         let mut current: Option<Vec<Edge>> = None;
@@ -480,21 +498,12 @@ impl Service {
         }
         let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
 
-        // Without If-Match, a membership-only PATCH writes the edges first
-        // and then bumps the group's version in place (no read-modify-write,
-        // so concurrent PATCHes do not conflict). If the edge writes fail
-        // half-way the version is unchanged and a retry is idempotent; if the
-        // group went away meanwhile, the added edges are taken back.
-        // Otherwise the group is written first, under its condition.
-        let edges_first = other.is_empty() && if_match.is_none();
         if edges_first {
             self.dir.write_edges(&adds, &removes).await?;
         }
         let stored = if other.is_empty() {
-            let condition = match if_match {
-                Some(_) => {
-                    Condition::VersionIs(i64::try_from(group.meta.version).unwrap_or(i64::MAX))
-                }
+            let condition = match pinned {
+                Some(version) => Condition::VersionIs(i64::try_from(version).unwrap_or(i64::MAX)),
                 None => Condition::Exists,
             };
             match self.dir.touch(&GROUP_TYPE, id, &now(), condition).await {

@@ -424,6 +424,14 @@ async fn unknown_member_ids_are_refused_and_nothing_is_applied(h: Harness) {
     )
     .await
     .assert_error(404, None);
+    // The edge written before the group was found missing is taken back.
+    assert_eq!(
+        Directory::new(h.table.clone())
+            .edges_of_group("nope", 10)
+            .await
+            .map(|(edges, _)| edges.len()),
+        Ok(0)
+    );
     patch(
         &h,
         &gid,
@@ -457,11 +465,27 @@ async fn deleting_a_user_or_group_removes_its_memberships(h: Harness) {
         )
         .await;
     assert_eq!(r.body["totalResults"], 0);
+    let before = h.requests();
     assert_eq!(
         h.send("DELETE", &format!("/scim/v2/Groups/{g}"), None)
             .await
             .status,
         204
+    );
+    // Read it, delete it with its cleanup task in one transaction, find its
+    // edges both ways (1 Query each) and remove them with the task in one
+    // BatchWriteItem.
+    let d = h.requests() - before;
+    assert_eq!(
+        (
+            d.get_item,
+            d.transact_write_items,
+            d.query,
+            d.batch_write_item,
+            d.total()
+        ),
+        (1, 1, 2, 1, 5),
+        "{d:?}"
     );
     assert_eq!(group_ids_of_user(&h, &u2).await, Vec::<String>::new());
     assert_eq!(members(&h, &other).await, Vec::<String>::new());
@@ -692,10 +716,17 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     let small_add = cost(small.clone(), "PATCH", "", one(&users[large])).await;
     let big_add = cost(big.clone(), "PATCH", "", one(&users[large + 1])).await;
     assert_eq!(small_add, big_add, "adding one member");
+    // The member is read (it must exist), its edge written and the group's
+    // version bumped under the condition that the group exists.
     assert_eq!(
-        small_add.total(),
-        4,
-        "GetItem, BatchGetItem, UpdateItem, BatchWriteItem: {small_add:?}"
+        (
+            small_add.batch_get_item,
+            small_add.batch_write_item,
+            small_add.update_item,
+            small_add.total()
+        ),
+        (1, 1, 1, 3),
+        "{small_add:?}"
     );
     let small_get = cost(small.clone(), "GET", "?excludedAttributes=members", None).await;
     let big_get = cost(big.clone(), "GET", "?excludedAttributes=members", None).await;
@@ -709,6 +740,15 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     let small_rm = cost(small.clone(), "PATCH", "", remove(&users[large])).await;
     let big_rm = cost(big.clone(), "PATCH", "", remove(&users[large + 1])).await;
     assert_eq!(small_rm, big_rm, "removing one member");
+    assert_eq!(
+        (
+            small_rm.batch_write_item,
+            small_rm.update_item,
+            small_rm.total()
+        ),
+        (1, 1, 2),
+        "{small_rm:?}"
+    );
     // Reading the large group with its members is refused clearly (over the
     // default cap of 10,000 when the group is larger).
     let r = h.send("GET", &format!("/scim/v2/Groups/{big}"), None).await;
