@@ -8,7 +8,9 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX};
-use super::table::{Condition, Item, Query, Requests, StoreError, Table, Write};
+use super::table::{
+    Condition, Item, MAX_BATCH_WRITE_ITEMS, Query, Requests, StoreError, Table, Write,
+};
 use crate::scim::resource::{Doc, Meta};
 use crate::scim::schema::ResourceType;
 
@@ -460,15 +462,7 @@ impl Directory {
 
     /// Writes and removes edges: BatchWriteItems, several in flight.
     pub async fn write_edges(&self, add: &[Edge], remove: &[Edge]) -> Result<(), DirError> {
-        let mut writes: Vec<Write> = remove
-            .iter()
-            .map(|e| {
-                Write::delete(
-                    keys::member_edge(&e.group_id, &e.member_id),
-                    Condition::None,
-                )
-            })
-            .collect();
+        let mut writes: Vec<Write> = edge_deletes(remove).collect();
         writes.extend(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
         Ok(self.table.batch_write(&writes).await?)
     }
@@ -498,17 +492,29 @@ impl Directory {
             if Instant::now() >= deadline {
                 return Ok(false);
             }
-            let (mut doomed, _) = self.edges_of_member(&task.id, PAGE).await?;
+            let (mut doomed, mut more) = self.edges_of_member(&task.id, PAGE).await?;
             if task.resource_type == "Group" {
-                doomed.extend(self.edges_of_group(&task.id, PAGE).await?.0);
+                let (members, more_members) = self.edges_of_group(&task.id, PAGE).await?;
+                doomed.extend(members);
+                more |= more_members;
             }
-            if doomed.is_empty() {
-                self.table
-                    .write_all(&[Write::delete(task.key.clone(), Condition::None)])
-                    .await?;
+            let mut writes: Vec<Write> = edge_deletes(&doomed).collect();
+            // The task goes once its last edges are gone: in the same
+            // BatchWriteItem when they fit in one, else after them (batches
+            // run in parallel, so no order among them). An edge added by a
+            // request racing this delete can outlive it; reads never show
+            // it, as its other end is gone.
+            let task_done = Write::delete(task.key.clone(), Condition::None);
+            if !more && writes.len() < MAX_BATCH_WRITE_ITEMS {
+                writes.push(task_done);
+                self.table.batch_write(&writes).await?;
                 return Ok(true);
             }
-            self.write_edges(&[], &doomed).await?;
+            self.table.batch_write(&writes).await?;
+            if !more {
+                self.table.write_all(&[task_done]).await?;
+                return Ok(true);
+            }
         }
     }
 
@@ -615,4 +621,13 @@ impl Directory {
             .count(Some(&TYPE_INDEX), &keys::type_partition(rt.name))
             .await?)
     }
+}
+
+fn edge_deletes(edges: &[Edge]) -> impl Iterator<Item = Write> + '_ {
+    edges.iter().map(|e| {
+        Write::delete(
+            keys::member_edge(&e.group_id, &e.member_id),
+            Condition::None,
+        )
+    })
 }

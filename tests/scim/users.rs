@@ -711,14 +711,15 @@ async fn each_operation_makes_the_minimum_of_requests(h: Harness) {
     .await;
     assert_eq!((d.query, d.total()), (2, 2), "list: {d:?}");
     // Delete: read, one transaction (user, guard, cleanup task), then the
-    // cleanup: 1 Query for the user's edges (none) and 1 DeleteItem of the task.
+    // cleanup: 1 Query for the user's edges (none) and 1 BatchWriteItem
+    // removing them with the task.
     let d = count("DELETE", path.clone(), None).await;
     assert_eq!(
         (
             d.get_item,
             d.transact_write_items,
             d.query,
-            d.put_or_delete_item,
+            d.batch_write_item,
             d.total()
         ),
         (1, 1, 1, 1, 4),
