@@ -203,13 +203,13 @@ impl Service {
         }
         let mut matching = match &q.filter {
             Some(f) => match self.indexed_candidates(rt, f).await? {
-                Some(c) => self.matching(rt, f, c).await?,
+                Some((c, known)) => self.matching(rt, f, c, known.as_ref()).await?,
                 None => {
                     let (all, more) = self.dir.scan_type(rt, self.limits.max_filter_scan).await?;
                     if more {
                         return Err(self.too_many());
                     }
-                    self.matching(rt, f, all).await?
+                    self.matching(rt, f, all, None).await?
                 }
             },
             None => {
@@ -273,8 +273,8 @@ impl Service {
                 .flatten();
             return Ok((page, total, next));
         };
-        if let Some(candidates) = self.indexed_candidates(rt, f).await? {
-            let matching = self.matching(rt, f, candidates).await?;
+        if let Some((candidates, known)) = self.indexed_candidates(rt, f).await? {
+            let matching = self.matching(rt, f, candidates, known.as_ref()).await?;
             let total = matching.len();
             let rest: Vec<Stored> = matching
                 .into_iter()
@@ -304,7 +304,7 @@ impl Service {
             examined += batch.len();
             let last_examined = batch.last().map(|s| s.meta.id.clone());
             let batch_len = batch.len();
-            let matched = self.matching(rt, f, batch).await?;
+            let matched = self.matching(rt, f, batch, None).await?;
             for s in matched {
                 if page.len() == count {
                     break;
@@ -329,12 +329,14 @@ impl Service {
         }
     }
 
-    /// The candidates an index answers for this filter, if one applies.
+    /// The candidates an index answers for this filter, if one applies, and
+    /// a reference every candidate is already known to hold (the member whose
+    /// edges found them).
     async fn indexed_candidates(
         &self,
         rt: &'static ResourceType,
         filter: &Filter,
-    ) -> Result<Option<Vec<Stored>>, ScimError> {
+    ) -> Result<Option<(Vec<Stored>, Option<Ref>)>, ScimError> {
         let max = self.limits.max_filter_scan;
         let lookup = |attr: &str, sub: Option<&str>| {
             filter
@@ -342,6 +344,7 @@ impl Service {
                 .filter(|v| keys::check_key_value(attr, v).is_ok())
         };
         let is_group = rt.name == GROUP_TYPE.name;
+        let mut known = None;
         let (candidates, truncated) = if let Some(id) = lookup("id", None) {
             (self.dir.get(rt, &id).await?.into_iter().collect(), false)
         } else if let (false, Some(name)) = (is_group, lookup("userName", None)) {
@@ -360,7 +363,9 @@ impl Service {
         } else if let (true, Some(name)) = (is_group, lookup("displayName", None)) {
             self.dir.find_by_display_name(rt, &name, max).await?
         } else if let (true, Some(member)) = (is_group, lookup("members", Some("value"))) {
-            self.groups_with_member(&member, max).await?
+            let (groups, member) = self.groups_with_member(&member, max).await?;
+            known = member;
+            (groups, false)
         } else if INDEXED
             .iter()
             .filter(|(ty, _, _)| ty.is_none_or(|t| t == rt.name))
@@ -376,7 +381,7 @@ impl Service {
         }
         let mut candidates: Vec<Stored> = candidates;
         candidates.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-        Ok(Some(candidates))
+        Ok(Some((candidates, known)))
     }
 
     /// The candidates the filter matches. References can be filtered on only
@@ -386,6 +391,7 @@ impl Service {
         rt: &ResourceType,
         filter: &Filter,
         candidates: Vec<Stored>,
+        known: Option<&Ref>,
     ) -> Result<Vec<Stored>, ScimError> {
         let refs_attr = refs_attribute(rt).unwrap_or("");
         let ref_ids = filter.value_eqs(rt, refs_attr).ok_or_else(|| {
@@ -393,7 +399,7 @@ impl Service {
                 "filters on '{refs_attr}' are answered only as '{refs_attr}.value eq \"<id>\"'"
             ))
         })?;
-        let related = self.related(rt, &candidates, &ref_ids).await?;
+        let related = self.related(rt, &candidates, &ref_ids, known).await?;
         Ok(candidates
             .into_iter()
             .filter(|s| {
@@ -406,16 +412,26 @@ impl Service {
 
     /// For each candidate, which of `ids` it is related to by an existing
     /// edge whose other end exists: a group's members, a user's groups.
+    /// `known` is related to every candidate already (no need to look).
     async fn related(
         &self,
         rt: &ResourceType,
         candidates: &[Stored],
         ids: &[String],
+        known: Option<&Ref>,
     ) -> Result<HashMap<String, Vec<Ref>>, ScimError> {
         let mut out: HashMap<String, Vec<Ref>> = HashMap::new();
+        if let Some(known) = known.filter(|k| ids.contains(&k.id)) {
+            for c in candidates {
+                out.entry(c.meta.id.clone())
+                    .or_default()
+                    .push(known.clone());
+            }
+        }
         let ids: Vec<&String> = ids
             .iter()
             .filter(|i| keys::check_key_value("value", i).is_ok())
+            .filter(|i| known.is_none_or(|k| &k.id != *i))
             .collect();
         if ids.is_empty() || candidates.is_empty() {
             return Ok(out);
@@ -470,14 +486,15 @@ impl Service {
         Ok(out)
     }
 
-    /// Groups that have `member` as a direct member: its inverted edges, then
-    /// BatchGetItems. Nothing when the member itself no longer exists (its
-    /// edges may not be cleaned up yet).
+    /// Groups that have `member` as a direct member, and the member: its
+    /// inverted edges, then BatchGetItems for the groups and the member
+    /// itself. Nothing when the member no longer exists (its edges may not
+    /// be cleaned up yet).
     async fn groups_with_member(
         &self,
         member: &str,
         max: usize,
-    ) -> Result<(Vec<Stored>, bool), ScimError> {
+    ) -> Result<(Vec<Stored>, Option<Ref>), ScimError> {
         let (edges, more) = self.dir.edges_of_member(member, max).await?;
         if more {
             return Err(ScimError::too_many(format!(
@@ -485,28 +502,31 @@ impl Service {
             )));
         }
         let Some(first) = edges.first() else {
-            return Ok((Vec::new(), false));
+            return Ok((Vec::new(), None));
         };
         let member_rt: &ResourceType = if first.member_type == "Group" {
             &GROUP_TYPE
         } else {
             &USER_TYPE
         };
-        if self.dir.get(member_rt, member).await?.is_none() {
-            return Ok((Vec::new(), false));
-        }
-        let wanted: Vec<(&ResourceType, &str)> = edges
+        let mut wanted: Vec<(&ResourceType, &str)> = edges
             .iter()
             .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
-        let mut groups: Vec<Stored> = self
-            .dir
-            .get_many(&wanted)
-            .await?
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
+        wanted.push((member_rt, member));
+        let mut groups = Vec::with_capacity(edges.len());
+        let mut found = None;
+        for (ty, s) in self.dir.get_many(&wanted).await? {
+            if s.meta.id == member && ty == member_rt.name {
+                found = Some(super::groups::to_ref(&ty, s));
+            } else if ty == GROUP_TYPE.name {
+                groups.push(s);
+            }
+        }
+        if found.is_none() {
+            return Ok((Vec::new(), None));
+        }
         groups.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-        Ok((groups, false))
+        Ok((groups, found))
     }
 }

@@ -217,9 +217,14 @@ async fn finds_groups_by_display_name_external_id_and_member(h: Harness) {
     );
     let r = list("externalId eq \"sup-7\"".into()).await;
     assert_eq!(r.body["Resources"][0]["id"], g2.as_str());
+    let before = h.requests();
     let r = list(format!("members.value eq \"{u}\"")).await;
     assert_eq!(r.body["totalResults"], 1);
     assert_eq!(r.body["Resources"][0]["id"], g1.as_str());
+    // The member's inverted edges (1 Query), then its groups and the member
+    // itself, which must still exist (1 BatchGetItem).
+    let d = h.requests() - before;
+    assert_eq!((d.query, d.batch_get_item, d.total()), (1, 1, 2), "{d:?}");
     let r = list(format!(
         "displayName eq \"SALES TEAM\" and members.value eq \"{u}\""
     ))
