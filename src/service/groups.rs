@@ -376,7 +376,7 @@ impl Service {
         self.check_member_count(ids.len())?;
         let found = self.resolve_members(id, &ids).await?;
         let stored = self
-            .modify(&GROUP_TYPE, id, if_match, |_| Ok(doc.clone()))
+            .modify(&GROUP_TYPE, id, if_match, None, |_| Ok(doc.clone()))
             .await?;
         let plan = Plan {
             clear: true,
@@ -391,9 +391,9 @@ impl Service {
     }
 
     /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);
-    /// a membership-only PATCH answered without a body costs GetItem,
-    /// BatchGetItem (the added members), UpdateItem and BatchWriteItems:
-    /// O(members named), never O(group size).
+    /// a membership-only PATCH answered without a body costs BatchGetItem
+    /// (the added members), BatchWriteItems and UpdateItem: O(members
+    /// named), never O(group size).
     pub async fn patch_group(
         &self,
         id: &str,
@@ -421,16 +421,17 @@ impl Service {
         // answer is 404. Otherwise the group is read, and written first,
         // under its condition.
         let edges_first = other.is_empty() && if_match.is_none();
-        let pinned = if edges_first {
+        let mut group = None;
+        if edges_first {
             if keys::check_key_value("id", id).is_err() {
                 return Err(not_found(&GROUP_TYPE, "(too long)"));
             }
-            None
         } else {
-            let group = self.get(&GROUP_TYPE, id).await?;
-            check_if_match(if_match, &group.meta)?;
-            Some(group.meta.version)
-        };
+            let g = self.get(&GROUP_TYPE, id).await?;
+            check_if_match(if_match, &g.meta)?;
+            group = Some(g);
+        }
+        let pinned = group.as_ref().map(|g| g.meta.version);
 
         let mut plan = Plan::default();
         let mut current: Option<Vec<Edge>> = None;
@@ -518,7 +519,7 @@ impl Service {
             }
         } else {
             Some(
-                self.modify(&GROUP_TYPE, id, if_match, |old| {
+                self.modify(&GROUP_TYPE, id, if_match, group, |old| {
                     patch::apply(old, &other, &GROUP_TYPE)
                 })
                 .await?,

@@ -216,16 +216,22 @@ impl Service {
 
     /// Reads, changes and conditionally writes a resource; redoes the whole
     /// round if another write came in between (unless `If-Match` pinned the
-    /// version, in which case the client is told with 412).
+    /// version, in which case the client is told with 412). `read` is the
+    /// resource as the caller has just read it, if it has, for the first
+    /// round.
     async fn modify(
         &self,
         rt: &ResourceType,
         id: &str,
         if_match: Option<&str>,
+        mut read: Option<Stored>,
         change: impl Fn(&Doc) -> Result<Doc, ScimError>,
     ) -> Result<Stored, ScimError> {
         for _ in 0..WRITE_RETRIES {
-            let old = self.get(rt, id).await?;
+            let old = match read.take() {
+                Some(old) => old,
+                None => self.get(rt, id).await?,
+            };
             check_if_match(if_match, &old.meta)?;
             let doc = change(&old.doc)?;
             crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;

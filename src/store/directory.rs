@@ -487,17 +487,28 @@ impl Directory {
     /// Removes a deleted resource's edges, a page at a time, until none are
     /// left (then the task goes too: `true`) or `deadline` passes (`false`).
     pub async fn cleanup(&self, task: &CleanupTask, deadline: Instant) -> Result<bool, DirError> {
-        const PAGE: usize = 1000;
+        // About 1 MB of edges: one Query page.
+        const PAGE: usize = 4000;
+        // Which sides may still have edges: the resource as a member, and (a
+        // group) as the holder of members. A side read to its end is not read
+        // again.
+        let (mut as_member, mut as_group) = (true, task.resource_type == "Group");
         loop {
             if Instant::now() >= deadline {
                 return Ok(false);
             }
-            let (mut doomed, mut more) = self.edges_of_member(&task.id, PAGE).await?;
-            if task.resource_type == "Group" {
-                let (members, more_members) = self.edges_of_group(&task.id, PAGE).await?;
-                doomed.extend(members);
-                more |= more_members;
+            let mut doomed = Vec::new();
+            if as_member {
+                let (edges, more) = self.edges_of_member(&task.id, PAGE).await?;
+                doomed.extend(edges);
+                as_member = more;
             }
+            if as_group {
+                let (edges, more) = self.edges_of_group(&task.id, PAGE).await?;
+                doomed.extend(edges);
+                as_group = more;
+            }
+            let more = as_member || as_group;
             let mut writes: Vec<Write> = edge_deletes(&doomed).collect();
             // The task goes once its last edges are gone: in the same
             // BatchWriteItem when they fit in one, else after them (batches

@@ -187,12 +187,20 @@ async fn finds_groups_by_display_name_external_id_and_member(h: Harness) {
     let u = new_user(&h, "finder@example.com").await;
     let g1 = new_group(&h, "Sales Team", &[&u]).await;
     let g2 = new_group(&h, "Support", &[]).await;
+    let before = h.requests();
     patch(
         &h,
         &g2,
         json!([{"op": "replace", "path": "externalId", "value": "sup-7"}]),
     )
     .await;
+    // An attribute PATCH reads the group once and writes it under its version.
+    let d = h.requests() - before;
+    assert_eq!(
+        (d.get_item, d.put_or_delete_item, d.total()),
+        (1, 1, 2),
+        "{d:?}"
+    );
     let list = |f: String| {
         let h = &h;
         async move {
