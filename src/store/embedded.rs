@@ -146,7 +146,7 @@ fn commit_group(db: &Database, group: &[Job]) -> Vec<Result<(), StoreError>> {
         .iter()
         .map(|job| {
             let tx = db.begin_write().map_err(backend)?;
-            apply(&tx, &job.writes)?;
+            apply(&mut Tables::open(&tx)?, &job.writes)?;
             tx.commit().map_err(backend)
         })
         .collect()
@@ -154,9 +154,10 @@ fn commit_group(db: &Database, group: &[Job]) -> Vec<Result<(), StoreError>> {
 
 fn try_group(db: &Database, group: &[Job]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let tx = db.begin_write().map_err(backend)?;
+    let mut tables = Tables::open(&tx)?;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
-        match apply(&tx, &job.writes) {
+        match apply(&mut tables, &job.writes) {
             Ok(()) => results.push(Ok(())),
             // Conditions are checked before anything is written, so a
             // refused job has left no trace in the transaction.
@@ -164,14 +165,80 @@ fn try_group(db: &Database, group: &[Job]) -> Result<Vec<Result<(), StoreError>>
             Err(failed) => return Err(failed),
         }
     }
+    drop(tables);
     tx.commit().map_err(backend)?;
     Ok(results)
 }
 
-fn read_item(tx: &WriteTransaction, key: &Key) -> Result<Option<Item>, StoreError> {
-    let t = tx.open_table(ITEMS).map_err(backend)?;
-    let got = t.get((key.pk.as_str(), key.sk.as_str())).map_err(backend)?;
-    got.map(|v| decode(v.value())).transpose()
+type IndexKey = (&'static str, &'static str, &'static str, &'static str);
+
+/// The tables of a write transaction, opened once for all its writes
+/// (opening and closing a redb table costs a lookup and an update of the
+/// table directory).
+struct Tables<'tx> {
+    items: redb::Table<'tx, (&'static str, &'static str), &'static [u8]>,
+    indexes: Vec<redb::Table<'tx, IndexKey, ()>>,
+}
+
+impl<'tx> Tables<'tx> {
+    fn open(tx: &'tx WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            items: tx.open_table(ITEMS).map_err(backend)?,
+            indexes: INDEXES
+                .iter()
+                .map(|ix| tx.open_table(index_table(ix)).map_err(backend))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let got = self
+            .items
+            .get((key.pk.as_str(), key.sk.as_str()))
+            .map_err(backend)?;
+        got.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Replaces the item at `key` (`old`) with `new` (or nothing), and its
+    /// index entries with the new ones; entries in both are left alone.
+    fn replace(
+        &mut self,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(), StoreError> {
+        let entries = |item: Option<&Item>| item.map(index_entries).unwrap_or_default();
+        let (before, after) = (entries(old), entries(new));
+        for (i, ipk, isk) in &before {
+            if !after.contains(&(*i, ipk.clone(), isk.clone())) {
+                self.indexes[*i]
+                    .remove((ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()))
+                    .map_err(backend)?;
+            }
+        }
+        for (i, ipk, isk) in &after {
+            if !before.contains(&(*i, ipk.clone(), isk.clone())) {
+                self.indexes[*i]
+                    .insert(
+                        (ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()),
+                        (),
+                    )
+                    .map_err(backend)?;
+            }
+        }
+        let k = (key.pk.as_str(), key.sk.as_str());
+        match new {
+            Some(item) => {
+                let bytes = serde_json::to_vec(item).map_err(backend)?;
+                self.items.insert(k, bytes.as_slice()).map_err(backend)?;
+            }
+            None if old.is_some() => {
+                self.items.remove(k).map_err(backend)?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
 }
 
 fn holds(condition: Condition, current: Option<&Item>) -> bool {
@@ -183,74 +250,44 @@ fn holds(condition: Condition, current: Option<&Item>) -> bool {
     }
 }
 
-fn index_entries(item: &Item) -> Vec<(&'static IndexDef, String, String)> {
+/// An item's index entries: (position in `INDEXES`, index pk, index sk).
+fn index_entries(item: &Item) -> Vec<(usize, String, String)> {
     INDEXES
         .iter()
-        .filter_map(|ix| Some((*ix, item.s(ix.pk)?.to_string(), item.s(ix.sk)?.to_string())))
+        .enumerate()
+        .filter_map(|(i, ix)| Some((i, item.s(ix.pk)?.to_string(), item.s(ix.sk)?.to_string())))
         .collect()
 }
 
-fn remove_item(tx: &WriteTransaction, key: &Key, old: &Item) -> Result<(), StoreError> {
-    for (ix, ipk, isk) in index_entries(old) {
-        let mut t = tx.open_table(index_table(ix)).map_err(backend)?;
-        t.remove((ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()))
-            .map_err(backend)?;
-    }
-    let mut t = tx.open_table(ITEMS).map_err(backend)?;
-    t.remove((key.pk.as_str(), key.sk.as_str()))
-        .map_err(backend)?;
-    Ok(())
-}
-
-fn put_item(tx: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
-    let key = item.key();
-    let bytes = serde_json::to_vec(item).map_err(backend)?;
-    let mut t = tx.open_table(ITEMS).map_err(backend)?;
-    t.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
-        .map_err(backend)?;
-    drop(t);
-    for (ix, ipk, isk) in index_entries(item) {
-        let mut t = tx.open_table(index_table(ix)).map_err(backend)?;
-        t.insert(
-            (ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()),
-            (),
-        )
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
-/// Checks every condition, then applies every write, within `tx`; a failed
-/// condition returns before anything is written.
-fn apply(tx: &WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
+/// Checks every condition, then applies every write; a failed condition
+/// returns before anything is written.
+fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), StoreError> {
     let mut olds = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
         let (key, condition) = (w.key(), w.condition());
-        let old = read_item(tx, &key)?;
+        let old = tables.get(&key)?;
         let condition = match (w, condition) {
             // An update, like DynamoDB's, needs an item to update.
             (Write::Touch { .. }, Condition::None) => Condition::Exists,
             (_, c) => c,
         };
         if !holds(condition, old.as_ref()) {
-            // Dropping the transaction aborts it.
             return Err(StoreError::ConditionFailed { index });
         }
         olds.push((key, old));
     }
     for (w, (key, old)) in writes.iter().zip(olds) {
-        if let Some(old) = &old {
-            remove_item(tx, &key, old)?;
-        }
-        match (w, old) {
-            (Write::Put { item, .. }, _) => put_item(tx, item)?,
-            (Write::Touch { last_modified, .. }, Some(mut item)) => {
-                let version = item.n("version").unwrap_or(0) + 1;
-                item.set_n("version", version)
-                    .set_s("lastModified", last_modified.clone());
-                put_item(tx, &item)?;
+        match w {
+            Write::Put { item, .. } => tables.replace(&key, old.as_ref(), Some(item))?,
+            Write::Delete { .. } => tables.replace(&key, old.as_ref(), None)?,
+            Write::Touch { last_modified, .. } => {
+                if let Some(mut item) = old.clone() {
+                    let version = item.n("version").unwrap_or(0) + 1;
+                    item.set_n("version", version)
+                        .set_s("lastModified", last_modified.clone());
+                    tables.replace(&key, old.as_ref(), Some(&item))?;
+                }
             }
-            _ => {}
         }
     }
     Ok(())
