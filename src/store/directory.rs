@@ -431,10 +431,9 @@ impl Directory {
         group_id: &str,
         limit: usize,
     ) -> Result<(Vec<Edge>, bool), DirError> {
-        let (pk, prefix) = keys::members_of(group_id);
-        let mut q = Query::partition(None, pk, limit.max(1));
-        q.sk_prefix = Some(prefix.to_string());
-        let (items, more) = self.collect_items(q, limit).await?;
+        let (items, more) = self
+            .collect_items(group_edges(group_id, limit), limit)
+            .await?;
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
@@ -444,12 +443,9 @@ impl Directory {
         member_id: &str,
         limit: usize,
     ) -> Result<(Vec<Edge>, bool), DirError> {
-        let q = Query::partition(
-            Some(&LOOKUP_INDEX),
-            keys::member_of_partition(member_id),
-            limit.max(1),
-        );
-        let (items, more) = self.collect_items(q, limit).await?;
+        let (items, more) = self
+            .collect_items(member_edges(member_id, limit), limit)
+            .await?;
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
@@ -487,43 +483,42 @@ impl Directory {
     /// Removes a deleted resource's edges, a page at a time, until none are
     /// left (then the task goes too: `true`) or `deadline` passes (`false`).
     pub async fn cleanup(&self, task: &CleanupTask, deadline: Instant) -> Result<bool, DirError> {
-        // About 1 MB of edges: one Query page.
-        const PAGE: usize = 4000;
-        // Which sides may still have edges: the resource as a member, and (a
-        // group) as the holder of members. A side read to its end is not read
-        // again.
-        let (mut as_member, mut as_group) = (true, task.resource_type == "Group");
+        // Each side (the resource as a member; a group as the holder of
+        // members) is read a full Query page (1 MB) a round, on from where
+        // the last round stopped, until its end.
+        let mut sides = vec![Some(member_edges(&task.id, usize::MAX))];
+        if task.resource_type == "Group" {
+            sides.push(Some(group_edges(&task.id, usize::MAX)));
+        }
+        // Deletes carried to the next round so that every BatchWriteItem
+        // but the last is full.
+        let mut pending: Vec<Write> = Vec::new();
         loop {
             if Instant::now() >= deadline {
+                self.table.batch_write(&pending).await?;
                 return Ok(false);
             }
-            let mut doomed = Vec::new();
-            if as_member {
-                let (edges, more) = self.edges_of_member(&task.id, PAGE).await?;
-                doomed.extend(edges);
-                as_member = more;
+            for side in &mut sides {
+                let Some(q) = side.as_mut() else { continue };
+                let page = self.table.query(q).await?;
+                let edges: Vec<Edge> = page.items.iter().filter_map(Edge::from_item).collect();
+                pending.extend(edge_deletes(&edges));
+                match page.items.last() {
+                    Some(last) if page.more => q.start_after = Some(last.clone()),
+                    _ => *side = None,
+                }
             }
-            if as_group {
-                let (edges, more) = self.edges_of_group(&task.id, PAGE).await?;
-                doomed.extend(edges);
-                as_group = more;
-            }
-            let more = as_member || as_group;
-            let mut writes: Vec<Write> = edge_deletes(&doomed).collect();
-            // The task goes once its last edges are gone: in the same
-            // BatchWriteItem when they fit in one, else after them (batches
-            // run in parallel, so no order among them). An edge added by a
-            // request racing this delete can outlive it; reads never show
-            // it, as its other end is gone.
-            let task_done = Write::delete(task.key.clone(), Condition::None);
-            if !more && writes.len() < MAX_BATCH_WRITE_ITEMS {
-                writes.push(task_done);
-                self.table.batch_write(&writes).await?;
-                return Ok(true);
-            }
-            self.table.batch_write(&writes).await?;
-            if !more {
-                self.table.write_all(&[task_done]).await?;
+            let full = pending.len() / MAX_BATCH_WRITE_ITEMS * MAX_BATCH_WRITE_ITEMS;
+            let rest = pending.split_off(full);
+            self.table.batch_write(&pending).await?;
+            pending = rest;
+            if sides.iter().all(Option::is_none) {
+                // The task goes last, in the last (partial) batch, once every
+                // other edge is gone. An edge added by a request racing this
+                // delete can outlive it; reads never show it, as its other
+                // end is gone.
+                pending.push(Write::delete(task.key.clone(), Condition::None));
+                self.table.batch_write(&pending).await?;
                 return Ok(true);
             }
         }
@@ -641,4 +636,21 @@ fn edge_deletes(edges: &[Edge]) -> impl Iterator<Item = Write> + '_ {
             Condition::None,
         )
     })
+}
+
+/// The Query for a group's member edges (its own partition).
+fn group_edges(group_id: &str, limit: usize) -> Query {
+    let (pk, prefix) = keys::members_of(group_id);
+    let mut q = Query::partition(None, pk, limit.max(1));
+    q.sk_prefix = Some(prefix.to_string());
+    q
+}
+
+/// The Query for the edges whose member is `member_id` (`gsi2`).
+fn member_edges(member_id: &str, limit: usize) -> Query {
+    Query::partition(
+        Some(&LOOKUP_INDEX),
+        keys::member_of_partition(member_id),
+        limit.max(1),
+    )
 }

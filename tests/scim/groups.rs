@@ -770,17 +770,22 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     } else {
         assert_eq!(r.body["members"].as_array().map(Vec::len), Some(large));
     }
-    // Deleting it removes every edge within the request.
+    // Deleting it removes every edge within the request, in full batches:
+    // the edges and the cleanup task, 25 a BatchWriteItem.
+    let before = h.requests();
     assert_eq!(
         h.send("DELETE", &format!("/scim/v2/Groups/{big}"), None)
             .await
             .status,
         204
     );
+    let d = h.requests() - before;
+    assert_eq!(d.batch_write_item, (large as u64 + 1).div_ceil(25), "{d:?}");
     assert_eq!(
         dir.edges_of_group(&big, 10).await.map(|(e, _)| e.len()),
         Ok(0)
     );
+    assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(0));
 }
 
 crate::on_both_drivers!(
