@@ -94,13 +94,13 @@ fn cursor_codec(config: &Config) -> scim::cursor::CursorCodec {
 
 /// The router over a service, with the given authentication.
 pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
-    http::router(http::AppState {
+    http::router(http::AppState::new(http::Shared {
         service,
         auth: Arc::new(auth),
         base_path: config.base_path.clone(),
         max_body_bytes: config.max_body_bytes,
         cursors: cursor_codec(config),
-    })
+    }))
 }
 
 impl App {

@@ -22,14 +22,31 @@ use crate::service::Service;
 use routes::{Groups, Users};
 
 /// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
+pub struct Shared {
     pub service: Service,
     pub auth: Arc<Auth>,
     /// `/scim/v2` (no trailing slash; empty for the root).
     pub base_path: String,
     pub max_body_bytes: usize,
     pub cursors: crate::scim::cursor::CursorCodec,
+}
+
+/// The router's state: axum clones it for every middleware and handler of
+/// every request, so it is one pointer.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The SCIM router, for the Lambda and the local front doors and for tests.
