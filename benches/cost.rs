@@ -338,8 +338,8 @@ async fn group_rows(b: &Bench, sizes: &[usize]) -> Vec<Row> {
             1,
             c,
             min(
-                3,
-                "BatchGetItem of the members (they must exist); PutItem of the group; BatchWriteItem of the edges",
+                2,
+                "BatchGetItem of the members (they must exist); 1 TransactWriteItems: the group and its edges, all or none",
             ),
         );
         let path = format!("/scim/v2/Groups/{gid}");
@@ -375,14 +375,14 @@ async fn group_rows(b: &Bench, sizes: &[usize]) -> Vec<Row> {
             4,
             b.add(&gid, std::slice::from_ref(extra)).await,
             min(
-                3,
-                "BatchGetItem of the member (it must exist); BatchWriteItem of the edge; UpdateItem of the group's version, conditional on its existence",
+                2,
+                "BatchGetItem of the member (it must exist); 1 TransactWriteItems: the edge and the group's version, conditional on its existence",
             ),
         );
         put(
             5,
             b.send("PATCH", &path, Some(remove_member(extra))).await,
-            min(2, "BatchWriteItem of the edge; UpdateItem of the version"),
+            min(1, "1 TransactWriteItems: the edge and the group's version"),
         );
         let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": "displayName", "value": format!("{name}!")}]});

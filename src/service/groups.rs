@@ -15,7 +15,10 @@ use crate::scim::resource::{self, Doc, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::store::keys;
 use crate::store::table::Condition;
-use crate::store::{DirError, Edge, Stored};
+use crate::store::{DirError, Directory, Edge, Stored};
+
+/// Edge writes that fit in one transaction with the group's own write.
+const EDGES_IN_ONE_TRANSACTION: usize = crate::store::table::MAX_TRANSACT_ITEMS - 1;
 
 /// One change to a group's member set, in request order.
 #[derive(Debug)]
@@ -343,16 +346,13 @@ impl Service {
         let ids = Self::split_members(&mut doc)?;
         self.check_member_count(ids.len())?;
         let found = self.resolve_members("", &ids).await?;
-        // Edges first: they are invisible until the group exists, so a
-        // failure half-way leaves no group with half its members.
         let stored = Self::prepare(&GROUP_TYPE, doc)?;
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
-        self.dir.write_edges(&edges, &[]).await?;
-        if let Err(e) = self.dir.create(&GROUP_TYPE, &stored).await {
-            if let Err(undo) = self.dir.write_edges(&[], &edges).await {
-                tracing::warn!(error = ?undo, "taking back edges of a group not created failed");
-            }
-            return Err(e.into());
+        let writes = Directory::edge_writes(&edges, &[]);
+        if writes.len() <= EDGES_IN_ONE_TRANSACTION {
+            self.dir.create(&GROUP_TYPE, &stored, &writes).await?;
+        } else {
+            self.create_large_group(&stored, &edges).await?;
         }
         self.continue_cleanup().await;
         let refs = with_members.then(|| {
@@ -361,6 +361,20 @@ impl Service {
             refs
         });
         Ok(View { stored, refs })
+    }
+
+    /// A group with more members than one transaction holds: edges first,
+    /// in batches. They are invisible until the group exists, so a failure
+    /// half-way leaves no group with half its members.
+    async fn create_large_group(&self, stored: &Stored, edges: &[Edge]) -> Result<(), ScimError> {
+        self.dir.write_edges(edges, &[]).await?;
+        if let Err(e) = self.dir.create(&GROUP_TYPE, stored, &[]).await {
+            if let Err(undo) = self.dir.write_edges(&[], edges).await {
+                tracing::warn!(error = ?undo, "taking back edges of a group not created failed");
+            }
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// PUT: the document and the whole member set are replaced.
@@ -375,9 +389,6 @@ impl Service {
         let ids = Self::split_members(&mut doc)?;
         self.check_member_count(ids.len())?;
         let found = self.resolve_members(id, &ids).await?;
-        let stored = self
-            .modify(&GROUP_TYPE, id, if_match, None, |_| Ok(doc.clone()))
-            .await?;
         let plan = Plan {
             clear: true,
             adds: ids,
@@ -385,15 +396,23 @@ impl Service {
         };
         let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
         let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
-        self.dir.write_edges(&adds, &removes).await?;
+        let writes = Directory::edge_writes(&adds, &removes);
+        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
+        let with = if atomic { writes.as_slice() } else { &[] };
+        let stored = self
+            .modify(&GROUP_TYPE, id, if_match, None, with, |_| Ok(doc.clone()))
+            .await?;
+        if !atomic {
+            self.dir.write_edges(&adds, &removes).await?;
+        }
         self.continue_cleanup().await;
         self.view(&GROUP_TYPE, stored, with_members).await
     }
 
     /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);
     /// a membership-only PATCH answered without a body costs BatchGetItem
-    /// (the added members), BatchWriteItems and UpdateItem: O(members
-    /// named), never O(group size).
+    /// (the added members) and one TransactWriteItems (or, past 99 changes,
+    /// BatchWriteItems and UpdateItem): O(members named), never O(group size).
     pub async fn patch_group(
         &self,
         id: &str,
@@ -412,14 +431,14 @@ impl Service {
             })
             .sum();
         self.check_member_count(named)?;
-        // Without If-Match, a membership-only PATCH writes the edges first
-        // and then bumps the group's version in place, conditional on the
-        // group existing (no read-modify-write, so concurrent PATCHes do not
-        // conflict, and the group is not read at all). If the edge writes
-        // fail half-way the version is unchanged and a retry is idempotent;
-        // if the group is not there, the added edges are taken back and the
-        // answer is 404. Otherwise the group is read, and written first,
-        // under its condition.
+        // Without If-Match, a membership-only PATCH does not read the group:
+        // it bumps the group's version in place, conditional on the group
+        // existing (no read-modify-write). Small changes go with that update
+        // in one transaction; a large one writes its edges first, in batches
+        // (if they fail half-way the version is unchanged and a retry is
+        // idempotent; if the group is not there, the added edges are taken
+        // back and the answer is 404). Otherwise the group is read, and
+        // written first, under its condition.
         let edges_first = other.is_empty() && if_match.is_none();
         let mut group = None;
         if edges_first {
@@ -498,6 +517,12 @@ impl Service {
             current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
         }
         let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
+        // Up to 99 edge changes go in the group's own write, one transaction:
+        // all or nothing. More are written in batches, outside it.
+        let writes = Directory::edge_writes(&adds, &removes);
+        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
+        let with = if atomic { writes.as_slice() } else { &[] };
+        let edges_first = edges_first && !atomic;
 
         if edges_first {
             self.dir.write_edges(&adds, &removes).await?;
@@ -507,11 +532,17 @@ impl Service {
                 Some(version) => Condition::VersionIs(i64::try_from(version).unwrap_or(i64::MAX)),
                 None => Condition::Exists,
             };
-            match self.dir.touch(&GROUP_TYPE, id, &now(), condition).await {
+            match self
+                .dir
+                .touch(&GROUP_TYPE, id, &now(), condition, with)
+                .await
+            {
                 Ok(()) => None,
                 Err(DirError::VersionMismatch) if if_match.is_none() => {
-                    if let Err(e) = self.dir.write_edges(&[], &adds).await {
-                        tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
+                    if edges_first {
+                        if let Err(e) = self.dir.write_edges(&[], &adds).await {
+                            tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
+                        }
                     }
                     return Err(not_found(&GROUP_TYPE, id));
                 }
@@ -519,13 +550,13 @@ impl Service {
             }
         } else {
             Some(
-                self.modify(&GROUP_TYPE, id, if_match, group, |old| {
+                self.modify(&GROUP_TYPE, id, if_match, group, with, |old| {
                     patch::apply(old, &other, &GROUP_TYPE)
                 })
                 .await?,
             )
         };
-        if !edges_first {
+        if !atomic && !edges_first {
             self.dir.write_edges(&adds, &removes).await?;
         }
         self.continue_cleanup().await;

@@ -19,6 +19,7 @@ pub use list::{INDEXED, ListQuery, ListResult, Position};
 use crate::scim::ScimError;
 use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schema::ResourceType;
+use crate::store::table::Write;
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 
 /// How many times a write that lost a race with another write is redone
@@ -210,7 +211,7 @@ impl Service {
     /// Creates a resource from a canonical document: 1 write (with guards).
     async fn create(&self, rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
         let stored = Self::prepare(rt, doc)?;
-        self.dir.create(rt, &stored).await?;
+        self.dir.create(rt, &stored, &[]).await?;
         Ok(stored)
     }
 
@@ -218,13 +219,14 @@ impl Service {
     /// round if another write came in between (unless `If-Match` pinned the
     /// version, in which case the client is told with 412). `read` is the
     /// resource as the caller has just read it, if it has, for the first
-    /// round.
+    /// round; `with` are writes (edges) that go in the same transaction.
     async fn modify(
         &self,
         rt: &ResourceType,
         id: &str,
         if_match: Option<&str>,
         mut read: Option<Stored>,
+        with: &[Write],
         change: impl Fn(&Doc) -> Result<Doc, ScimError>,
     ) -> Result<Stored, ScimError> {
         for _ in 0..WRITE_RETRIES {
@@ -245,7 +247,7 @@ impl Service {
                 },
                 doc,
             };
-            match self.dir.replace(rt, &old, &new).await {
+            match self.dir.replace(rt, &old, &new, with).await {
                 Ok(()) => return Ok(new),
                 Err(DirError::VersionMismatch) if if_match.is_none() => continue,
                 Err(e) => return Err(e.into()),

@@ -93,6 +93,7 @@ impl Service {
                     group,
                     &at,
                     crate::store::table::Condition::Exists,
+                    &[],
                 )
                 .await
             {
@@ -129,7 +130,7 @@ impl Service {
         let doc = resource::normalize(body, &USER_TYPE)?;
         let groups = self.groups_written(body, id).await?;
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, |_| Ok(doc.clone()))
+            .modify(&USER_TYPE, id, if_match, None, &[], |_| Ok(doc.clone()))
             .await?;
         if let Some(groups) = &groups {
             self.set_groups(id, groups).await?;
@@ -154,7 +155,7 @@ impl Service {
     ) -> Result<View, ScimError> {
         let ops = patch::parse_operations(body)?;
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, |old| {
+            .modify(&USER_TYPE, id, if_match, None, &[], |old| {
                 patch::apply(old, &ops, &USER_TYPE)
             })
             .await?;

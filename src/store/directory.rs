@@ -222,7 +222,12 @@ impl Directory {
     }
 
     /// 1 PutItem, or 1 TransactWriteItems with the guard items.
-    pub async fn create(&self, rt: &ResourceType, s: &Stored) -> Result<(), DirError> {
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        s: &Stored,
+        with: &[Write],
+    ) -> Result<(), DirError> {
         let mut writes = vec![Write::put(Self::to_item(rt, s)?, Condition::NotExists)];
         for g in Self::guards(rt, &s.doc) {
             writes.push(Write::put(
@@ -235,6 +240,7 @@ impl Directory {
                 .into_iter()
                 .map(|i| Write::put(i, Condition::None)),
         );
+        writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write().is_some_and(|i| i > 0) => Err(DirError::UserNameTaken),
             other => Ok(other?),
@@ -248,6 +254,7 @@ impl Directory {
         rt: &ResourceType,
         old: &Stored,
         new: &Stored,
+        with: &[Write],
     ) -> Result<(), DirError> {
         let mut writes = vec![Write::put(
             Self::to_item(rt, new)?,
@@ -277,6 +284,7 @@ impl Directory {
         {
             writes.push(Write::put(item, Condition::None));
         }
+        writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) => match e.failed_write() {
                 Some(0) => Err(DirError::VersionMismatch),
@@ -351,13 +359,15 @@ impl Directory {
         id: &str,
         at: &str,
         condition: Condition,
+        with: &[Write],
     ) -> Result<(), DirError> {
-        let w = Write::Touch {
+        let mut writes = vec![Write::Touch {
             key: keys::resource(rt.name, id),
             last_modified: at.to_string(),
             condition,
-        };
-        match self.table.write_all(&[w]).await {
+        }];
+        writes.extend_from_slice(with);
+        match self.table.write_all(&writes).await {
             Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
             other => Ok(other?),
         }
@@ -458,9 +468,18 @@ impl Directory {
 
     /// Writes and removes edges: BatchWriteItems, several in flight.
     pub async fn write_edges(&self, add: &[Edge], remove: &[Edge]) -> Result<(), DirError> {
+        Ok(self
+            .table
+            .batch_write(&Self::edge_writes(add, remove))
+            .await?)
+    }
+
+    /// The writes that add and remove these edges, to go with a resource's
+    /// own write in one transaction (`create`, `replace`, `touch`).
+    pub fn edge_writes(add: &[Edge], remove: &[Edge]) -> Vec<Write> {
         let mut writes: Vec<Write> = edge_deletes(remove).collect();
         writes.extend(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
-        Ok(self.table.batch_write(&writes).await?)
+        writes
     }
 
     /// Pending cleanup tasks, oldest first.

@@ -729,16 +729,16 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     let small_add = cost(small.clone(), "PATCH", "", one(&users[large])).await;
     let big_add = cost(big.clone(), "PATCH", "", one(&users[large + 1])).await;
     assert_eq!(small_add, big_add, "adding one member");
-    // The member is read (it must exist), its edge written and the group's
-    // version bumped under the condition that the group exists.
+    // The member is read (it must exist), then its edge is written and the
+    // group's version bumped, under the condition that the group exists, in
+    // one transaction.
     assert_eq!(
         (
             small_add.batch_get_item,
-            small_add.batch_write_item,
-            small_add.update_item,
+            small_add.transact_write_items,
             small_add.total()
         ),
-        (1, 1, 1, 3),
+        (1, 1, 2),
         "{small_add:?}"
     );
     let small_get = cost(small.clone(), "GET", "?excludedAttributes=members", None).await;
@@ -754,12 +754,8 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     let big_rm = cost(big.clone(), "PATCH", "", remove(&users[large + 1])).await;
     assert_eq!(small_rm, big_rm, "removing one member");
     assert_eq!(
-        (
-            small_rm.batch_write_item,
-            small_rm.update_item,
-            small_rm.total()
-        ),
-        (1, 1, 2),
+        (small_rm.transact_write_items, small_rm.total()),
+        (1, 1),
         "{small_rm:?}"
     );
     // Reading the large group with its members is refused clearly (over the
