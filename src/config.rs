@@ -35,8 +35,13 @@ pub struct Config {
     pub max_members_per_request: usize,
     /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists.
     pub max_members_returned: usize,
-    /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline.
+    /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline
+    /// (at most the request timeout less 5 s).
     pub delete_cleanup_budget: Duration,
+    /// `SCIM_REQUEST_TIMEOUT_SECONDS`: a request still running after this is
+    /// answered 503 with Retry-After (under API Gateway's 29 s, so the IdP
+    /// gets a SCIM error rather than a gateway timeout).
+    pub request_timeout: Duration,
     /// `SCIM_CURSOR_KEY`: the key cursors are signed with. Without it, a
     /// random key per process (cursors then work only within one process).
     pub cursor_key: Option<String>,
@@ -90,6 +95,8 @@ impl Config {
                 .map_err(|_| format!("SCIM_LISTEN_ADDR must be host:port, not '{v}'"))?,
         };
         let max_page_size = number("SCIM_MAX_PAGE_SIZE", 1000)?.max(1);
+        let request_timeout =
+            Duration::from_secs(number("SCIM_REQUEST_TIMEOUT_SECONDS", 25)?.max(1) as u64);
         Ok(Self {
             on_lambda: var("AWS_LAMBDA_RUNTIME_API").is_some(),
             listen_addr,
@@ -113,7 +120,9 @@ impl Config {
             max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
             delete_cleanup_budget: Duration::from_secs(
                 number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
-            ),
+            )
+            .min(request_timeout.saturating_sub(Duration::from_secs(5))),
+            request_timeout,
             cursor_key: var("SCIM_CURSOR_KEY"),
             cursor_key_secret_id: var("SCIM_CURSOR_KEY_SECRET_ID"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
@@ -154,6 +163,19 @@ mod tests {
         assert_eq!(c.base_path, "/scim/v2");
         assert!(c.table_name.is_none() && !c.on_lambda);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn deletes_leave_room_under_the_request_timeout() {
+        let c = from(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.request_timeout, Duration::from_secs(25));
+        assert_eq!(c.delete_cleanup_budget, Duration::from_secs(20));
+        let c = from(&[
+            ("SCIM_REQUEST_TIMEOUT_SECONDS", "10"),
+            ("SCIM_DELETE_CLEANUP_SECONDS", "20"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.delete_cleanup_budget, Duration::from_secs(5));
     }
 
     #[test]

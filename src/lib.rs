@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod http;
 pub mod scim;
@@ -41,7 +42,7 @@ pub async fn open_table(
 ) -> Result<Table, String> {
     match (&config.table_name, aws) {
         (Some(name), Some(aws)) => {
-            let client = aws_sdk_dynamodb::Client::new(aws);
+            let client = aws::dynamodb(aws);
             Ok(Table::new(Arc::new(store::dynamo::Dynamo::new(
                 client,
                 name.clone(),
@@ -100,6 +101,7 @@ pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
         base_path: config.base_path.clone(),
         max_body_bytes: config.max_body_bytes,
         cursors: cursor_codec(config),
+        request_timeout: config.request_timeout,
     }))
 }
 
@@ -121,7 +123,7 @@ impl App {
         };
         let (auth, token) = match (&config.token_secret_id, &config.token, &aws) {
             (Some(id), _, Some(aws)) => {
-                let client = aws_sdk_secretsmanager::Client::new(aws);
+                let client = aws::secrets_manager(aws);
                 let auth = Auth::secrets_manager(client, id.clone(), config.token_ttl);
                 if let Err(e) = auth.warm().await {
                     tracing::warn!(detail = %e.detail, "the token secret could not be read at start; will retry per request");
@@ -139,7 +141,7 @@ impl App {
         };
         let mut config = config.clone();
         if let (Some(id), Some(aws)) = (&config.cursor_key_secret_id, &aws) {
-            let client = aws_sdk_secretsmanager::Client::new(aws);
+            let client = aws::secrets_manager(aws);
             let key = client
                 .get_secret_value()
                 .secret_id(id)

@@ -41,7 +41,7 @@ async fn rotate_token(args: &[String], config: &Config) -> Result<(), Error> {
         return Ok(());
     };
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let client = scim_lambda::aws::secrets_manager(&aws);
     let token = scim_lambda::auth::rotate_token(&client, &secret_id).await?;
     println!("{token}");
     eprintln!(

@@ -39,10 +39,12 @@ pub struct Bench {
 
 impl Bench {
     /// A router as a deployment has it (default configuration, but a long
-    /// delete budget, so that deletes finish their cleanup inline).
+    /// delete budget and request timeout, so that deletes of the largest
+    /// groups finish their cleanup inline).
     pub fn over(table: Table) -> Self {
         let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
         config.delete_cleanup_budget = Duration::from_secs(600);
+        config.request_timeout = Duration::from_secs(3600);
         let router = scim_lambda::app_router(&config, table.clone(), Auth::fixed(TOKEN.into()));
         Self {
             router,

@@ -29,6 +29,8 @@ pub struct Shared {
     pub base_path: String,
     pub max_body_bytes: usize,
     pub cursors: crate::scim::cursor::CursorCodec,
+    /// A request still running after this gets 503 with Retry-After.
+    pub request_timeout: std::time::Duration,
 }
 
 /// The router's state: axum clones it for every middleware and handler of
@@ -93,12 +95,29 @@ pub fn router(state: AppState) -> Router {
     app.fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn(log_request))
         .layer(CatchPanicLayer::custom(|_| {
             ScimError::internal().into_response()
         }))
         .with_state(state)
+}
+
+/// Answers 503 (with Retry-After) for a request that outlives the request
+/// timeout, before API Gateway gives up on it with a bare 504. What the
+/// request had written stays; every write is safe to retry.
+async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(
+                timeout_s = state.request_timeout.as_secs(),
+                "request cut at the request timeout"
+            );
+            ScimError::unavailable().into_response()
+        }
+    }
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {

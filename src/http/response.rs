@@ -41,6 +41,31 @@ impl IntoResponse for ScimError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_and_throttled_answers_say_when_to_retry() {
+        let resp = ScimError::unavailable().into_response();
+        assert_eq!(
+            resp.headers()
+                .get(header::RETRY_AFTER)
+                .map(HeaderValue::as_bytes),
+            Some(&b"1"[..])
+        );
+        let resp = ScimError::internal().into_response();
+        assert_eq!(resp.headers().get(header::RETRY_AFTER), None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete, DeleteRequest,
@@ -146,8 +146,21 @@ fn touch_expr(
     ("SET #lm = :lm ADD #ver :one".into(), c, names, values)
 }
 
-/// Maps an SDK error by its code; the full text goes to the log only.
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: &E) -> StoreError {
+/// Maps an SDK error (after the SDK's own retries) by its kind and code; the
+/// full text goes to the log only. What a retry later may cure (throttling,
+/// DynamoDB's internal errors, timeouts, lost connections) is `Busy`, which
+/// the client gets as 503 with Retry-After.
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    op: &str,
+    e: &SdkError<E, R>,
+) -> StoreError {
+    if matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    ) {
+        tracing::warn!(operation = op, error = ?e, "DynamoDB unreachable or slow");
+        return StoreError::Busy;
+    }
     match e.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
         Some(
@@ -155,13 +168,32 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(op: &str, e: &E) -> Store
             | "ProvisionedThroughputExceededException"
             | "RequestLimitExceeded"
             | "TransactionConflictException"
-            | "TransactionInProgressException",
-        ) => StoreError::Busy,
+            | "TransactionInProgressException"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "LimitExceededException",
+        ) => {
+            tracing::warn!(
+                operation = op,
+                code = e.code(),
+                "DynamoDB asks to retry later"
+            );
+            StoreError::Busy
+        }
         _ => {
             tracing::error!(operation = op, error = ?e, "DynamoDB request failed");
             StoreError::Backend(format!("{op}: {}", e.code().unwrap_or("unknown error")))
         }
     }
+}
+
+/// A write that lost to a concurrent transaction on the same item: worth
+/// trying again at once (the SDK does not retry these).
+fn lost_conflict<E: ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(
+        e.code(),
+        Some("TransactionConflictException" | "TransactionInProgressException")
+    )
 }
 
 fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem, StoreError> {
@@ -344,7 +376,7 @@ impl Driver for Dynamo {
                         .send()
                         .await
                         .map(|out| self.meter.write(out.consumed_capacity()))
-                        .map_err(|e| classify("PutItem", &e))
+                        .map_err(|e| (classify("PutItem", &e), lost_conflict(&e)))
                 }
                 Write::Delete { key, condition } => {
                     let (c, n, v) = condition_expr(*condition);
@@ -359,7 +391,7 @@ impl Driver for Dynamo {
                         .send()
                         .await
                         .map(|out| self.meter.write(out.consumed_capacity()))
-                        .map_err(|e| classify("DeleteItem", &e))
+                        .map_err(|e| (classify("DeleteItem", &e), lost_conflict(&e)))
                 }
                 Write::Touch {
                     key,
@@ -379,12 +411,13 @@ impl Driver for Dynamo {
                         .send()
                         .await
                         .map(|out| self.meter.write(out.consumed_capacity()))
-                        .map_err(|e| classify("UpdateItem", &e))
+                        .map_err(|e| (classify("UpdateItem", &e), lost_conflict(&e)))
                 }
             };
             match result {
-                Err(StoreError::Busy) if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
-                other => return other,
+                Err((_, true)) if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
+                Err((e, _)) => return Err(e),
+                Ok(()) => return Ok(()),
             }
         }
         Err(StoreError::Busy)
@@ -410,14 +443,17 @@ impl Driver for Dynamo {
                 }
                 Err(e) => e,
             };
-            let outcome = match err.as_service_error() {
+            // Cancelled for a conflict with another transaction, or for
+            // throttling of one of its items: the SDK does not retry a
+            // cancellation, so this loop does.
+            let (outcome, again) = match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                     let reasons = c.cancellation_reasons();
                     match reasons
                         .iter()
                         .position(|r| r.code() == Some("ConditionalCheckFailed"))
                     {
-                        Some(index) => StoreError::ConditionFailed { index },
+                        Some(index) => (StoreError::ConditionFailed { index }, false),
                         None if reasons.iter().any(|r| {
                             matches!(
                                 r.code(),
@@ -429,15 +465,17 @@ impl Driver for Dynamo {
                             )
                         }) =>
                         {
-                            StoreError::Busy
+                            (StoreError::Busy, true)
                         }
-                        None => classify("TransactWriteItems", &err),
+                        None => (classify("TransactWriteItems", &err), false),
                     }
                 }
-                _ => classify("TransactWriteItems", &err),
+                _ => (classify("TransactWriteItems", &err), lost_conflict(&err)),
             };
             match outcome {
-                StoreError::Busy if attempt + 1 < CONFLICT_RETRIES => backoff(attempt).await,
+                StoreError::Busy if again && attempt + 1 < CONFLICT_RETRIES => {
+                    backoff(attempt).await;
+                }
                 other => return Err(other),
             }
         }
@@ -528,17 +566,10 @@ impl Dynamo {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            let resp = match resp.map_err(|e| classify("BatchWriteItem", &e)) {
-                Ok(r) => {
-                    Meter::add(&self.meter.write_milli, r.consumed_capacity());
-                    r
-                }
-                Err(StoreError::Busy) => {
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            // (The SDK has retried a throttled request already; items left
+            // unprocessed, DynamoDB's partial throttling, are retried here.)
+            let resp = resp.map_err(|e| classify("BatchWriteItem", &e))?;
+            Meter::add(&self.meter.write_milli, resp.consumed_capacity());
             match resp.unprocessed_items().and_then(|u| u.get(&self.table)) {
                 Some(rest) if !rest.is_empty() => {
                     pending = rest.clone();

@@ -3,6 +3,7 @@
 
 mod common;
 mod discovery;
+mod faults;
 mod filters;
 mod groups;
 mod idp;
