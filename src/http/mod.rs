@@ -131,8 +131,9 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     }
 }
 
-/// One line a request: method, route, status, latency and (on Lambda) the
-/// request id. Never headers or bodies.
+/// One line a request: method, route, status, latency, the DynamoDB requests
+/// it made and (on Lambda) the request id. Never headers, bodies, ids or
+/// other personal data.
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -145,13 +146,14 @@ async fn log_request(req: Request, next: Next) -> Response {
         .extensions()
         .get::<lambda_http::Context>()
         .map(|c| c.request_id.clone());
-    let resp = next.run(req).await;
+    let (resp, dynamodb_requests) = crate::store::table::count_requests(next.run(req)).await;
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
         method = %method,
         route = %route,
         status = resp.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        dynamodb_requests,
         "request"
     );
     resp

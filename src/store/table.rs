@@ -312,6 +312,21 @@ impl std::ops::Sub for Requests {
     }
 }
 
+tokio::task_local! {
+    static REQUEST_TALLY: std::cell::Cell<u64>;
+}
+
+/// Runs `f` and counts the DynamoDB requests it makes through any table
+/// handle (for the per-request log line).
+pub async fn count_requests<F: std::future::Future>(f: F) -> (F::Output, u64) {
+    REQUEST_TALLY
+        .scope(std::cell::Cell::new(0), async {
+            let out = f.await;
+            (out, REQUEST_TALLY.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// The handle resource code uses, over either driver.
 #[derive(Clone)]
 pub struct Table {
@@ -348,6 +363,8 @@ impl Table {
 
     fn bump(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+        // Inside `count_requests`, the request's own tally too.
+        let _ = REQUEST_TALLY.try_with(|t| t.set(t.get() + n));
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {

@@ -1,6 +1,7 @@
 //! Whole-router tests: SCIM over HTTP semantics on both store drivers, the
 //! Lambda front door, and the Secrets Manager token source.
 
+mod auth;
 mod common;
 mod discovery;
 mod faults;
