@@ -9,6 +9,7 @@ mod filters;
 mod groups;
 mod idp;
 mod lambda;
+mod load;
 mod query;
 mod quirks;
 mod secrets;
