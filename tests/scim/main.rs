@@ -7,6 +7,7 @@ mod discovery;
 mod faults;
 mod filters;
 mod groups;
+mod hostile;
 mod idp;
 mod lambda;
 mod load;
