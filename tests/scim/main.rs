@@ -6,6 +6,7 @@ mod common;
 mod discovery;
 mod faults;
 mod filters;
+mod fuzz;
 mod groups;
 mod hostile;
 mod idp;
