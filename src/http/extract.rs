@@ -114,16 +114,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Every line of the header, as one list (RFC 9110 §5.3); a value
+        // that is not text becomes an entity tag that matches nothing, so an
+        // If-Match with it fails rather than being ignored.
         let get = |h: header::HeaderName| {
-            parts
+            let values: Vec<&str> = parts
                 .headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
+                .get_all(h)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("\"unreadable\""))
+                .collect();
+            (!values.is_empty()).then(|| values.join(", "))
         };
         Ok(Self {
             if_match: get(header::IF_MATCH),
             if_none_match: get(header::IF_NONE_MATCH),
         })
+    }
+}
+
+/// A path parameter (an id, a schema URN, a resource type name). One that is
+/// not valid UTF-8 once percent-decoded names nothing here: 404, as a SCIM
+/// error like every other answer.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(p)| Self(p))
+            .map_err(|_| ScimError::not_found("no resource has that (undecodable) name"))
     }
 }

@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Auth;
@@ -58,6 +58,11 @@ pub fn router(state: AppState) -> Router {
             "/ServiceProviderConfig",
             get(routes::service_provider_config),
         )
+        // Not offered (ServiceProviderConfig says so for bulk): 501, as
+        // RFC 7644 §3.11 and §3.12 ask, rather than a bare 404.
+        .route("/Me", any(routes::not_implemented))
+        .route("/Me/{*rest}", any(routes::not_implemented))
+        .route("/Bulk", any(routes::not_implemented))
         .route("/ResourceTypes", get(routes::resource_types))
         .route("/ResourceTypes/{name}", get(routes::resource_type))
         .route("/Schemas", get(routes::schemas))
@@ -121,10 +126,13 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    // One Authorization header, or none counts: two are refused, whatever
+    // they hold.
+    let mut all = req.headers().get_all(header::AUTHORIZATION).iter();
+    let header = match (all.next(), all.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    };
     match state.auth.check(header).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),

@@ -1,13 +1,13 @@
 //! The route handlers: discovery, and the resource endpoints (one generic
 //! set of handlers for Users and Groups).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::AppState;
-use super::extract::{BaseUrl, JsonBody, Params, Preconditions};
+use super::extract::{BaseUrl, JsonBody, Params, PathParam, Preconditions};
 use super::response::{resource, scim_json};
 use crate::scim::ScimError;
 use crate::scim::cursor;
@@ -49,32 +49,56 @@ fn features(state: &AppState) -> Features {
     }
 }
 
+/// Discovery endpoints take no filter (RFC 7644 §4: 403 if one is given).
+fn refuse_filter(params: &Params) -> Result<()> {
+    match params.get("filter") {
+        Some(_) => Err(ScimError::forbidden(
+            "the discovery endpoints do not support filtering",
+        )),
+        None => Ok(()),
+    }
+}
+
 pub async fn service_provider_config(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
-) -> Response {
-    scim_json(
+    params: Params,
+) -> Result<Response> {
+    refuse_filter(&params)?;
+    Ok(scim_json(
         StatusCode::OK,
         &discovery::service_provider_config(features(&state), &base),
-    )
+    ))
 }
 
-pub async fn resource_types(BaseUrl(base): BaseUrl) -> Response {
-    scim_json(StatusCode::OK, &discovery::resource_types(&base))
+pub async fn resource_types(BaseUrl(base): BaseUrl, params: Params) -> Result<Response> {
+    refuse_filter(&params)?;
+    Ok(scim_json(StatusCode::OK, &discovery::resource_types(&base)))
 }
 
-pub async fn resource_type(BaseUrl(base): BaseUrl, Path(name): Path<String>) -> Result<Response> {
+pub async fn resource_type(
+    BaseUrl(base): BaseUrl,
+    PathParam(name): PathParam,
+    params: Params,
+) -> Result<Response> {
+    refuse_filter(&params)?;
     Ok(scim_json(
         StatusCode::OK,
         &discovery::resource_type(&name, &base)?,
     ))
 }
 
-pub async fn schemas(BaseUrl(base): BaseUrl) -> Response {
-    scim_json(StatusCode::OK, &discovery::schemas(&base))
+pub async fn schemas(BaseUrl(base): BaseUrl, params: Params) -> Result<Response> {
+    refuse_filter(&params)?;
+    Ok(scim_json(StatusCode::OK, &discovery::schemas(&base)))
 }
 
-pub async fn schema(BaseUrl(base): BaseUrl, Path(urn): Path<String>) -> Result<Response> {
+pub async fn schema(
+    BaseUrl(base): BaseUrl,
+    PathParam(urn): PathParam,
+    params: Params,
+) -> Result<Response> {
+    refuse_filter(&params)?;
     Ok(scim_json(StatusCode::OK, &discovery::schema(&urn, &base)?))
 }
 
@@ -130,20 +154,47 @@ pub async fn create<K: Kind>(
 pub async fn get_one<K: Kind>(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     params: Params,
     pre: Preconditions,
 ) -> Result<Response> {
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let v = state.service.get_view(K::rt(), &id, with_refs).await?;
-    if pre.if_none_match.as_deref().is_some_and(|h| {
-        h.split(',')
-            .any(|t| t.trim() == "*" || t.trim() == v.stored.meta.etag())
-    }) {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    crate::service::check_if_match(pre.if_match.as_deref(), &v.stored.meta)?;
+    let etag = v.stored.meta.etag();
+    if pre
+        .if_none_match
+        .as_deref()
+        .is_some_and(|h| crate::service::etag_listed(h, &etag))
+    {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&etag) {
+            resp.headers_mut().insert(axum::http::header::ETAG, value);
+        }
+        return Ok(resp);
     }
     Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
+}
+
+/// `If-None-Match` on a write (rare): `*` or the current entity tag means
+/// the client wanted no write over this version, 412 (RFC 9110 §13.1.2).
+async fn check_if_none_match(
+    state: &AppState,
+    rt: &'static ResourceType,
+    id: &str,
+    pre: &Preconditions,
+) -> Result<()> {
+    let Some(header) = pre.if_none_match.as_deref() else {
+        return Ok(());
+    };
+    let current = state.service.get_view(rt, id, false).await?;
+    if crate::service::etag_listed(header, &current.stored.meta.etag()) {
+        return Err(ScimError::precondition_failed(
+            "If-None-Match names the current version",
+        ));
+    }
+    Ok(())
 }
 
 /// The most a list response's resources may take, under Lambda's 6 MB.
@@ -353,11 +404,12 @@ pub async fn search_all(
 pub async fn replace<K: Kind>(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     params: Params,
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
+    check_if_none_match(&state, K::rt(), &id, &pre).await?;
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
@@ -381,11 +433,12 @@ pub async fn replace<K: Kind>(
 pub async fn patch<K: Kind>(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     params: Params,
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
+    check_if_none_match(&state, K::rt(), &id, &pre).await?;
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
@@ -411,9 +464,10 @@ pub async fn patch<K: Kind>(
 
 pub async fn delete<K: Kind>(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     pre: Preconditions,
 ) -> Result<Response> {
+    check_if_none_match(&state, K::rt(), &id, &pre).await?;
     let if_match = pre.if_match.as_deref();
     if K::rt().name == GROUP_TYPE.name {
         state.service.delete_group(&id, if_match).await?;
@@ -421,6 +475,10 @@ pub async fn delete<K: Kind>(
         state.service.delete_user(&id, if_match).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn not_implemented() -> ScimError {
+    ScimError::not_implemented("this service provider does not offer this endpoint")
 }
 
 pub async fn not_found() -> ScimError {

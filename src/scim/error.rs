@@ -109,6 +109,12 @@ impl ScimError {
     pub fn payload_too_large(detail: impl Into<String>) -> Self {
         Self::new(413, None, detail)
     }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, None, detail)
+    }
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(501, None, detail)
+    }
     pub fn internal() -> Self {
         Self::new(500, None, "internal error; the request may be retried")
     }

@@ -808,20 +808,26 @@ impl fmt::Display for Literal {
 
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let child = |f: &mut fmt::Formatter<'_>, c: &Filter| match c {
-            Filter::And(..) | Filter::Or(..) => write!(f, "({c})"),
-            _ => write!(f, "{c}"),
+        // Parentheses only where the grammar needs them ("and" binds tighter
+        // than "or"; both group to the left), so that a long chain is written
+        // back as flat as it came and parses again to the same tree.
+        let child = |f: &mut fmt::Formatter<'_>, c: &Filter, wrap: bool| {
+            if wrap {
+                write!(f, "({c})")
+            } else {
+                write!(f, "{c}")
+            }
         };
         match self {
             Self::And(a, b) => {
-                child(f, a)?;
+                child(f, a, matches!(**a, Filter::Or(..)))?;
                 f.write_str(" and ")?;
-                child(f, b)
+                child(f, b, matches!(**b, Filter::And(..) | Filter::Or(..)))
             }
             Self::Or(a, b) => {
-                child(f, a)?;
+                child(f, a, false)?;
                 f.write_str(" or ")?;
-                child(f, b)
+                child(f, b, matches!(**b, Filter::Or(..)))
             }
             Self::Not(a) => write!(f, "not ({a})"),
             Self::Present(p) => write!(f, "{p} pr"),

@@ -175,6 +175,11 @@ impl ListParams {
                 ))),
             }
         };
+        if let Some(v) = field("schemas").filter(|v| !v.is_array() && !v.is_null()) {
+            return Err(ScimError::invalid_value(format!(
+                "a SearchRequest's schemas must be a list including {SEARCH_REQUEST_SCHEMA}, not {v}"
+            )));
+        }
         if let Some(Value::Array(schemas)) = field("schemas") {
             if !schemas.is_empty()
                 && !schemas

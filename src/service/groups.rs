@@ -154,8 +154,8 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
                         });
                     }
                     Some(_) => {
-                        return Err(ScimError::invalid_path(format!(
-                            "'{k}': members are added and removed whole"
+                        return Err(ScimError::mutability(format!(
+                            "'{k}': a member's value is immutable; members are added and removed whole"
                         )));
                     }
                     None => {
@@ -175,8 +175,8 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
         match members_path(&p) {
             None => other.push(op),
             Some(MembersPath::Sub) => {
-                return Err(ScimError::invalid_path(format!(
-                    "'{p}': members are added and removed whole"
+                return Err(ScimError::mutability(format!(
+                    "'{p}': a member's value is immutable; members are added and removed whole"
                 )));
             }
             Some(MembersPath::Whole) => changes.push(match op.op {

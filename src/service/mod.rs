@@ -104,16 +104,21 @@ pub(crate) fn now() -> String {
 
 /// `If-Match` holds when absent, `*`, or naming the current version;
 /// otherwise 412.
-fn check_if_match(if_match: Option<&str>, meta: &Meta) -> Result<(), ScimError> {
+/// Whether an `If-Match` / `If-None-Match` list names this entity tag (or
+/// is `*`), compared weakly.
+pub fn etag_listed(header: &str, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(etag))
+}
+
+pub fn check_if_match(if_match: Option<&str>, meta: &Meta) -> Result<(), ScimError> {
     let Some(header) = if_match else {
         return Ok(());
     };
     let current = meta.etag();
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    if header
-        .split(',')
-        .any(|t| t.trim() == "*" || strip(t) == strip(&current))
-    {
+    if etag_listed(header, &current) {
         return Ok(());
     }
     Err(ScimError::precondition_failed(format!(
@@ -238,6 +243,10 @@ impl Service {
             let doc = change(&old.doc)?;
             crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;
             check_keys(rt, &doc)?;
+            if doc == old.doc && with.is_empty() {
+                // Nothing changes: no write, and the version stays.
+                return Ok(old);
+            }
             let new = Stored {
                 meta: Meta {
                     id: old.meta.id.clone(),

@@ -153,9 +153,10 @@ pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-/// Refuses values too long to be part of a key.
+/// Refuses values too long to be part of a key, as given or case-folded
+/// (some letters grow when lowercased: "İ" is 2 bytes, "i̇" 3).
 pub fn check_key_value(attribute: &str, value: &str) -> Result<(), ScimError> {
-    if value.len() > MAX_KEY_VALUE_BYTES {
+    if value.len() > MAX_KEY_VALUE_BYTES || fold(value).len() > MAX_KEY_VALUE_BYTES {
         return Err(ScimError::invalid_value(format!(
             "'{attribute}' is longer than {MAX_KEY_VALUE_BYTES} bytes"
         )));
@@ -166,6 +167,14 @@ pub fn check_key_value(attribute: &str, value: &str) -> Result<(), ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_values_that_outgrow_a_key_once_folded() {
+        let grows = "İ".repeat(400);
+        assert!(grows.len() <= MAX_KEY_VALUE_BYTES);
+        assert!(check_key_value("emails.value", &grows).is_err());
+        assert!(check_key_value("userName", &"a".repeat(MAX_KEY_VALUE_BYTES)).is_ok());
+    }
 
     #[test]
     fn user_name_guard_ignores_case() {

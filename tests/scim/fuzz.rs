@@ -393,9 +393,8 @@ fn literal() -> impl Strategy<Value = String> {
         2 => any_text().prop_map(|s| Value::String(s).to_string()),
         1 => any_text().prop_map(|s| format!("\"{s}\"")),
         1 => any::<i64>().prop_map(|n| n.to_string()),
-        // Decimals of few digits: serde_json (without `float_roundtrip`)
-        // reads some long ones one bit off, so they would not round-trip.
         1 => (any::<i32>(), 0u16..1000).prop_map(|(i, f)| format!("{i}.{f:03}")),
+        1 => any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:e}")),
     ]
 }
 
@@ -515,7 +514,7 @@ fn grammar_filter() -> impl Strategy<Value = String> {
         select(&["userName", "title", "emails", "members"][..]).prop_map(|p| format!("{p} pr")),
         Just(r#"emails[type eq "work"].value sw "a""#.to_string()),
     ];
-    let chain = (vec(clean, 1..31), vec(select(&[" and ", " or "][..]), 31))
+    let chain = (vec(clean, 1..120), vec(select(&[" and ", " or "][..]), 120))
         .prop_map(|(leaves, kws)| {
             let mut s = String::new();
             for (i, leaf) in leaves.iter().enumerate() {
@@ -1679,7 +1678,15 @@ fn router_never_answers_5xx_and_every_4xx_is_a_scim_error() {
                     live.add(case.uri.split('?').next().unwrap_or(""), id);
                 }
             }
-            prop_assert!(a.status < 500, "{} {}", a.status, text);
+            // 501 is the one 5xx allowed: /Me and /Bulk are not offered.
+            let path = case.uri.split('?').next().unwrap_or("");
+            let not_offered = path.starts_with("/scim/v2/Me") || path.starts_with("/scim/v2/Bulk");
+            prop_assert!(
+                a.status < 500 || (a.status == 501 && not_offered),
+                "{} {}",
+                a.status,
+                text
+            );
             if a.status >= 400 {
                 prop_assert_eq!(
                     a.content_type.as_deref(),
