@@ -406,7 +406,14 @@ impl Service {
             self.dir.write_edges(&adds, &removes).await?;
         }
         self.continue_cleanup().await;
-        self.view(&GROUP_TYPE, stored, with_members).await
+        // The members just written (no read after the write, which could
+        // fail and answer 503 for a change that was made).
+        let refs = with_members.then(|| {
+            let mut refs: Vec<Ref> = found.into_values().collect();
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+            refs
+        });
+        Ok(View { stored, refs })
     }
 
     /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);

@@ -129,6 +129,11 @@ impl Service {
     ) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
         let groups = self.groups_written(body, id).await?;
+        let shown = match &groups {
+            // The groups just written, not a re-read of a lagging index.
+            Some(written) => with_groups.then(|| written.clone()),
+            None => self.groups_shown(id, with_groups).await?,
+        };
         let stored = self
             .modify(&USER_TYPE, id, if_match, None, &[], |_| Ok(doc.clone()))
             .await?;
@@ -136,14 +141,27 @@ impl Service {
             self.set_groups(id, groups).await?;
         }
         self.continue_cleanup().await;
-        match groups {
-            // The groups just written, not a re-read of a lagging index.
-            Some(groups) => Ok(View {
-                stored,
-                refs: with_groups.then_some(groups),
-            }),
-            None => self.view(&USER_TYPE, stored, with_groups).await,
-        }
+        Ok(View {
+            stored,
+            refs: shown,
+        })
+    }
+
+    /// The user's groups, when the answer shows them, read before the user
+    /// is written: a read that fails after the write would answer 503 for a
+    /// change that was made. (A user's writes do not change its groups.)
+    async fn groups_shown(
+        &self,
+        id: &str,
+        with_groups: bool,
+    ) -> Result<Option<Vec<Ref>>, ScimError> {
+        // An id no key can hold is no user: the write answers 404.
+        let valid = crate::store::keys::check_key_value("id", id).is_ok();
+        Ok(match with_groups {
+            true if valid => Some(self.groups_of(id).await?),
+            true => Some(Vec::new()),
+            false => None,
+        })
     }
 
     pub async fn patch_user(
@@ -154,13 +172,17 @@ impl Service {
         with_groups: bool,
     ) -> Result<View, ScimError> {
         let ops = patch::parse_operations(body)?;
+        let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
             .modify(&USER_TYPE, id, if_match, None, &[], |old| {
                 patch::apply(old, &ops, &USER_TYPE)
             })
             .await?;
         self.continue_cleanup().await;
-        self.view(&USER_TYPE, stored, with_groups).await
+        Ok(View {
+            stored,
+            refs: shown,
+        })
     }
 
     /// Deletes a user; its memberships go with it.
