@@ -7,15 +7,24 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{Service, View, check_if_match, not_found, now};
+use super::{Outside, Service, View, check_if_match, not_found, now};
 use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::store::keys;
-use crate::store::table::Condition;
+use crate::store::table::{Condition, Write};
 use crate::store::{DirError, Directory, Edge, Stored};
+
+/// The edge writes, in the group's transaction when they fit, else after it.
+fn outside(writes: &[Write], atomic: bool) -> Outside<'_> {
+    match (atomic, writes.is_empty()) {
+        (_, true) => Outside::Nothing,
+        (true, false) => Outside::InTransaction(writes),
+        (false, false) => Outside::Afterwards,
+    }
+}
 
 /// Edge writes that fit in one transaction with the group's own write.
 const EDGES_IN_ONE_TRANSACTION: usize = crate::store::table::MAX_TRANSACT_ITEMS - 1;
@@ -398,7 +407,7 @@ impl Service {
         let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
         let writes = Directory::edge_writes(&adds, &removes);
         let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        let with = if atomic { writes.as_slice() } else { &[] };
+        let with = outside(&writes, atomic);
         let stored = self
             .modify(&GROUP_TYPE, id, if_match, None, with, |_| Ok(doc.clone()))
             .await?;
@@ -507,9 +516,9 @@ impl Service {
                         .map(|e| e.member_id.clone())
                         .collect();
                     if matched.is_empty() && !plan.clear {
-                        return Err(ScimError::no_target(format!(
-                            "members[{filter}] matched no member"
-                        )));
+                        let e =
+                            ScimError::no_target(format!("members[{filter}] matched no member"));
+                        return Err(self.unless_missing(id, group.is_some(), e).await);
                     }
                     plan.adds.retain(|a| !matched.contains(a));
                     plan.removes.extend(matched);
@@ -518,7 +527,10 @@ impl Service {
         }
         let mut seen = HashSet::new();
         plan.adds.retain(|a| seen.insert(a.clone()));
-        let found = self.resolve_members(id, &plan.adds).await?;
+        let found = match self.resolve_members(id, &plan.adds).await {
+            Ok(found) => found,
+            Err(e) => return Err(self.unless_missing(id, group.is_some(), e).await),
+        };
 
         if plan.clear && current.is_none() {
             current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
@@ -528,7 +540,7 @@ impl Service {
         // all or nothing. More are written in batches, outside it.
         let writes = Directory::edge_writes(&adds, &removes);
         let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        let with = if atomic { writes.as_slice() } else { &[] };
+        let with = outside(&writes, atomic);
         let edges_first = edges_first && !atomic;
 
         if edges_first {
@@ -541,7 +553,7 @@ impl Service {
             };
             match self
                 .dir
-                .touch(&GROUP_TYPE, id, &now(), condition, with)
+                .touch(&GROUP_TYPE, id, &now(), condition, with.in_transaction())
                 .await
             {
                 Ok(()) => None,
@@ -575,6 +587,19 @@ impl Service {
             None => self.get(&GROUP_TYPE, id).await?,
         };
         Ok(Some(self.view(&GROUP_TYPE, stored, with_members).await?))
+    }
+
+    /// A PATCH that did not read its group found a fault in the request:
+    /// if the group does not exist, that is the answer (404), as it is when
+    /// the group was read first.
+    async fn unless_missing(&self, id: &str, was_read: bool, e: ScimError) -> ScimError {
+        if was_read || e.status >= 500 {
+            return e;
+        }
+        match self.get(&GROUP_TYPE, id).await {
+            Err(missing) if missing.status == 404 => missing,
+            _ => e,
+        }
     }
 
     /// Deletes a group; its member edges, and its own memberships, go with it.

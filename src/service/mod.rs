@@ -104,6 +104,26 @@ pub(crate) fn now() -> String {
 
 /// `If-Match` holds when absent, `*`, or naming the current version;
 /// otherwise 412.
+/// What else a resource's write changes (a group's member edges).
+#[derive(Clone, Copy)]
+pub(crate) enum Outside<'a> {
+    Nothing,
+    /// Writes that go in the resource's own transaction.
+    InTransaction(&'a [Write]),
+    /// Edges written after it, outside its transaction: the resource is
+    /// written (its version moves) even if its document does not change.
+    Afterwards,
+}
+
+impl<'a> Outside<'a> {
+    fn in_transaction(self) -> &'a [Write] {
+        match self {
+            Self::InTransaction(w) => w,
+            _ => &[],
+        }
+    }
+}
+
 /// Whether an `If-Match` / `If-None-Match` list names this entity tag (or
 /// is `*`), compared weakly.
 pub fn etag_listed(header: &str, etag: &str) -> bool {
@@ -231,7 +251,7 @@ impl Service {
         id: &str,
         if_match: Option<&str>,
         mut read: Option<Stored>,
-        with: &[Write],
+        with: Outside<'_>,
         change: impl Fn(&Doc) -> Result<Doc, ScimError>,
     ) -> Result<Stored, ScimError> {
         for _ in 0..WRITE_RETRIES {
@@ -243,7 +263,7 @@ impl Service {
             let doc = change(&old.doc)?;
             crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;
             check_keys(rt, &doc)?;
-            if doc == old.doc && with.is_empty() {
+            if doc == old.doc && matches!(with, Outside::Nothing) {
                 // Nothing changes: no write, and the version stays.
                 return Ok(old);
             }
@@ -256,7 +276,11 @@ impl Service {
                 },
                 doc,
             };
-            match self.dir.replace(rt, &old, &new, with).await {
+            match self
+                .dir
+                .replace(rt, &old, &new, with.in_transaction())
+                .await
+            {
                 Ok(()) => return Ok(new),
                 Err(DirError::VersionMismatch) if if_match.is_none() => continue,
                 Err(e) => return Err(e.into()),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Service, View};
+use super::{Outside, Service, View};
 use crate::scim::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{self, Ref};
@@ -135,7 +135,9 @@ impl Service {
             None => self.groups_shown(id, with_groups).await?,
         };
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, &[], |_| Ok(doc.clone()))
+            .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |_| {
+                Ok(doc.clone())
+            })
             .await?;
         if let Some(groups) = &groups {
             self.set_groups(id, groups).await?;
@@ -174,7 +176,7 @@ impl Service {
         let ops = patch::parse_operations(body)?;
         let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, &[], |old| {
+            .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |old| {
                 patch::apply(old, &ops, &USER_TYPE)
             })
             .await?;

@@ -476,9 +476,23 @@ impl Directory {
 
     /// The writes that add and remove these edges, to go with a resource's
     /// own write in one transaction (`create`, `replace`, `touch`).
+    /// One write an edge: a member both removed and added (a clear, then a
+    /// re-add) is put; one named twice is written once, since a
+    /// transaction may not write an item twice.
     pub fn edge_writes(add: &[Edge], remove: &[Edge]) -> Vec<Write> {
-        let mut writes: Vec<Write> = edge_deletes(remove).collect();
-        writes.extend(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
+        let mut writes: Vec<Write> = Vec::with_capacity(add.len() + remove.len());
+        let mut at: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+        let all = edge_deletes(remove)
+            .chain(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
+        for w in all {
+            match at.get(&w.key()) {
+                Some(&i) => writes[i] = w,
+                None => {
+                    at.insert(w.key(), writes.len());
+                    writes.push(w);
+                }
+            }
+        }
         writes
     }
 

@@ -190,10 +190,9 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
 /// A write that lost to a concurrent transaction on the same item: worth
 /// trying again at once (the SDK does not retry these).
 fn lost_conflict<E: ProvideErrorMetadata>(e: &E) -> bool {
-    matches!(
-        e.code(),
-        Some("TransactionConflictException" | "TransactionInProgressException")
-    )
+    // (Not TransactionInProgressException: the SDK retries that one itself,
+    // with the same client token.)
+    e.code() == Some("TransactionConflictException")
 }
 
 fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem, StoreError> {
@@ -428,6 +427,10 @@ impl Driver for Dynamo {
             .iter()
             .map(|w| transact_item(w, &self.table))
             .collect::<Result<Vec<_>, _>>()?;
+        // The SDK gives each call a client token and keeps it across its own
+        // retries (so a lost answer cannot apply a transaction twice). This
+        // loop sends again only what DynamoDB cancelled, which applied
+        // nothing, so a new call and token are right.
         for attempt in 0..CONFLICT_RETRIES {
             let err = match self
                 .client

@@ -784,6 +784,59 @@ async fn membership_costs_do_not_grow_with_the_group(h: Harness, large: usize) {
     assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(0));
 }
 
+/// Requests that name a member twice, or clear and then remove one, write
+/// each edge once; a group whose members change in batches gets a new
+/// version even when its other attributes do not; a PATCH of a group that
+/// does not exist is 404 whatever else is wrong with it.
+async fn odd_but_valid_member_requests_are_answered_right(h: Harness) {
+    let u = new_user(&h, "twice@example.com").await;
+    let gid = new_group(&h, "Twice", &[]).await;
+    let r = h
+        .send(
+            "PUT",
+            &format!("/scim/v2/Groups/{gid}"),
+            Some(json!({"displayName": "Twice", "members": [{"value": u}, {"value": u, "type": "User"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(members(&h, &gid).await, vec![u.clone()]);
+    let r = patch(
+        &h,
+        &gid,
+        json!([{"op": "remove", "path": "members"},
+               {"op": "remove", "path": format!("members[value eq \"{u}\"]")}]),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(members(&h, &gid).await, Vec::<String>::new());
+
+    // More members than one transaction holds, with the same displayName:
+    // the version still moves.
+    let dir = Directory::new(h.table.clone());
+    let many = import_users(&dir, 120, "batch").await;
+    let before = h.send("GET", &format!("/scim/v2/Groups/{gid}"), None).await;
+    let values: Vec<Value> = many.iter().map(|i| json!({"value": i})).collect();
+    let r = h
+        .send(
+            "PUT",
+            &format!("/scim/v2/Groups/{gid}?excludedAttributes=members"),
+            Some(json!({"displayName": "Twice", "members": values})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_ne!(r.body["meta"]["version"], before.body["meta"]["version"]);
+    assert_eq!(members(&h, &gid).await.len(), 120);
+
+    for ops in [
+        json!([{"op": "remove", "path": "members[type eq \"User\"]"}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": "no-such-member"}]}]),
+    ] {
+        patch(&h, "no-such-group", ops)
+            .await
+            .assert_error(404, None);
+    }
+}
+
 crate::on_both_drivers!(
     creates_a_group_with_members_shown_on_both_sides,
     nests_groups,
@@ -792,6 +845,7 @@ crate::on_both_drivers!(
     unknown_member_ids_are_refused_and_nothing_is_applied,
     deleting_a_user_or_group_removes_its_memberships,
     concurrent_member_adds_all_land,
+    odd_but_valid_member_requests_are_answered_right,
 );
 
 /// A process that starts after another left cleanup work behind finishes it
