@@ -111,7 +111,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Answers 503 (with Retry-After) for a request that outlives the request
 /// timeout, before API Gateway gives up on it with a bare 504. What the
-/// request had written stays; every write is safe to retry.
+/// request had written stays: a retried PUT, PATCH or DELETE converges, and
+/// a retried POST of a user meets its own userName (409); a retried POST of
+/// a group, whose displayName is not unique, can make a second group.
 async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(state.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
