@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX};
 use super::table::{
-    Condition, Item, MAX_BATCH_WRITE_ITEMS, Query, Requests, StoreError, Table, Write,
+    self, Condition, Item, MAX_BATCH_WRITE_ITEMS, Query, Requests, StoreError, Table, Write,
 };
 use crate::scim::resource::{Doc, Meta};
 use crate::scim::schema::ResourceType;
@@ -480,20 +480,10 @@ impl Directory {
     /// re-add) is put; one named twice is written once, since a
     /// transaction may not write an item twice.
     pub fn edge_writes(add: &[Edge], remove: &[Edge]) -> Vec<Write> {
-        let mut writes: Vec<Write> = Vec::with_capacity(add.len() + remove.len());
-        let mut at: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
-        let all = edge_deletes(remove)
-            .chain(add.iter().map(|e| Write::put(e.to_item(), Condition::None)));
-        for w in all {
-            match at.get(&w.key()) {
-                Some(&i) => writes[i] = w,
-                None => {
-                    at.insert(w.key(), writes.len());
-                    writes.push(w);
-                }
-            }
-        }
-        writes
+        table::last_per_key(
+            edge_deletes(remove)
+                .chain(add.iter().map(|e| Write::put(e.to_item(), Condition::None))),
+        )
     }
 
     /// Pending cleanup tasks, oldest first.

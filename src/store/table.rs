@@ -312,6 +312,23 @@ impl std::ops::Sub for Requests {
     }
 }
 
+/// One write a key, the last given for it (in the place of the first):
+/// neither a batch nor a transaction may write an item twice.
+pub fn last_per_key(writes: impl IntoIterator<Item = Write>) -> Vec<Write> {
+    let mut out: Vec<Write> = Vec::new();
+    let mut at: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
+    for w in writes {
+        match at.get(&w.key()) {
+            Some(&i) => out[i] = w,
+            None => {
+                at.insert(w.key(), out.len());
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
 tokio::task_local! {
     static REQUEST_TALLY: std::cell::Cell<u64>;
 }
@@ -439,18 +456,14 @@ impl Table {
     /// Not atomic: on error, some writes may have been applied.
     pub async fn batch_write(&self, writes: &[Write]) -> Result<(), StoreError> {
         use futures_util::{StreamExt, TryStreamExt};
-        let mut last: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
-        for (i, w) in writes.iter().enumerate() {
+        for w in writes {
             if matches!(w, Write::Touch { .. }) || w.condition() != Condition::None {
                 return Err(StoreError::Backend(
                     "a batch takes only unconditional puts and deletes".into(),
                 ));
             }
-            last.insert(w.key(), i);
         }
-        let mut kept: Vec<usize> = last.into_values().collect();
-        kept.sort_unstable();
-        let unique: Vec<Write> = kept.into_iter().map(|i| writes[i].clone()).collect();
+        let unique = last_per_key(writes.iter().cloned());
         for w in &unique {
             check_writes(std::slice::from_ref(w))?;
         }
