@@ -145,6 +145,23 @@ impl Harness {
         let req = req
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .unwrap_or_else(|e| panic!("{e}"));
+        let (status, headers, bytes) = self.exchange(req).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends a request as built and reads the whole answer: status,
+    /// headers and body bytes, whatever they hold.
+    pub async fn exchange(&self, req: Request<Body>) -> (u16, HeaderMap, Vec<u8>) {
         let resp = self
             .router
             .clone()
@@ -158,18 +175,9 @@ impl Harness {
             .collect()
             .await
             .unwrap_or_else(|e| panic!("{e}"))
-            .to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+            .to_bytes()
+            .to_vec();
+        (status, headers, bytes)
     }
 
     /// Creates a user and returns the response body.

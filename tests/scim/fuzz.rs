@@ -21,7 +21,6 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request};
-use http_body_util::BodyExt;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -35,7 +34,6 @@ use scim_lambda::scim::schema::{
     SEARCH_REQUEST_SCHEMA, USER_SCHEMA, USER_TYPE,
 };
 use serde_json::{Map, Value, json};
-use tower::ServiceExt;
 
 use crate::common::{Harness, TOKEN};
 
@@ -1598,25 +1596,11 @@ async fn send_raw(h: &Harness, live: &Live, case: &HttpCase) -> Option<Answer> {
         }
     };
     let req = req.body(body).ok()?;
-    let resp = h
-        .router
-        .clone()
-        .oneshot(req)
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
+    let (status, headers, body) = h.exchange(req).await;
+    let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_bytes()
-        .to_vec();
     Some(Answer {
         status,
         content_type,

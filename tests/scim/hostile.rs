@@ -8,10 +8,8 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
-use http_body_util::BodyExt;
 use scim_lambda::store::Requests;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::common::{Harness, TOKEN, fixture};
 
@@ -58,21 +56,7 @@ async fn send_raw(
     let req = req
         .body(Body::from(body))
         .map_err(|e| format!("request: {e}"))?;
-    let resp = h
-        .router
-        .clone()
-        .oneshot(req)
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("response body: {e}"))?
-        .to_bytes()
-        .to_vec();
+    let (status, headers, bytes) = h.exchange(req).await;
     Ok(Raw {
         status,
         headers,
