@@ -71,7 +71,7 @@ async fn pages(table: &Table, mut q: Query, limit: usize) -> u64 {
 }
 
 fn edges_query(gid: &str) -> Query {
-    let (pk, prefix) = keys::members_of(gid);
+    let (pk, prefix) = keys::Keys::default().members_of(gid);
     let mut q = Query::partition(None, pk, 1);
     q.sk_prefix = Some(prefix.to_string());
     q
@@ -218,7 +218,11 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
     );
     let scan_pages = pages(
         &b.table,
-        Query::partition(Some(&keys::TYPE_INDEX), keys::type_partition("User"), 1),
+        Query::partition(
+            Some(&keys::TYPE_INDEX),
+            keys::Keys::default().type_partition("User"),
+            1,
+        ),
         usize::MAX,
     )
     .await;

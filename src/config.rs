@@ -20,6 +20,12 @@ pub struct Config {
     /// `SCIM_TOKEN_TTL_SECONDS`: how long a token read from Secrets Manager is used
     /// before it is read again.
     pub token_ttl: Duration,
+    /// `SCIM_TENANT_SECRET_PREFIX`: tenants' tokens are the Secrets Manager
+    /// secrets `<prefix><tenant>` (one a tenant).
+    pub tenant_secret_prefix: Option<String>,
+    /// `SCIM_TENANTS_FILE`: tenants' tokens for local runs, when no secret
+    /// prefix is set (`./scim-tenants.json` by default).
+    pub tenants_file: PathBuf,
     /// `TABLE_NAME`: the DynamoDB table; without it, the embedded store.
     pub table_name: Option<String>,
     /// `SCIM_DB_PATH`: the embedded store's file.
@@ -106,6 +112,10 @@ impl Config {
             token: var("SCIM_TOKEN"),
             token_secret_id: var("SCIM_TOKEN_SECRET_ID"),
             token_ttl: Duration::from_secs(number("SCIM_TOKEN_TTL_SECONDS", 300)? as u64),
+            tenant_secret_prefix: var("SCIM_TENANT_SECRET_PREFIX"),
+            tenants_file: PathBuf::from(
+                var("SCIM_TENANTS_FILE").unwrap_or_else(|| "./scim-tenants.json".into()),
+            ),
             table_name: var("TABLE_NAME"),
             db_path: PathBuf::from(
                 var("SCIM_DB_PATH").unwrap_or_else(|| "./scim-data.redb".into()),

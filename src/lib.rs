@@ -3,6 +3,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod tenant;
 
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ use crate::store::{Directory, Table};
 pub enum TokenOrigin {
     SecretsManager,
     Environment,
+    /// No single-tenant token: only tenants are served.
+    TenantsOnly,
     /// Generated at start; printed once so the operator can use it.
     Generated(String),
 }
@@ -96,7 +100,7 @@ fn cursor_codec(config: &Config) -> scim::cursor::CursorCodec {
 /// The router over a service, with the given authentication.
 pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
     http::router(http::AppState::new(http::Shared {
-        service,
+        services: http::Services::new(service),
         auth: Arc::new(auth),
         base_path: config.base_path.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -115,6 +119,7 @@ impl App {
         }
         let needs_aws = config.table_name.is_some()
             || config.token_secret_id.is_some()
+            || config.tenant_secret_prefix.is_some()
             || config.cursor_key_secret_id.is_some();
         let aws = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
@@ -131,14 +136,29 @@ impl App {
                 (auth, TokenOrigin::SecretsManager)
             }
             (_, Some(t), _) => (Auth::fixed(t.clone()), TokenOrigin::Environment),
+            _ if config.tenant_secret_prefix.is_some() => {
+                (Auth::tenants_only(), TokenOrigin::TenantsOnly)
+            }
             _ if config.on_lambda => {
-                return Err("on Lambda, SCIM_TOKEN_SECRET_ID (or SCIM_TOKEN) must be set".into());
+                return Err(
+                    "on Lambda, SCIM_TOKEN_SECRET_ID (or SCIM_TOKEN), or SCIM_TENANT_SECRET_PREFIX, must be set"
+                        .into(),
+                );
             }
             _ => {
                 let t = auth::generate_token()?;
                 (Auth::fixed(t.clone()), TokenOrigin::Generated(t))
             }
         };
+        let auth = auth.with_tenants(match (&config.tenant_secret_prefix, &aws) {
+            (Some(prefix), Some(aws)) => auth::Tenants::Secrets(auth::TenantSecrets::new(
+                aws::secrets_manager(aws),
+                prefix.clone(),
+                config.token_ttl,
+            )),
+            _ if config.on_lambda => auth::Tenants::None,
+            _ => auth::Tenants::File(auth::TenantsFile::new(config.tenants_file.clone())),
+        });
         let mut config = config.clone();
         if let (Some(id), Some(aws)) = (&config.cursor_key_secret_id, &aws) {
             let client = aws::secrets_manager(aws);

@@ -23,46 +23,12 @@ fn init_tracing(json: bool) {
     }
 }
 
-/// `scim-lambda rotate-token [--secret-id ID]`: a new 256-bit token, stored
-/// in the secret (`--secret-id`, else `SCIM_TOKEN_SECRET_ID`) or, without
-/// one, printed for `SCIM_TOKEN`; printed once, to paste into the IdP.
-async fn rotate_token(args: &[String], config: &Config) -> Result<(), Error> {
-    let secret_id = match args {
-        [flag, id] if flag == "--secret-id" => Some(id.clone()),
-        [] => config.token_secret_id.clone(),
-        _ => return Err("usage: scim-lambda rotate-token [--secret-id SECRET_ID]".into()),
-    };
-    let Some(secret_id) = secret_id else {
-        let token = scim_lambda::auth::generate_token()?;
-        println!("{token}");
-        eprintln!(
-            "No secret given: set SCIM_TOKEN to this token for local runs, and paste it into the IdP."
-        );
-        return Ok(());
-    };
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = scim_lambda::aws::secrets_manager(&aws);
-    let token = scim_lambda::auth::rotate_token(&client, &secret_id).await?;
-    println!("{token}");
-    eprintln!(
-        "Stored in {secret_id}. Paste it into the IdP now: running functions accept it at once \
-         (a token they do not know makes them re-read the secret) and drop the old one within \
-         SCIM_TOKEN_TTL_SECONDS (300 s by default)."
-    );
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some((command, rest)) = args.split_first() {
-        return match command.as_str() {
-            "rotate-token" => rotate_token(rest, &config).await,
-            other => {
-                Err(format!("unknown command '{other}'; the only command is rotate-token").into())
-            }
-        };
+    if !args.is_empty() {
+        return scim_lambda::admin::run(&args, &config).await;
     }
     init_tracing(config.on_lambda);
     let app = App::build(&config).await?;
@@ -80,6 +46,20 @@ async fn main() -> Result<(), Error> {
         TokenOrigin::SecretsManager => {
             println!("Bearer token:  from Secrets Manager (SCIM_TOKEN_SECRET_ID)")
         }
+        TokenOrigin::TenantsOnly => {
+            println!("Bearer token:  none at the base path; tenants only")
+        }
+    }
+    match &config.tenant_secret_prefix {
+        Some(p) => println!(
+            "Tenants:       http://{addr}{}/{{tenant}}, tokens in secrets {p}{{tenant}}",
+            config.base_path
+        ),
+        None => println!(
+            "Tenants:       http://{addr}{}/{{tenant}}, tokens in {} (add one: scim-lambda tenant add NAME)",
+            config.base_path,
+            config.tenants_file.display()
+        ),
     }
     match &config.table_name {
         Some(t) => println!("Store:         DynamoDB table {t}"),

@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use super::AppState;
 use crate::scim::ScimError;
+use crate::service::Service;
+use crate::tenant::{Tenant, TenantId};
 
 /// A request body parsed as JSON. Any content type is accepted
 /// (`application/scim+json`, `application/json`, or none).
@@ -37,8 +39,9 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
-/// `https://host/scim/v2`: the absolute base for `meta.location`, from the
-/// request's `X-Forwarded-Proto` (API Gateway sets it) and `Host`.
+/// `https://host/scim/v2` (or `https://host/scim/v2/{tenant}`): the absolute
+/// base for `meta.location`, from the request's `X-Forwarded-Proto` (API
+/// Gateway sets it) and `Host`.
 pub struct BaseUrl(pub String);
 
 impl FromRequestParts<AppState> for BaseUrl {
@@ -66,7 +69,16 @@ impl FromRequestParts<AppState> for BaseUrl {
                     .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
             })
             .unwrap_or_else(|| "localhost".into());
-        Ok(BaseUrl(format!("{proto}://{host}{}", state.base_path)))
+        let tenant = parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .unwrap_or_default();
+        Ok(BaseUrl(format!(
+            "{proto}://{host}{}{}",
+            state.base_path,
+            tenant.path()
+        )))
     }
 }
 
@@ -133,18 +145,71 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
     }
 }
 
-/// A path parameter (an id, a schema URN, a resource type name). One that is
-/// not valid UTF-8 once percent-decoded names nothing here: 404, as a SCIM
-/// error like every other answer.
+/// The name of the tenant segment in tenant routes.
+pub const TENANT_PARAM: &str = "tenant";
+
+/// A path parameter other than the tenant (an id, a schema URN, a resource
+/// type name). One that is not valid UTF-8 once percent-decoded names
+/// nothing here: 404, as a SCIM error like every other answer.
 pub struct PathParam(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
+        let undecodable = || ScimError::not_found("no resource has that (undecodable) name");
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
             .await
-            .map(|axum::extract::Path(p)| Self(p))
-            .map_err(|_| ScimError::not_found("no resource has that (undecodable) name"))
+            .map_err(|_| undecodable())?;
+        params
+            .iter()
+            .filter(|(name, _)| *name != TENANT_PARAM)
+            .last()
+            .map(|(_, value)| Self(value.to_string()))
+            .ok_or_else(undecodable)
+    }
+}
+
+/// The tenant a request names: `Default` at the base path, or the valid
+/// tenant id of `{base}/{tenant}/...`. An invalid one names no directory:
+/// 404, before authentication (it is a matter of syntax only).
+pub async fn request_tenant(parts: &mut Parts) -> Result<Tenant, ScimError> {
+    let tenant_route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|m| m.as_str().contains(&format!("/{{{TENANT_PARAM}}}")));
+    if !tenant_route {
+        return Ok(Tenant::Default);
+    }
+    let no_tenant = |why: &str| ScimError::not_found(format!("no such tenant: {why}"));
+    let params = axum::extract::RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|_| no_tenant("the path is not UTF-8"))?;
+    let raw = params
+        .iter()
+        .find(|(name, _)| *name == TENANT_PARAM)
+        .map(|(_, value)| value)
+        .ok_or_else(|| no_tenant("the path names none"))?;
+    TenantId::parse(raw)
+        .map(Tenant::Named)
+        .map_err(|e| no_tenant(&e))
+}
+
+/// The service over the request's tenant's directory.
+pub struct Scoped(pub Service);
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant = parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self(state.services.for_tenant(&tenant)))
     }
 }

@@ -19,11 +19,31 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Auth;
 use crate::scim::ScimError;
 use crate::service::Service;
+use crate::tenant::Tenant;
 use routes::{Groups, Users};
+
+/// The service, reachable only through a tenant: a handler cannot use a
+/// directory other than its request's.
+pub struct Services(Service);
+
+impl Services {
+    pub fn new(service: Service) -> Self {
+        Self(service)
+    }
+
+    /// The service over this tenant's directory.
+    pub fn for_tenant(&self, tenant: &Tenant) -> Service {
+        self.0.for_tenant(tenant)
+    }
+
+    pub fn limits(&self) -> crate::service::ServiceLimits {
+        self.0.limits
+    }
+}
 
 /// What every handler can reach.
 pub struct Shared {
-    pub service: Service,
+    pub services: Services,
     pub auth: Arc<Auth>,
     /// `/scim/v2` (no trailing slash; empty for the root).
     pub base_path: String,
@@ -53,7 +73,7 @@ impl std::ops::Deref for AppState {
 
 /// The SCIM router, for the Lambda and the local front doors and for tests.
 pub fn router(state: AppState) -> Router {
-    let scim = Router::new()
+    let scim: Router<AppState> = Router::new()
         .route(
             "/ServiceProviderConfig",
             get(routes::service_provider_config),
@@ -92,6 +112,14 @@ pub fn router(state: AppState) -> Router {
                 .patch(routes::patch::<Groups>)
                 .delete(routes::delete::<Groups>),
         );
+    // The same routes for the single-tenant directory at the base path and
+    // for each tenant's under it.
+    // Under a tenant, an unknown endpoint is a 404 for that tenant's token.
+    let tenants = Router::new().nest(
+        &format!("/{{{}}}", extract::TENANT_PARAM),
+        scim.clone().route("/{*rest}", any(routes::not_found)),
+    );
+    let scim = scim.merge(tenants);
     let app = if state.base_path.is_empty() {
         scim
     } else {
@@ -100,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     app.fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn(scope))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn(log_request))
@@ -127,6 +156,19 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
 }
 
+/// Puts the request's tenant in its extensions, for authentication, the
+/// handlers and `meta.location`.
+async fn scope(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match extract::request_tenant(&mut parts).await {
+        Ok(tenant) => {
+            parts.extensions.insert(tenant);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // One Authorization header, or none counts: two are refused, whatever
     // they hold.
@@ -135,17 +177,26 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         (Some(v), None) => v.to_str().ok(),
         _ => None,
     };
-    match state.auth.check(header).await {
+    let tenant = req
+        .extensions()
+        .get::<Tenant>()
+        .cloned()
+        .unwrap_or_default();
+    match state.auth.check(header, &tenant).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-/// One line a request: method, route, status, latency, the DynamoDB requests
-/// it made and (on Lambda) the request id. Never headers, bodies, ids or
-/// other personal data.
+/// One line a request: tenant, method, route, status, latency, the DynamoDB
+/// requests it made and (on Lambda) the request id. Never headers, bodies,
+/// ids or other personal data. Counted by tenant, these lines are the
+/// per-tenant request and DynamoDB request counts.
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let (mut parts, body) = req.into_parts();
+    let tenant = extract::request_tenant(&mut parts).await;
+    let req = Request::from_parts(parts, body);
     let method = req.method().clone();
     let route = req
         .extensions()
@@ -159,6 +210,7 @@ async fn log_request(req: Request, next: Next) -> Response {
     let (resp, dynamodb_requests) = crate::store::table::count_requests(next.run(req)).await;
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
+        tenant = tenant.as_ref().map_or("invalid", Tenant::log_name),
         method = %method,
         route = %route,
         status = resp.status().as_u16(),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::AppState;
-use super::extract::{BaseUrl, JsonBody, Params, PathParam, Preconditions};
+use super::extract::{BaseUrl, JsonBody, Params, PathParam, Preconditions, Scoped};
 use super::response::{resource, scim_json};
 use crate::scim::ScimError;
 use crate::scim::cursor;
@@ -17,7 +17,7 @@ use crate::scim::list::{ListParams, Paging, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{refs_attribute, render};
 use crate::scim::schema::{self, GROUP_TYPE, ResourceType, USER_TYPE};
-use crate::service::{ListQuery, Position, View};
+use crate::service::{ListQuery, Position, Service, View};
 
 type Result<T> = std::result::Result<T, ScimError>;
 
@@ -42,8 +42,8 @@ impl Kind for Groups {
 
 fn features(state: &AppState) -> Features {
     Features {
-        max_results: state.service.limits.max_page_size,
-        default_page_size: state.service.limits.default_page_size,
+        max_results: state.services.limits().max_page_size,
+        default_page_size: state.services.limits().default_page_size,
         max_payload_bytes: state.max_body_bytes,
         cursor_timeout_seconds: state.cursors.ttl_seconds,
     }
@@ -136,7 +136,7 @@ fn respond(
 }
 
 pub async fn create<K: Kind>(
-    State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     params: Params,
     JsonBody(json): JsonBody,
@@ -144,15 +144,15 @@ pub async fn create<K: Kind>(
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let v = if K::rt().name == GROUP_TYPE.name {
-        state.service.create_group(&json, with_refs).await?
+        service.create_group(&json, with_refs).await?
     } else {
-        state.service.create_user(&json, with_refs).await?
+        service.create_user(&json, with_refs).await?
     };
     Ok(respond(K::rt(), StatusCode::CREATED, &v, &base, &p))
 }
 
 pub async fn get_one<K: Kind>(
-    State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
     params: Params,
@@ -160,7 +160,7 @@ pub async fn get_one<K: Kind>(
 ) -> Result<Response> {
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
-    let v = state.service.get_view(K::rt(), &id, with_refs).await?;
+    let v = service.get_view(K::rt(), &id, with_refs).await?;
     crate::service::check_if_match(pre.if_match.as_deref(), &v.stored.meta)?;
     let etag = v.stored.meta.etag();
     if pre
@@ -180,7 +180,7 @@ pub async fn get_one<K: Kind>(
 /// `If-None-Match` on a write (rare): `*` or the current entity tag means
 /// the client wanted no write over this version, 412 (RFC 9110 §13.1.2).
 async fn check_if_none_match(
-    state: &AppState,
+    service: &Service,
     rt: &'static ResourceType,
     id: &str,
     pre: &Preconditions,
@@ -188,7 +188,7 @@ async fn check_if_none_match(
     let Some(header) = pre.if_none_match.as_deref() else {
         return Ok(());
     };
-    let current = state.service.get_view(rt, id, false).await?;
+    let current = service.get_view(rt, id, false).await?;
     if crate::service::etag_listed(header, &current.stored.meta.etag()) {
         return Err(ScimError::precondition_failed(
             "If-None-Match names the current version",
@@ -218,6 +218,7 @@ fn unix_now() -> u64 {
 /// Runs a list or search for one resource type and renders its `ListResponse`.
 async fn run_list(
     state: &AppState,
+    service: &Service,
     rt: &'static ResourceType,
     base: &str,
     lp: &ListParams,
@@ -246,12 +247,17 @@ async fn run_list(
         lp.excluded_attributes.as_deref(),
         rt,
     );
-    // A cursor belongs to one query: the type, the filter and the sort.
-    let query_id = cursor::fingerprint(&[
+    // A cursor belongs to one query: the type, the filter and the sort,
+    // and for a tenant, the tenant.
+    let mut query = vec![
         rt.name,
         lp.filter.as_deref().unwrap_or(""),
         lp.sort_by.as_deref().unwrap_or(""),
-    ]);
+    ];
+    if let Some(t) = service.tenant().id() {
+        query.push(t.as_str());
+    }
+    let query_id = cursor::fingerprint(&query);
     let now = unix_now();
     let count = lp.paging.count;
     let position = match lp.cursor.as_deref() {
@@ -269,7 +275,7 @@ async fn run_list(
         position,
         with_refs: wants_refs(rt, &p),
     };
-    let result = state.service.list(rt, &q).await?;
+    let result = service.list(rt, &q).await?;
     // A page is cut short before it outgrows a Lambda response (6 MB): the
     // client pages on (the next cursor, or startIndex + itemsPerPage).
     let mut resources = Vec::with_capacity(result.resources.len());
@@ -294,7 +300,7 @@ async fn run_list(
 }
 
 fn list_params_from_query(state: &AppState, params: &Params) -> Result<ListParams> {
-    let limits = state.service.limits;
+    let limits = state.services.limits();
     ListParams::from_query(
         |n| params.get(n),
         limits.default_page_size,
@@ -303,19 +309,20 @@ fn list_params_from_query(state: &AppState, params: &Params) -> Result<ListParam
 }
 
 fn list_params_from_search(state: &AppState, body: &Value) -> Result<ListParams> {
-    let limits = state.service.limits;
+    let limits = state.services.limits();
     ListParams::from_search(body, limits.default_page_size, limits.max_page_size)
 }
 
 pub async fn list<K: Kind>(
     State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     params: Params,
 ) -> Result<Response> {
     let lp = list_params_from_query(&state, &params)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, K::rt(), &base, &lp).await?,
+        &run_list(&state, &service, K::rt(), &base, &lp).await?,
     ))
 }
 
@@ -323,13 +330,14 @@ pub async fn list<K: Kind>(
 /// in the body.
 pub async fn search<K: Kind>(
     State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
     let lp = list_params_from_search(&state, &json)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, K::rt(), &base, &lp).await?,
+        &run_list(&state, &service, K::rt(), &base, &lp).await?,
     ))
 }
 
@@ -338,6 +346,7 @@ pub async fn search<K: Kind>(
 /// type does not have leaves that type out.
 pub async fn search_all(
     State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
@@ -350,10 +359,10 @@ pub async fn search_all(
     // Every type is read from its start up to the window's end, so the
     // window is bounded like a non-indexed filter's scan.
     let window_end = (lp.paging.start_index - 1).saturating_add(lp.paging.count);
-    if window_end > state.service.limits.max_filter_scan {
+    if window_end > state.services.limits().max_filter_scan {
         return Err(ScimError::too_many(format!(
             "a root search reaches at most {} resources; page through /Users/.search and /Groups/.search",
-            state.service.limits.max_filter_scan
+            state.services.limits().max_filter_scan
         )));
     }
     let per_type = ListParams {
@@ -368,7 +377,7 @@ pub async fn search_all(
     let mut first_error = None;
     let mut answered = false;
     for rt in schema::resource_types() {
-        match run_list(&state, rt, &base, &per_type).await {
+        match run_list(&state, &service, rt, &base, &per_type).await {
             Ok(v) => {
                 answered = true;
                 total += v["totalResults"]
@@ -402,25 +411,23 @@ pub async fn search_all(
 }
 
 pub async fn replace<K: Kind>(
-    State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
     params: Params,
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    check_if_none_match(&state, K::rt(), &id, &pre).await?;
+    check_if_none_match(&service, K::rt(), &id, &pre).await?;
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
     let v = if K::rt().name == GROUP_TYPE.name {
-        state
-            .service
+        service
             .replace_group(&id, &json, if_match, with_refs)
             .await?
     } else {
-        state
-            .service
+        service
             .replace_user(&id, &json, if_match, with_refs)
             .await?
     };
@@ -431,48 +438,41 @@ pub async fn replace<K: Kind>(
 /// names `attributes` or `excludedAttributes` (RFC 7644 §3.5.2 allows both),
 /// so that a membership change never has to list a large group.
 pub async fn patch<K: Kind>(
-    State(state): State<AppState>,
+    Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
     params: Params,
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    check_if_none_match(&state, K::rt(), &id, &pre).await?;
+    check_if_none_match(&service, K::rt(), &id, &pre).await?;
     let p = projection(K::rt(), &params);
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
     if K::rt().name == GROUP_TYPE.name {
         let want = p.is_explicit().then_some(with_refs);
         return Ok(
-            match state
-                .service
-                .patch_group(&id, &json, if_match, want)
-                .await?
-            {
+            match service.patch_group(&id, &json, if_match, want).await? {
                 Some(v) => respond(K::rt(), StatusCode::OK, &v, &base, &p),
                 None => StatusCode::NO_CONTENT.into_response(),
             },
         );
     }
-    let v = state
-        .service
-        .patch_user(&id, &json, if_match, with_refs)
-        .await?;
+    let v = service.patch_user(&id, &json, if_match, with_refs).await?;
     Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
 pub async fn delete<K: Kind>(
-    State(state): State<AppState>,
+    Scoped(service): Scoped,
     PathParam(id): PathParam,
     pre: Preconditions,
 ) -> Result<Response> {
-    check_if_none_match(&state, K::rt(), &id, &pre).await?;
+    check_if_none_match(&service, K::rt(), &id, &pre).await?;
     let if_match = pre.if_match.as_deref();
     if K::rt().name == GROUP_TYPE.name {
-        state.service.delete_group(&id, if_match).await?;
+        service.delete_group(&id, if_match).await?;
     } else {
-        state.service.delete_user(&id, if_match).await?;
+        service.delete_user(&id, if_match).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

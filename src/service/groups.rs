@@ -15,7 +15,7 @@ use crate::scim::resource::{self, Doc, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::store::keys;
 use crate::store::table::{Condition, Write};
-use crate::store::{DirError, Directory, Edge, Stored};
+use crate::store::{DirError, Edge, Stored};
 
 /// The edge writes, in the group's transaction when they fit, else after it.
 fn outside(writes: &[Write], atomic: bool) -> Outside<'_> {
@@ -357,7 +357,7 @@ impl Service {
         let found = self.resolve_members("", &ids).await?;
         let stored = Self::prepare(&GROUP_TYPE, doc)?;
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
-        let writes = Directory::edge_writes(&edges, &[]);
+        let writes = self.dir.edge_writes(&edges, &[]);
         if writes.len() <= EDGES_IN_ONE_TRANSACTION {
             self.dir.create(&GROUP_TYPE, &stored, &writes).await?;
         } else {
@@ -405,7 +405,7 @@ impl Service {
         };
         let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
         let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
-        let writes = Directory::edge_writes(&adds, &removes);
+        let writes = self.dir.edge_writes(&adds, &removes);
         let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
         let with = outside(&writes, atomic);
         let stored = self
@@ -538,7 +538,7 @@ impl Service {
         let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
         // Up to 99 edge changes go in the group's own write, one transaction:
         // all or nothing. More are written in batches, outside it.
-        let writes = Directory::edge_writes(&adds, &removes);
+        let writes = self.dir.edge_writes(&adds, &removes);
         let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
         let with = outside(&writes, atomic);
         let edges_first = edges_first && !atomic;

@@ -6,6 +6,7 @@ mod groups;
 mod list;
 mod users;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schema::ResourceType;
 use crate::store::table::Write;
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
+use crate::tenant::Tenant;
 
 /// How many times a write that lost a race with another write is redone
 /// (when the client did not pin a version with `If-Match`).
@@ -75,7 +77,12 @@ pub struct View {
 pub struct Service {
     dir: Directory,
     pub limits: ServiceLimits,
+    /// The cleanup state of this service's tenant.
     cleanup: Arc<CleanupState>,
+    /// Every tenant's cleanup state in this process (tenants that have
+    /// passed authentication only, so the map stays as small as the
+    /// deployment's list of tenants).
+    tenants: Arc<std::sync::Mutex<HashMap<Tenant, Arc<CleanupState>>>>,
 }
 
 /// Whether deleted resources' edges may still be waiting for removal, and
@@ -186,10 +193,35 @@ fn not_found(rt: &ResourceType, id: &str) -> ScimError {
 
 impl Service {
     pub fn new(dir: Directory, limits: ServiceLimits) -> Self {
+        let cleanup: Arc<CleanupState> = Arc::default();
+        let tenants = HashMap::from([(dir.tenant().clone(), Arc::clone(&cleanup))]);
         Self {
             dir,
             limits,
-            cleanup: Arc::default(),
+            cleanup,
+            tenants: Arc::new(std::sync::Mutex::new(tenants)),
+        }
+    }
+
+    /// Whose directory this service serves.
+    pub fn tenant(&self) -> &Tenant {
+        self.dir.tenant()
+    }
+
+    /// The same service over another tenant's directory (the table, limits
+    /// and per-process state are shared).
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        let cleanup = match self.tenants.lock() {
+            Ok(mut m) => Arc::clone(m.entry(tenant.clone()).or_default()),
+            // A panic elsewhere poisoned the map: a fresh state costs at
+            // most one extra leftover check.
+            Err(_) => Arc::default(),
+        };
+        Self {
+            dir: self.dir.for_tenant(tenant),
+            limits: self.limits,
+            cleanup,
+            tenants: Arc::clone(&self.tenants),
         }
     }
 

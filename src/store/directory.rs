@@ -7,12 +7,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX};
+use super::keys::{self, DISPLAY_NAME_INDEX, Key, Keys, LOOKUP_INDEX, RESOURCE_SK, TYPE_INDEX};
 use super::table::{
     self, Condition, Item, MAX_BATCH_WRITE_ITEMS, Query, Requests, StoreError, Table, Write,
 };
 use crate::scim::resource::{Doc, Meta};
 use crate::scim::schema::ResourceType;
+use crate::tenant::Tenant;
 
 /// A resource as stored: its server-assigned parts and its document.
 #[derive(Debug, Clone)]
@@ -59,9 +60,9 @@ pub struct Edge {
 }
 
 impl Edge {
-    fn to_item(&self) -> Item {
-        let mut item = Item::new(keys::member_edge(&self.group_id, &self.member_id));
-        item.set_s(LOOKUP_INDEX.pk, keys::member_of_partition(&self.member_id))
+    fn to_item(&self, keys: &Keys) -> Item {
+        let mut item = Item::new(keys.member_edge(&self.group_id, &self.member_id));
+        item.set_s(LOOKUP_INDEX.pk, keys.member_of_partition(&self.member_id))
             .set_s(LOOKUP_INDEX.sk, self.group_id.clone())
             .set_s(ATTR_TYPE, "Membership")
             .set_s(ATTR_GROUP, self.group_id.clone())
@@ -94,11 +95,38 @@ pub struct CleanupTask {
 #[derive(Clone)]
 pub struct Directory {
     table: Table,
+    tenant: Tenant,
+    keys: Keys,
 }
 
 impl Directory {
+    /// The single-tenant directory.
     pub fn new(table: Table) -> Self {
-        Self { table }
+        Self::of(table, &Tenant::Default)
+    }
+
+    /// One tenant's directory.
+    pub fn of(table: Table, tenant: &Tenant) -> Self {
+        Self {
+            table,
+            tenant: tenant.clone(),
+            keys: Keys::of(tenant),
+        }
+    }
+
+    /// The same table, another tenant's directory.
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        Self::of(self.table.clone(), tenant)
+    }
+
+    /// Whose directory this is.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// The keys of this directory.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The table underneath.
@@ -112,9 +140,9 @@ impl Directory {
     }
 
     /// The guard items a resource's document needs (its `userName`, for users).
-    fn guards(rt: &ResourceType, doc: &Doc) -> Vec<Key> {
+    fn guards(&self, rt: &ResourceType, doc: &Doc) -> Vec<Key> {
         match (rt.name, doc.get("userName").and_then(Value::as_str)) {
-            ("User", Some(name)) => vec![keys::user_name_guard(name)],
+            ("User", Some(name)) => vec![self.keys.user_name_guard(name)],
             _ => Vec::new(),
         }
     }
@@ -122,7 +150,7 @@ impl Directory {
     /// The lookup items a resource's document needs: one per distinct email
     /// of a user, so that `emails.value eq` is one Query on `gsi2`. They carry
     /// no condition; they change in the same transaction as the resource.
-    fn lookups(rt: &ResourceType, s: &Stored) -> Vec<Item> {
+    fn lookups(&self, rt: &ResourceType, s: &Stored) -> Vec<Item> {
         if rt.name != "User" {
             return Vec::new();
         }
@@ -137,8 +165,8 @@ impl Directory {
             .filter_map(|e| e.get("value").and_then(Value::as_str))
             .filter(|e| seen.insert(keys::fold(e)))
             .map(|e| {
-                let mut item = Item::new(keys::email_lookup(&s.meta.id, e));
-                item.set_s(LOOKUP_INDEX.pk, keys::email_partition(e))
+                let mut item = Item::new(self.keys.email_lookup(&s.meta.id, e));
+                item.set_s(LOOKUP_INDEX.pk, self.keys.email_partition(e))
                     .set_s(LOOKUP_INDEX.sk, s.meta.id.clone())
                     .set_s(ATTR_TYPE, "EmailLookup")
                     .set_s(ATTR_ID, s.meta.id.clone());
@@ -155,10 +183,10 @@ impl Directory {
         guard
     }
 
-    fn to_item(rt: &ResourceType, s: &Stored) -> Result<Item, DirError> {
+    fn to_item(&self, rt: &ResourceType, s: &Stored) -> Result<Item, DirError> {
         let doc = serde_json::to_string(&s.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut item = Item::new(keys::resource(rt.name, &s.meta.id));
-        item.set_s(TYPE_INDEX.pk, keys::type_partition(rt.name))
+        let mut item = Item::new(self.keys.resource(rt.name, &s.meta.id));
+        item.set_s(TYPE_INDEX.pk, self.keys.type_partition(rt.name))
             .set_s(TYPE_INDEX.sk, s.meta.id.clone())
             .set_s(ATTR_TYPE, rt.name)
             .set_s(ATTR_ID, s.meta.id.clone())
@@ -170,14 +198,17 @@ impl Directory {
                 i64::try_from(s.meta.version).unwrap_or(i64::MAX),
             );
         if let Some(ext) = s.doc.get("externalId").and_then(Value::as_str) {
-            item.set_s(LOOKUP_INDEX.pk, keys::external_id_partition(rt.name, ext))
-                .set_s(LOOKUP_INDEX.sk, s.meta.id.clone());
+            item.set_s(
+                LOOKUP_INDEX.pk,
+                self.keys.external_id_partition(rt.name, ext),
+            )
+            .set_s(LOOKUP_INDEX.sk, s.meta.id.clone());
         }
         if rt.name == "Group" {
             if let Some(name) = s.doc.get("displayName").and_then(Value::as_str) {
                 item.set_s(
                     DISPLAY_NAME_INDEX.pk,
-                    keys::display_name_partition(rt.name, name),
+                    self.keys.display_name_partition(rt.name, name),
                 )
                 .set_s(DISPLAY_NAME_INDEX.sk, s.meta.id.clone());
             }
@@ -217,7 +248,7 @@ impl Directory {
 
     /// 1 GetItem.
     pub async fn get(&self, rt: &ResourceType, id: &str) -> Result<Option<Stored>, DirError> {
-        let item = self.table.get(&keys::resource(rt.name, id)).await?;
+        let item = self.table.get(&self.keys.resource(rt.name, id)).await?;
         item.as_ref().map(Self::from_item).transpose()
     }
 
@@ -228,15 +259,15 @@ impl Directory {
         s: &Stored,
         with: &[Write],
     ) -> Result<(), DirError> {
-        let mut writes = vec![Write::put(Self::to_item(rt, s)?, Condition::NotExists)];
-        for g in Self::guards(rt, &s.doc) {
+        let mut writes = vec![Write::put(self.to_item(rt, s)?, Condition::NotExists)];
+        for g in self.guards(rt, &s.doc) {
             writes.push(Write::put(
                 Self::guard_item(rt, g, &s.meta.id),
                 Condition::NotExists,
             ));
         }
         writes.extend(
-            Self::lookups(rt, s)
+            self.lookups(rt, s)
                 .into_iter()
                 .map(|i| Write::put(i, Condition::None)),
         );
@@ -257,11 +288,11 @@ impl Directory {
         with: &[Write],
     ) -> Result<(), DirError> {
         let mut writes = vec![Write::put(
-            Self::to_item(rt, new)?,
+            self.to_item(rt, new)?,
             Condition::VersionIs(Self::version(old)),
         )];
-        let before = Self::guards(rt, &old.doc);
-        let after = Self::guards(rt, &new.doc);
+        let before = self.guards(rt, &old.doc);
+        let after = self.guards(rt, &new.doc);
         for g in before.iter().filter(|g| !after.contains(g)) {
             writes.push(Write::delete(g.clone(), Condition::None));
         }
@@ -272,7 +303,7 @@ impl Directory {
                 Condition::NotExists,
             ));
         }
-        let (old_lookups, new_lookups) = (Self::lookups(rt, old), Self::lookups(rt, new));
+        let (old_lookups, new_lookups) = (self.lookups(rt, old), self.lookups(rt, new));
         let new_keys: Vec<Key> = new_lookups.iter().map(Item::key).collect();
         let old_keys: Vec<Key> = old_lookups.iter().map(Item::key).collect();
         for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
@@ -304,17 +335,17 @@ impl Directory {
         at: &str,
     ) -> Result<CleanupTask, DirError> {
         let mut writes = vec![Write::delete(
-            keys::resource(rt.name, &old.meta.id),
+            self.keys.resource(rt.name, &old.meta.id),
             Condition::VersionIs(Self::version(old)),
         )];
-        for g in Self::guards(rt, &old.doc) {
+        for g in self.guards(rt, &old.doc) {
             writes.push(Write::delete(g, Condition::None));
         }
-        for item in Self::lookups(rt, old) {
+        for item in self.lookups(rt, old) {
             writes.push(Write::delete(item.key(), Condition::None));
         }
         let task = CleanupTask {
-            key: keys::cleanup_task(at, rt.name, &old.meta.id),
+            key: self.keys.cleanup_task(at, rt.name, &old.meta.id),
             resource_type: rt.name.to_string(),
             id: old.meta.id.clone(),
         };
@@ -335,15 +366,15 @@ impl Directory {
     pub async fn import(&self, rt: &ResourceType, resources: &[Stored]) -> Result<(), DirError> {
         let mut writes = Vec::with_capacity(resources.len() * 2);
         for s in resources {
-            writes.push(Write::put(Self::to_item(rt, s)?, Condition::None));
-            for g in Self::guards(rt, &s.doc) {
+            writes.push(Write::put(self.to_item(rt, s)?, Condition::None));
+            for g in self.guards(rt, &s.doc) {
                 writes.push(Write::put(
                     Self::guard_item(rt, g, &s.meta.id),
                     Condition::None,
                 ));
             }
             writes.extend(
-                Self::lookups(rt, s)
+                self.lookups(rt, s)
                     .into_iter()
                     .map(|i| Write::put(i, Condition::None)),
             );
@@ -362,7 +393,7 @@ impl Directory {
         with: &[Write],
     ) -> Result<(), DirError> {
         let mut writes = vec![Write::Touch {
-            key: keys::resource(rt.name, id),
+            key: self.keys.resource(rt.name, id),
             last_modified: at.to_string(),
             condition,
         }];
@@ -380,7 +411,7 @@ impl Directory {
     ) -> Result<Vec<(String, Stored)>, DirError> {
         let keys: Vec<Key> = refs
             .iter()
-            .map(|(rt, id)| keys::resource(rt.name, id))
+            .map(|(rt, id)| self.keys.resource(rt.name, id))
             .collect();
         let items = self.table.get_many(&keys).await?;
         items
@@ -402,7 +433,7 @@ impl Directory {
         email: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let q = Query::partition(Some(&LOOKUP_INDEX), keys::email_partition(email), limit);
+        let q = Query::partition(Some(&LOOKUP_INDEX), self.keys.email_partition(email), limit);
         let (items, more) = self.collect_items(q, limit).await?;
         let ids: Vec<(&ResourceType, &str)> = items
             .iter()
@@ -426,7 +457,7 @@ impl Directory {
         display_name: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let pk = keys::display_name_partition(rt.name, display_name);
+        let pk = self.keys.display_name_partition(rt.name, display_name);
         self.collect(
             Query::partition(Some(&DISPLAY_NAME_INDEX), pk, limit),
             limit,
@@ -442,7 +473,7 @@ impl Directory {
         limit: usize,
     ) -> Result<(Vec<Edge>, bool), DirError> {
         let (items, more) = self
-            .collect_items(group_edges(group_id, limit), limit)
+            .collect_items(group_edges(&self.keys, group_id, limit), limit)
             .await?;
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
@@ -454,14 +485,17 @@ impl Directory {
         limit: usize,
     ) -> Result<(Vec<Edge>, bool), DirError> {
         let (items, more) = self
-            .collect_items(member_edges(member_id, limit), limit)
+            .collect_items(member_edges(&self.keys, member_id, limit), limit)
             .await?;
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
     /// Which of these (group id, member id) edges exist: BatchGetItems.
     pub async fn existing_edges(&self, pairs: &[(String, String)]) -> Result<Vec<Edge>, DirError> {
-        let keys: Vec<Key> = pairs.iter().map(|(g, m)| keys::member_edge(g, m)).collect();
+        let keys: Vec<Key> = pairs
+            .iter()
+            .map(|(g, m)| self.keys.member_edge(g, m))
+            .collect();
         let items = self.table.get_many(&keys).await?;
         Ok(items.iter().filter_map(Edge::from_item).collect())
     }
@@ -470,7 +504,7 @@ impl Directory {
     pub async fn write_edges(&self, add: &[Edge], remove: &[Edge]) -> Result<(), DirError> {
         Ok(self
             .table
-            .batch_write(&Self::edge_writes(add, remove))
+            .batch_write(&self.edge_writes(add, remove))
             .await?)
     }
 
@@ -479,16 +513,18 @@ impl Directory {
     /// One write an edge: a member both removed and added (a clear, then a
     /// re-add) is put; one named twice is written once, since a
     /// transaction may not write an item twice.
-    pub fn edge_writes(add: &[Edge], remove: &[Edge]) -> Vec<Write> {
+    pub fn edge_writes(&self, add: &[Edge], remove: &[Edge]) -> Vec<Write> {
         table::last_per_key(
-            edge_deletes(remove)
-                .chain(add.iter().map(|e| Write::put(e.to_item(), Condition::None))),
+            edge_deletes(&self.keys, remove).chain(
+                add.iter()
+                    .map(|e| Write::put(e.to_item(&self.keys), Condition::None)),
+            ),
         )
     }
 
     /// Pending cleanup tasks, oldest first.
     pub async fn cleanup_tasks(&self, limit: usize) -> Result<Vec<CleanupTask>, DirError> {
-        let q = Query::partition(None, keys::cleanup_partition(), limit.max(1));
+        let q = Query::partition(None, self.keys.cleanup_partition(), limit.max(1));
         let page = self.table.query(&q).await?;
         Ok(page
             .items
@@ -509,9 +545,9 @@ impl Directory {
         // Each side (the resource as a member; a group as the holder of
         // members) is read a full Query page (1 MB) a round, on from where
         // the last round stopped, until its end.
-        let mut sides = vec![Some(member_edges(&task.id, usize::MAX))];
+        let mut sides = vec![Some(member_edges(&self.keys, &task.id, usize::MAX))];
         if task.resource_type == "Group" {
-            sides.push(Some(group_edges(&task.id, usize::MAX)));
+            sides.push(Some(group_edges(&self.keys, &task.id, usize::MAX)));
         }
         // Deletes carried to the next round so that every BatchWriteItem
         // but the last is full.
@@ -525,7 +561,7 @@ impl Directory {
                 let Some(q) = side.as_mut() else { continue };
                 let page = self.table.query(q).await?;
                 let edges: Vec<Edge> = page.items.iter().filter_map(Edge::from_item).collect();
-                pending.extend(edge_deletes(&edges));
+                pending.extend(edge_deletes(&self.keys, &edges));
                 match page.items.last() {
                     Some(last) if page.more => q.start_after = Some(last.clone()),
                     _ => *side = None,
@@ -554,7 +590,11 @@ impl Directory {
         rt: &ResourceType,
         user_name: &str,
     ) -> Result<Option<Stored>, DirError> {
-        let Some(guard) = self.table.get(&keys::user_name_guard(user_name)).await? else {
+        let Some(guard) = self
+            .table
+            .get(&self.keys.user_name_guard(user_name))
+            .await?
+        else {
             return Ok(None);
         };
         match guard.s(ATTR_ID) {
@@ -570,7 +610,7 @@ impl Directory {
         external_id: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let pk = keys::external_id_partition(rt.name, external_id);
+        let pk = self.keys.external_id_partition(rt.name, external_id);
         self.collect(Query::partition(Some(&LOOKUP_INDEX), pk, limit), limit)
             .await
     }
@@ -596,12 +636,12 @@ impl Directory {
     ) -> Result<(Vec<Stored>, bool), DirError> {
         let mut q = Query::partition(
             Some(&TYPE_INDEX),
-            keys::type_partition(rt.name),
+            self.keys.type_partition(rt.name),
             limit.max(1),
         );
         q.start_after = after.map(|id| {
-            let mut item = Item::new(keys::resource(rt.name, id));
-            item.set_s(TYPE_INDEX.pk, keys::type_partition(rt.name))
+            let mut item = Item::new(self.keys.resource(rt.name, id));
+            item.set_s(TYPE_INDEX.pk, self.keys.type_partition(rt.name))
                 .set_s(TYPE_INDEX.sk, id);
             item
         });
@@ -647,33 +687,161 @@ impl Directory {
     pub async fn count(&self, rt: &ResourceType) -> Result<usize, DirError> {
         Ok(self
             .table
-            .count(Some(&TYPE_INDEX), &keys::type_partition(rt.name))
+            .count(Some(&TYPE_INDEX), &self.keys.type_partition(rt.name))
             .await?)
     }
 }
 
-fn edge_deletes(edges: &[Edge]) -> impl Iterator<Item = Write> + '_ {
-    edges.iter().map(|e| {
-        Write::delete(
-            keys::member_edge(&e.group_id, &e.member_id),
-            Condition::None,
-        )
-    })
+/// What one round of removing a directory did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Items deleted this round.
+    pub deleted: usize,
+    /// Nothing of the directory is left.
+    pub done: bool,
+}
+
+/// How many anchors (cleanup tasks, groups, users) one removal round reads.
+const REMOVAL_PAGE: usize = 100;
+
+impl Directory {
+    /// Deletes the directory's items: one round, which stops once about
+    /// `budget` items are deleted. Rounds can be run until `done`, by one
+    /// process or by several in turn: each round finds what is left from the
+    /// indexes, so a removal cut short anywhere resumes where it stopped.
+    ///
+    /// Every item hangs off an anchor that can be listed: a pending cleanup
+    /// task (its resource's partition may still hold edges), a group
+    /// (`gsi1`; its partition holds its edges) or a user (`gsi1`; its
+    /// `userName` names its guard, its emails its lookup items, all written
+    /// in the same transactions as the user). Anchors are deleted after
+    /// everything that hangs off them, so that a round stopped half-way
+    /// leaves them to be found again. Memory holds one Query page.
+    pub async fn remove_some(&self, budget: usize) -> Result<Removal, DirError> {
+        let mut round = Removal::default();
+        // Deleted first, then the anchors.
+        let mut dependents: Vec<Write> = Vec::new();
+        let mut anchors: Vec<Write> = Vec::new();
+        let delete = |k: Key| Write::delete(k, Condition::None);
+        let tasks = Query::partition(None, self.keys.cleanup_partition(), REMOVAL_PAGE);
+        let page = self.table.query(&tasks).await?;
+        let mut found = !page.items.is_empty();
+        for task in &page.items {
+            if let (Some(ty), Some(id)) = (task.s(ATTR_TARGET_TYPE), task.s(ATTR_ID)) {
+                let pk = self.keys.resource(ty, id).pk;
+                if !self.purge_partition(&pk, budget, &mut round).await? {
+                    return Ok(round);
+                }
+            }
+            anchors.push(delete(task.key()));
+        }
+        for rt in ["Group", "User"] {
+            let q = Query::partition(
+                Some(&TYPE_INDEX),
+                self.keys.type_partition(rt),
+                REMOVAL_PAGE,
+            );
+            let page = self.table.query(&q).await?;
+            found |= !page.items.is_empty();
+            for item in &page.items {
+                let key = item.key();
+                if rt == "Group" {
+                    if !self.purge_partition(&key.pk, budget, &mut round).await? {
+                        return Ok(round);
+                    }
+                } else {
+                    if let Some(name) = item.s(ATTR_USER_NAME) {
+                        dependents.push(delete(self.keys.user_name_guard(name)));
+                    }
+                    if let Ok(user) = Self::from_item(item) {
+                        let emails = self.lookups(&crate::scim::schema::USER_TYPE, &user);
+                        dependents.extend(emails.into_iter().map(|e| delete(e.key())));
+                    }
+                }
+                anchors.push(delete(key));
+            }
+        }
+        for writes in [dependents, anchors] {
+            self.table.batch_write(&writes).await?;
+            round.deleted += writes.len();
+        }
+        round.done = !found;
+        Ok(round)
+    }
+
+    /// Deletes a partition's items but its `RESOURCE` item; `false` if the
+    /// budget ran out first.
+    async fn purge_partition(
+        &self,
+        pk: &str,
+        budget: usize,
+        round: &mut Removal,
+    ) -> Result<bool, DirError> {
+        let mut q = Query::partition(None, pk, usize::MAX);
+        loop {
+            let page = self.table.query(&q).await?;
+            let deletes: Vec<Write> = page
+                .items
+                .iter()
+                .map(Item::key)
+                .filter(|k| k.sk != RESOURCE_SK)
+                .map(|k| Write::delete(k, Condition::None))
+                .collect();
+            self.table.batch_write(&deletes).await?;
+            round.deleted += deletes.len();
+            match page.items.last() {
+                Some(last) if page.more => {
+                    if round.deleted >= budget {
+                        return Ok(false);
+                    }
+                    q.start_after = Some(last.clone());
+                }
+                _ => return Ok(true),
+            }
+        }
+    }
+
+    /// Deletes whatever of the directory's items a whole-table Scan still
+    /// finds (say, an edge written by a request racing its group's delete),
+    /// one Scan page a round after `start_after`: returns the items deleted
+    /// and where to go on from (`None` at the end). Reads the whole table.
+    pub async fn sweep_some(
+        &self,
+        start_after: Option<&Key>,
+    ) -> Result<(usize, Option<Key>), DirError> {
+        let page = self.table.scan(start_after, usize::MAX).await?;
+        let deletes: Vec<Write> = page
+            .items
+            .iter()
+            .map(Item::key)
+            .filter(|k| self.keys.owns(&k.pk))
+            .map(|k| Write::delete(k, Condition::None))
+            .collect();
+        self.table.batch_write(&deletes).await?;
+        let next = page.items.last().filter(|_| page.more).map(Item::key);
+        Ok((deletes.len(), next))
+    }
+}
+
+fn edge_deletes<'a>(keys: &'a Keys, edges: &'a [Edge]) -> impl Iterator<Item = Write> + 'a {
+    edges
+        .iter()
+        .map(|e| Write::delete(keys.member_edge(&e.group_id, &e.member_id), Condition::None))
 }
 
 /// The Query for a group's member edges (its own partition).
-fn group_edges(group_id: &str, limit: usize) -> Query {
-    let (pk, prefix) = keys::members_of(group_id);
+fn group_edges(keys: &Keys, group_id: &str, limit: usize) -> Query {
+    let (pk, prefix) = keys.members_of(group_id);
     let mut q = Query::partition(None, pk, limit.max(1));
     q.sk_prefix = Some(prefix.to_string());
     q
 }
 
 /// The Query for the edges whose member is `member_id` (`gsi2`).
-fn member_edges(member_id: &str, limit: usize) -> Query {
+fn member_edges(keys: &Keys, member_id: &str, limit: usize) -> Query {
     Query::partition(
         Some(&LOOKUP_INDEX),
-        keys::member_of_partition(member_id),
+        keys.member_of_partition(member_id),
         limit.max(1),
     )
 }

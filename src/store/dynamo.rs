@@ -326,6 +326,25 @@ impl Driver for Dynamo {
         })
     }
 
+    async fn scan(&self, start_after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .set_exclusive_start_key(start_after.map(key_map))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", &e))?;
+        self.meter.read(out.consumed_capacity());
+        Ok(Page {
+            items: out.items().iter().map(from_map).collect(),
+            more: out.last_evaluated_key().is_some(),
+        })
+    }
+
     async fn count(
         &self,
         index: Option<&'static IndexDef>,

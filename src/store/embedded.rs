@@ -387,6 +387,38 @@ impl Driver for Embedded {
         self.read(|db| query_page(db, q))
     }
 
+    async fn scan(&self, start_after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let items = tx.open_table(ITEMS).map_err(backend)?;
+            let range = match start_after {
+                Some(k) => items.range((k.pk.as_str(), k.sk.as_str())..),
+                None => items.range::<(&str, &str)>(..),
+            }
+            .map_err(backend)?;
+            let mut page = Page::default();
+            let mut bytes = 0usize;
+            for entry in range {
+                let (k, v) = entry.map_err(backend)?;
+                let (pk, sk) = k.value();
+                if start_after.is_some_and(|a| a.pk == pk && a.sk == sk) {
+                    continue;
+                }
+                let item = decode(v.value())?;
+                let size = item.size();
+                if page.items.len() >= limit
+                    || (!page.items.is_empty() && bytes + size > MAX_QUERY_PAGE_BYTES)
+                {
+                    page.more = true;
+                    break;
+                }
+                bytes += size;
+                page.items.push(item);
+            }
+            Ok(page)
+        })
+    }
+
     async fn count(
         &self,
         index: Option<&'static IndexDef>,
@@ -466,7 +498,7 @@ mod tests {
     async fn query_pages_stop_at_one_megabyte() {
         let (_d, db) = open();
         for i in 0..30 {
-            let mut item = Item::new(keys::resource("User", &format!("{i:03}")));
+            let mut item = Item::new(keys::Keys::default().resource("User", &format!("{i:03}")));
             item.set_s(TYPE_INDEX.pk, "User")
                 .set_s(TYPE_INDEX.sk, format!("{i:03}"));
             item.set_s("doc", "x".repeat(100 * 1024));
@@ -502,8 +534,8 @@ mod tests {
             .map(|i| {
                 let db = Arc::clone(&db);
                 tokio::spawn(async move {
-                    let own = Item::new(keys::resource("User", &format!("own{i}")));
-                    let shared = Item::new(keys::resource("User", "shared"));
+                    let own = Item::new(keys::Keys::default().resource("User", &format!("own{i}")));
+                    let shared = Item::new(keys::Keys::default().resource("User", "shared"));
                     let r = db
                         .transact(&[
                             Write::put(own.clone(), Condition::NotExists),
@@ -536,7 +568,7 @@ mod tests {
     async fn the_file_opens_again_as_soon_as_the_store_is_dropped() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("again.redb");
-        let item = Item::new(keys::resource("User", "kept"));
+        let item = Item::new(keys::Keys::default().resource("User", "kept"));
         {
             let db = Embedded::open(&path).unwrap_or_else(|e| panic!("{e}"));
             db.write(&Write::put(item.clone(), Condition::None))
@@ -550,8 +582,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_condition_applies_nothing() {
         let (_d, db) = open();
-        let a = Item::new(keys::resource("User", "a"));
-        let b = Item::new(keys::resource("User", "b"));
+        let a = Item::new(keys::Keys::default().resource("User", "a"));
+        let b = Item::new(keys::Keys::default().resource("User", "b"));
         db.write(&Write::put(b.clone(), Condition::None))
             .await
             .unwrap_or_else(|e| panic!("{e}"));

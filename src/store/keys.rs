@@ -1,12 +1,15 @@
 //! Every key of the single table, built here and nowhere else.
 //!
-//! | item            | pk                          | sk                | gsi1 (pk / sk)  | gsi2 (pk / sk)                 | gsi3 (pk / sk)                          |
-//! |-----------------|-----------------------------|-------------------|-----------------|--------------------------------|-----------------------------------------|
-//! | resource        | `<Type>#<id>`               | `RESOURCE`        | `<Type>` / id   | `<Type>#externalId#<ext>` / id | `Group#displayName#<lowercase>` / id (groups) |
-//! | userName guard  | `User#userName#<lowercase>` | `UNIQUE`          |                 |                                |                                         |
-//! | email lookup    | `User#<id>`                 | `EMAIL#<lowercase>` |               | `User#email#<lowercase>` / id  |                                         |
-//! | membership edge | `Group#<group id>`          | `MEMBER#<member id>` |              | `MemberOf#<member id>` / group id |                                      |
-//! | cleanup task    | `CLEANUP`                   | `<time>#<Type>#<id>` |              |                                |                                         |
+//! `<t>` is the tenant's prefix: empty for the single-tenant directory at
+//! the base path, `T#<tenant>#` for a tenant at `/scim/v2/<tenant>`.
+//!
+//! | item            | pk                             | sk                   | gsi1 (pk / sk)     | gsi2 (pk / sk)                       | gsi3 (pk / sk)                                   |
+//! |-----------------|--------------------------------|----------------------|--------------------|--------------------------------------|--------------------------------------------------|
+//! | resource        | `<t><Type>#<id>`               | `RESOURCE`           | `<t><Type>` / id   | `<t><Type>#externalId#<ext>` / id    | `<t>Group#displayName#<lowercase>` / id (groups) |
+//! | userName guard  | `<t>User#userName#<lowercase>` | `UNIQUE`             |                    |                                      |                                                  |
+//! | email lookup    | `<t>User#<id>`                 | `EMAIL#<lowercase>`  |                    | `<t>User#email#<lowercase>` / id     |                                                  |
+//! | membership edge | `<t>Group#<group id>`          | `MEMBER#<member id>` |                    | `<t>MemberOf#<member id>` / group id |                                                  |
+//! | cleanup task    | `<t>CLEANUP`                   | `<time>#<Type>#<id>` |                    |                                      |                                                  |
 //!
 //! `gsi1` lists the resources of one type in id order. `gsi2` is the lookup
 //! index: resources by `externalId` (case-exact, not unique), and the inverted
@@ -14,12 +17,18 @@
 //! (case-insensitive). A group's members are the edges in its own partition,
 //! so both directions of a membership are one Query and one item.
 //!
-//! The guard item makes `userName` unique case-insensitively: it is written in
-//! the same transaction as the user, with the condition that it does not exist.
-//! A cleanup task is written in the same transaction as a resource's delete and
-//! names edges still to be removed; reads never show edges whose ends are gone.
+//! The guard item makes `userName` unique case-insensitively within a
+//! tenant: it is written in the same transaction as the user, with the
+//! condition that it does not exist. A cleanup task is written in the same
+//! transaction as a resource's delete and names edges still to be removed;
+//! reads never show edges whose ends are gone.
+//!
+//! Every partition key, of the table and of each GSI, carries the tenant:
+//! a Query or GetItem names one partition, so none can reach another
+//! tenant's items.
 
 use crate::scim::ScimError;
+use crate::tenant::Tenant;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -60,8 +69,11 @@ pub static INDEXES: &[&IndexDef] = &[&TYPE_INDEX, &LOOKUP_INDEX, &DISPLAY_NAME_I
 /// 1024; values that go into keys are held well under both.
 pub const MAX_KEY_VALUE_BYTES: usize = 1000;
 
-const RESOURCE_SK: &str = "RESOURCE";
+/// The sort key of a resource's own item in its partition.
+pub const RESOURCE_SK: &str = "RESOURCE";
 const GUARD_SK: &str = "UNIQUE";
+const MEMBER_PREFIX: &str = "MEMBER#";
+const CLEANUP_PK: &str = "CLEANUP";
 
 /// A full primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,82 +82,120 @@ pub struct Key {
     pub sk: String,
 }
 
-pub fn resource(resource_type: &str, id: &str) -> Key {
-    Key {
-        pk: format!("{resource_type}#{id}"),
-        sk: RESOURCE_SK.into(),
+/// The keys of one tenant's directory. Every partition key and GSI
+/// partition key starts with the tenant's prefix: empty for the
+/// single-tenant directory (so its items keep the keys they have always
+/// had), `T#<tenant>#` for a named tenant. No unprefixed key starts with
+/// `T#`, and a tenant id holds no `#`, so two directories share no
+/// partition: every Query and GetItem stays in its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn of(tenant: &Tenant) -> Self {
+        Self {
+            prefix: match tenant {
+                Tenant::Default => String::new(),
+                Tenant::Named(t) => format!("T#{t}#"),
+            },
+        }
+    }
+
+    pub fn resource(&self, resource_type: &str, id: &str) -> Key {
+        Key {
+            pk: format!("{}{resource_type}#{id}", self.prefix),
+            sk: RESOURCE_SK.into(),
+        }
+    }
+
+    /// The guard item that holds a `userName`, case-folded.
+    pub fn user_name_guard(&self, user_name: &str) -> Key {
+        Key {
+            pk: format!("{}User#userName#{}", self.prefix, fold(user_name)),
+            sk: GUARD_SK.into(),
+        }
+    }
+
+    /// `gsi1pk` of a resource.
+    pub fn type_partition(&self, resource_type: &str) -> String {
+        format!("{}{resource_type}", self.prefix)
+    }
+
+    /// `gsi2pk` of a resource with this `externalId`.
+    pub fn external_id_partition(&self, resource_type: &str, external_id: &str) -> String {
+        format!("{}{resource_type}#externalId#{external_id}", self.prefix)
+    }
+
+    /// `gsi3pk` of a group with this `displayName`.
+    pub fn display_name_partition(&self, resource_type: &str, display_name: &str) -> String {
+        format!(
+            "{}{resource_type}#displayName#{}",
+            self.prefix,
+            fold(display_name)
+        )
+    }
+
+    /// The lookup item that finds user `id` by one of its emails.
+    pub fn email_lookup(&self, id: &str, email: &str) -> Key {
+        Key {
+            pk: self.resource("User", id).pk,
+            sk: format!("EMAIL#{}", fold(email)),
+        }
+    }
+
+    /// `gsi2pk` of the users with this email (any letter case).
+    pub fn email_partition(&self, email: &str) -> String {
+        format!("{}User#email#{}", self.prefix, fold(email))
+    }
+
+    /// The edge that makes `member_id` a member of group `group_id`.
+    pub fn member_edge(&self, group_id: &str, member_id: &str) -> Key {
+        Key {
+            pk: self.resource("Group", group_id).pk,
+            sk: format!("{MEMBER_PREFIX}{member_id}"),
+        }
+    }
+
+    /// The partition and sort key prefix holding a group's member edges.
+    pub fn members_of(&self, group_id: &str) -> (String, &'static str) {
+        (self.resource("Group", group_id).pk, MEMBER_PREFIX)
+    }
+
+    /// `gsi2pk` of the edges whose member is `member_id`.
+    pub fn member_of_partition(&self, member_id: &str) -> String {
+        format!("{}MemberOf#{member_id}", self.prefix)
+    }
+
+    /// A pending cleanup of the edges of a deleted resource.
+    pub fn cleanup_task(&self, at: &str, resource_type: &str, id: &str) -> Key {
+        Key {
+            pk: self.cleanup_partition(),
+            sk: format!("{at}#{resource_type}#{id}"),
+        }
+    }
+
+    /// The partition holding the directory's pending cleanup tasks.
+    pub fn cleanup_partition(&self) -> String {
+        format!("{}{CLEANUP_PK}", self.prefix)
+    }
+
+    /// Whether a partition key value belongs to this directory (for checks
+    /// over a whole table: the prefix of a named tenant, or no tenant's).
+    pub fn owns(&self, pk: &str) -> bool {
+        if self.prefix.is_empty() {
+            !pk.starts_with("T#")
+        } else {
+            pk.starts_with(&self.prefix)
+        }
     }
 }
 
-/// The guard item that holds a `userName`, case-folded.
-pub fn user_name_guard(user_name: &str) -> Key {
-    Key {
-        pk: format!("User#userName#{}", fold(user_name)),
-        sk: GUARD_SK.into(),
+impl Default for Keys {
+    fn default() -> Self {
+        Self::of(&Tenant::Default)
     }
-}
-
-/// `gsi1pk` of a resource.
-pub fn type_partition(resource_type: &str) -> String {
-    resource_type.to_string()
-}
-
-/// `gsi2pk` of a resource with this `externalId`.
-pub fn external_id_partition(resource_type: &str, external_id: &str) -> String {
-    format!("{resource_type}#externalId#{external_id}")
-}
-
-/// `gsi3pk` of a group with this `displayName`.
-pub fn display_name_partition(resource_type: &str, display_name: &str) -> String {
-    format!("{resource_type}#displayName#{}", fold(display_name))
-}
-
-/// The lookup item that finds user `id` by one of its emails.
-pub fn email_lookup(id: &str, email: &str) -> Key {
-    Key {
-        pk: resource("User", id).pk,
-        sk: format!("EMAIL#{}", fold(email)),
-    }
-}
-
-/// `gsi2pk` of the users with this email (any letter case).
-pub fn email_partition(email: &str) -> String {
-    format!("User#email#{}", fold(email))
-}
-
-const MEMBER_PREFIX: &str = "MEMBER#";
-
-/// The edge that makes `member_id` a member of group `group_id`.
-pub fn member_edge(group_id: &str, member_id: &str) -> Key {
-    Key {
-        pk: resource("Group", group_id).pk,
-        sk: format!("{MEMBER_PREFIX}{member_id}"),
-    }
-}
-
-/// The partition and sort key prefix holding a group's member edges.
-pub fn members_of(group_id: &str) -> (String, &'static str) {
-    (resource("Group", group_id).pk, MEMBER_PREFIX)
-}
-
-/// `gsi2pk` of the edges whose member is `member_id`.
-pub fn member_of_partition(member_id: &str) -> String {
-    format!("MemberOf#{member_id}")
-}
-
-const CLEANUP_PK: &str = "CLEANUP";
-
-/// A pending cleanup of the edges of a deleted resource.
-pub fn cleanup_task(at: &str, resource_type: &str, id: &str) -> Key {
-    Key {
-        pk: CLEANUP_PK.into(),
-        sk: format!("{at}#{resource_type}#{id}"),
-    }
-}
-
-/// The partition holding every pending cleanup task.
-pub fn cleanup_partition() -> &'static str {
-    CLEANUP_PK
 }
 
 /// Case folding for case-insensitive uniqueness (RFC 7643 `caseExact: false`).
@@ -167,6 +217,11 @@ pub fn check_key_value(attribute: &str, value: &str) -> Result<(), ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::TenantId;
+
+    fn tenant(t: &str) -> Keys {
+        Keys::of(&Tenant::Named(TenantId::parse(t).unwrap()))
+    }
 
     #[test]
     fn refuses_values_that_outgrow_a_key_once_folded() {
@@ -178,20 +233,66 @@ mod tests {
 
     #[test]
     fn user_name_guard_ignores_case() {
+        let k = Keys::default();
         assert_eq!(
-            user_name_guard("BJensen@Example.com"),
-            user_name_guard("bjensen@example.COM")
+            k.user_name_guard("BJensen@Example.com"),
+            k.user_name_guard("bjensen@example.COM")
         );
-        assert_ne!(user_name_guard("a"), resource("User", "a"));
+        assert_ne!(k.user_name_guard("a"), k.resource("User", "a"));
     }
 
     #[test]
     fn a_groups_edges_share_its_partition_but_not_its_sort_key() {
-        let (pk, prefix) = members_of("g1");
-        let edge = member_edge("g1", "u1");
+        let k = tenant("acme");
+        let (pk, prefix) = k.members_of("g1");
+        let edge = k.member_edge("g1", "u1");
         assert_eq!(edge.pk, pk);
-        assert_eq!(edge.pk, resource("Group", "g1").pk);
+        assert_eq!(edge.pk, k.resource("Group", "g1").pk);
         assert!(edge.sk.starts_with(prefix));
-        assert!(!resource("Group", "g1").sk.starts_with(prefix));
+        assert!(!k.resource("Group", "g1").sk.starts_with(prefix));
+    }
+
+    #[test]
+    fn the_single_tenant_directory_keeps_its_unprefixed_keys() {
+        let k = Keys::default();
+        assert_eq!(k.resource("User", "u1").pk, "User#u1");
+        assert_eq!(k.type_partition("Group"), "Group");
+        assert_eq!(k.cleanup_partition(), "CLEANUP");
+    }
+
+    /// Every partition key of one directory, for one set of values.
+    fn partitions(k: &Keys) -> Vec<String> {
+        vec![
+            k.resource("User", "x").pk,
+            k.user_name_guard("x").pk,
+            k.type_partition("User"),
+            k.external_id_partition("User", "x"),
+            k.display_name_partition("Group", "x"),
+            k.email_lookup("x", "x@example.com").pk,
+            k.email_partition("x@example.com"),
+            k.member_edge("g", "x").pk,
+            k.member_of_partition("x"),
+            k.cleanup_partition(),
+        ]
+    }
+
+    #[test]
+    fn no_two_tenants_share_a_partition_and_each_owns_only_its_own() {
+        let dirs = [
+            Keys::default(),
+            tenant("acme"),
+            tenant("acme-2"),
+            tenant("t"),
+        ];
+        for (i, a) in dirs.iter().enumerate() {
+            for pk in partitions(a) {
+                for (j, b) in dirs.iter().enumerate() {
+                    assert_eq!(b.owns(&pk), i == j, "{pk} in directory {j}");
+                    if i != j {
+                        assert!(!partitions(b).contains(&pk), "{pk} shared");
+                    }
+                }
+            }
+        }
     }
 }

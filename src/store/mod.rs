@@ -7,5 +7,5 @@ pub mod embedded;
 pub mod keys;
 pub mod table;
 
-pub use directory::{CleanupTask, DirError, Directory, Edge, Stored};
+pub use directory::{CleanupTask, DirError, Directory, Edge, Removal, Stored};
 pub use table::{Capacity, Requests, StoreError, Table};

@@ -234,6 +234,10 @@ pub trait Driver: Send + Sync {
     /// Up to 25 unconditional puts and deletes of distinct keys, each applied
     /// (not all-or-none); returns once every one is applied.
     async fn batch_write(&self, ws: &[Write]) -> Result<(), StoreError>;
+    /// One page (at most `limit` items and 1 MB) of the whole table in key
+    /// order, after `start_after` (a Scan: for tenant sweeps and checks,
+    /// never for a SCIM request).
+    async fn scan(&self, start_after: Option<&Key>, limit: usize) -> Result<Page, StoreError>;
     /// Capacity units consumed since the driver was made, where the backend
     /// reports them (DynamoDB does; the embedded store has no such thing).
     fn consumed(&self) -> Option<Capacity> {
@@ -271,6 +275,7 @@ pub struct Stats {
     pub transact_write_items: AtomicU64,
     pub batch_get_item: AtomicU64,
     pub batch_write_item: AtomicU64,
+    pub scan: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -283,6 +288,7 @@ pub struct Requests {
     pub transact_write_items: u64,
     pub batch_get_item: u64,
     pub batch_write_item: u64,
+    pub scan: u64,
 }
 
 impl Requests {
@@ -294,6 +300,7 @@ impl Requests {
             + self.transact_write_items
             + self.batch_get_item
             + self.batch_write_item
+            + self.scan
     }
 }
 
@@ -308,6 +315,7 @@ impl std::ops::Sub for Requests {
             transact_write_items: self.transact_write_items - o.transact_write_items,
             batch_get_item: self.batch_get_item - o.batch_get_item,
             batch_write_item: self.batch_write_item - o.batch_write_item,
+            scan: self.scan - o.scan,
         }
     }
 }
@@ -375,6 +383,7 @@ impl Table {
             transact_write_items: s.transact_write_items.load(Ordering::Relaxed),
             batch_get_item: s.batch_get_item.load(Ordering::Relaxed),
             batch_write_item: s.batch_write_item.load(Ordering::Relaxed),
+            scan: s.scan.load(Ordering::Relaxed),
         }
     }
 
@@ -392,6 +401,12 @@ impl Table {
     pub async fn query(&self, q: &Query) -> Result<Page, StoreError> {
         Self::bump(&self.stats.query, 1);
         self.driver.query(q).await
+    }
+
+    /// One Scan page of the whole table (see [`Driver::scan`]).
+    pub async fn scan(&self, start_after: Option<&Key>, limit: usize) -> Result<Page, StoreError> {
+        Self::bump(&self.stats.scan, 1);
+        self.driver.scan(start_after, limit.max(1)).await
     }
 
     pub async fn count(
@@ -520,7 +535,7 @@ mod tests {
     use crate::store::keys;
 
     fn item_of(bytes: usize) -> Item {
-        let mut i = Item::new(keys::resource("User", "x"));
+        let mut i = Item::new(keys::Keys::default().resource("User", "x"));
         i.set_s("doc", "a".repeat(bytes));
         i
     }
@@ -539,7 +554,12 @@ mod tests {
     #[test]
     fn refuses_transactions_over_100_writes() {
         let ws: Vec<Write> = (0..=MAX_TRANSACT_ITEMS)
-            .map(|i| Write::delete(keys::resource("User", &i.to_string()), Condition::None))
+            .map(|i| {
+                Write::delete(
+                    keys::Keys::default().resource("User", &i.to_string()),
+                    Condition::None,
+                )
+            })
             .collect();
         assert_eq!(
             check_writes(&ws),
@@ -550,7 +570,7 @@ mod tests {
 
     #[test]
     fn refuses_two_writes_of_one_item() {
-        let k = keys::resource("User", "x");
+        let k = keys::Keys::default().resource("User", "x");
         let ws = [
             Write::delete(k.clone(), Condition::None),
             Write::delete(k, Condition::None),
@@ -561,7 +581,12 @@ mod tests {
     #[test]
     fn batches_hold_at_most_25_writes() {
         let ws: Vec<Write> = (0..60)
-            .map(|i| Write::delete(keys::resource("User", &i.to_string()), Condition::None))
+            .map(|i| {
+                Write::delete(
+                    keys::Keys::default().resource("User", &i.to_string()),
+                    Condition::None,
+                )
+            })
             .collect();
         let sizes: Vec<usize> = batches(&ws).map(<[Write]>::len).collect();
         assert_eq!(sizes, vec![25, 25, 10]);

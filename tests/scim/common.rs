@@ -6,9 +6,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
 use http_body_util::BodyExt;
-use scim_lambda::auth::Auth;
+use scim_lambda::auth::{Auth, Tenants, TenantsFile, TenantsFileDoc};
 use scim_lambda::config::Config;
 use scim_lambda::store::{Requests, Table};
+use scim_lambda::tenant::TenantId;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -18,6 +19,9 @@ pub struct Harness {
     pub router: Router,
     pub table: Table,
     pub _dir: Option<tempfile::TempDir>,
+    /// The tenants file the router reads tenants' tokens from.
+    pub tenants_file: std::path::PathBuf,
+    _tenants_dir: tempfile::TempDir,
 }
 
 pub struct Resp {
@@ -76,12 +80,57 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 
 impl Harness {
     pub fn with_table(table: Table, config: &Config, dir: Option<tempfile::TempDir>) -> Self {
-        let router = scim_lambda::app_router(config, table.clone(), Auth::fixed(TOKEN.into()));
+        let tenants_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tenants_file = tenants_dir.path().join("tenants.json");
+        let auth = Auth::fixed(TOKEN.into())
+            .with_tenants(Tenants::File(TenantsFile::new(tenants_file.clone())));
+        let router = scim_lambda::app_router(config, table.clone(), auth);
         Self {
             router,
             table,
             _dir: dir,
+            tenants_file,
+            _tenants_dir: tenants_dir,
         }
+    }
+
+    /// A harness over a router built elsewhere (its tenants file is unused).
+    pub fn from_router(router: Router, table: Table) -> Self {
+        let tenants_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            router,
+            table,
+            _dir: None,
+            tenants_file: tenants_dir.path().join("tenants.json"),
+            _tenants_dir: tenants_dir,
+        }
+    }
+
+    /// Adds a tenant as `tenant add` does; returns its token.
+    pub fn add_tenant(&self, name: &str) -> String {
+        let tenant = TenantId::parse(name).unwrap_or_else(|e| panic!("{e}"));
+        let mut doc = TenantsFileDoc::read(&self.tenants_file).unwrap_or_else(|e| panic!("{e}"));
+        let token = doc.add(&tenant).unwrap_or_else(|e| panic!("{e}"));
+        doc.write(&self.tenants_file)
+            .unwrap_or_else(|e| panic!("{e}"));
+        token
+    }
+
+    /// Sends a request with this bearer token.
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        self.send_with(
+            method,
+            path,
+            body.map(|b| b.to_string()),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await
     }
 
     pub async fn embedded() -> Self {
@@ -115,13 +164,7 @@ impl Harness {
 
     /// Sends a request with the test token.
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
-        self.send_with(
-            method,
-            path,
-            body.map(|b| b.to_string()),
-            &[("authorization", &format!("Bearer {TOKEN}"))],
-        )
-        .await
+        self.send_as(TOKEN, method, path, body).await
     }
 
     /// Sends a request with exactly these headers (plus Host) and a raw body.

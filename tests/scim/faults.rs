@@ -403,7 +403,7 @@ fn violations(items: &[HashMap<String, String>], pending_allowed: bool) -> Vec<S
         by_key.insert((get(i, "pk"), get(i, "sk")), i);
     }
     let exists = |ty: &str, id: &str| {
-        let k = keys::resource(ty, id);
+        let k = keys::Keys::default().resource(ty, id);
         by_key.contains_key(&(k.pk, k.sk))
     };
     let tasks: BTreeSet<String> = items
@@ -416,13 +416,21 @@ fn violations(items: &[HashMap<String, String>], pending_allowed: bool) -> Vec<S
         let (pk, sk) = (get(i, "pk"), get(i, "sk"));
         if sk == "UNIQUE" {
             let id = get(i, "id");
-            let user = by_key.get(&(keys::resource("User", &id).pk, "RESOURCE".into()));
-            let holds = user.is_some_and(|u| keys::user_name_guard(&get(u, "userName")).pk == pk);
+            let user = by_key.get(&(
+                keys::Keys::default().resource("User", &id).pk,
+                "RESOURCE".into(),
+            ));
+            let holds = user.is_some_and(|u| {
+                keys::Keys::default()
+                    .user_name_guard(&get(u, "userName"))
+                    .pk
+                    == pk
+            });
             if !holds {
                 bad.push(format!("guard {pk} without its user {id}"));
             }
         } else if sk == "RESOURCE" && pk.starts_with("User#") {
-            let guard = keys::user_name_guard(&get(i, "userName"));
+            let guard = keys::Keys::default().user_name_guard(&get(i, "userName"));
             if !by_key.contains_key(&(guard.pk.clone(), guard.sk)) {
                 bad.push(format!("user {pk} without its guard {}", guard.pk));
             }

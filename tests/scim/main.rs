@@ -15,4 +15,5 @@ mod load;
 mod query;
 mod quirks;
 mod secrets;
+mod tenants;
 mod users;

@@ -26,14 +26,7 @@ async fn harness_with(auth: Auth) -> (Harness, tempfile::TempDir) {
     let config = crate::common::config();
     let table = scim_lambda::store::Table::new(std::sync::Arc::new(db));
     let router = scim_lambda::app_router(&config, table.clone(), auth);
-    (
-        Harness {
-            router,
-            table,
-            _dir: None,
-        },
-        dir,
-    )
+    (Harness::from_router(router, table), dir)
 }
 
 async fn status_with(h: &Harness, token: &str) -> u16 {
@@ -188,11 +181,7 @@ async fn processes_sharing_the_cursor_key_secret_accept_each_others_cursors() {
         serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()
     };
     let a = app(&shared, "a.redb").await;
-    let h = Harness {
-        router: a.router.clone(),
-        table: a.table.clone(),
-        _dir: None,
-    };
+    let h = Harness::from_router(a.router.clone(), a.table.clone());
     for i in 0..3 {
         h.create_user(serde_json::json!({"userName": format!("c{i}@example.com")}))
             .await;
@@ -219,4 +208,86 @@ async fn processes_sharing_the_cursor_key_secret_accept_each_others_cursors() {
     )
     .await;
     assert_eq!(refused["scimType"], "invalidCursor", "{refused}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
+    use scim_lambda::auth::{self, TenantSecrets, Tenants};
+    use scim_lambda::tenant::TenantId;
+    let sm = client().await;
+    let prefix = format!("scim-{}/tenants/", uuid::Uuid::new_v4());
+    let (acme, globex) = (
+        TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+        TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")),
+    );
+    let acme_token = auth::create_tenant_secret(&sm, &prefix, &acme)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let globex_token = auth::create_tenant_secret(&sm, &prefix, &globex)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = auth::create_tenant_secret(&sm, &prefix, &acme).await;
+    assert!(again.is_err_and(|e| e.contains("already exists")));
+    assert_eq!(
+        auth::list_tenant_secrets(&sm, &prefix).await,
+        Ok(vec!["acme".to_string(), "globex".to_string()])
+    );
+    let tenants = Tenants::Secrets(TenantSecrets::new(
+        sm.clone(),
+        prefix.clone(),
+        Duration::from_secs(1),
+    ));
+    let (h, _dir) = harness_with(Auth::tenants_only().with_tenants(tenants)).await;
+    let status = |token: String, path: &'static str| {
+        let h = &h;
+        async move { h.send_as(&token, "GET", path, None).await.status }
+    };
+    assert_eq!(status(acme_token.clone(), "/scim/v2/acme/Users").await, 200);
+    assert_eq!(
+        status(globex_token.clone(), "/scim/v2/globex/Users").await,
+        200
+    );
+    assert_eq!(
+        status(acme_token.clone(), "/scim/v2/globex/Users").await,
+        401
+    );
+    assert_eq!(
+        status(globex_token.clone(), "/scim/v2/acme/Users").await,
+        401
+    );
+    // No secret, no tenant; and no token opens the base path here.
+    assert_eq!(
+        status(acme_token.clone(), "/scim/v2/initech/Users").await,
+        401
+    );
+    assert_eq!(status(acme_token.clone(), "/scim/v2/Users").await, 401);
+
+    // A rotation of one tenant's token leaves the other's alone.
+    let name = auth::tenant_secret_name(&prefix, &acme);
+    let rotated = auth::rotate_token(&sm, &name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status(rotated.clone(), "/scim/v2/acme/Users").await, 200);
+    assert_eq!(status(acme_token.clone(), "/scim/v2/acme/Users").await, 401);
+    assert_eq!(
+        status(globex_token.clone(), "/scim/v2/globex/Users").await,
+        200
+    );
+
+    // Removal revokes: once the cache lifetime has passed, the token is
+    // refused; removing again is not an error (a removal can be resumed).
+    auth::delete_tenant_secret(&sm, &prefix, &acme)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    auth::delete_tenant_secret(&sm, &prefix, &acme)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status(rotated, "/scim/v2/acme/Users").await, 401);
+    assert_eq!(
+        auth::list_tenant_secrets(&sm, &prefix).await,
+        Ok(vec!["globex".to_string()])
+    );
 }
