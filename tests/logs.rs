@@ -82,20 +82,40 @@ async fn captured_logs(level: &str) -> (String, String) {
         &[("authorization", &format!("Bearer {TOKEN}"))],
     )
     .await;
-    (sink.text(), id)
+    // Two requests in a tenant's directory.
+    let acme = h.add_tenant("acme");
+    let r = h
+        .send_as(
+            &acme,
+            "POST",
+            "/scim/v2/acme/Users",
+            Some(json!({"userName": "zyx.tenant@example.com"})),
+        )
+        .await;
+    let tenant_user = r.body["id"].as_str().unwrap_or_default().to_string();
+    h.send_as(
+        &acme,
+        "GET",
+        &format!("/scim/v2/acme/Users/{tenant_user}"),
+        None,
+    )
+    .await;
+    (sink.text(), format!("{id} {acme}"))
 }
 
 async fn tokens_never_reach_the_logs_at_any_level() {
-    let (logs, _) = captured_logs("trace").await;
+    let (logs, ids) = captured_logs("trace").await;
     assert!(!logs.is_empty(), "nothing was logged");
-    for secret in [TOKEN, "wrong-but-secret-token-123", "Bearer"] {
+    let tenant_token = ids.split(' ').nth(1).unwrap_or("(none)");
+    for secret in [TOKEN, "wrong-but-secret-token-123", "Bearer", tenant_token] {
         assert!(!logs.contains(secret), "{secret} is in the logs:\n{logs}");
     }
     assert!(!logs.to_lowercase().contains("authorization"), "{logs}");
 }
 
 async fn info_logs_have_one_line_a_request_and_no_personal_data() {
-    let (logs, id) = captured_logs("info").await;
+    let (logs, ids) = captured_logs("info").await;
+    let id = ids.split(' ').next().unwrap_or_default().to_string();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -104,10 +124,11 @@ async fn info_logs_have_one_line_a_request_and_no_personal_data() {
         .iter()
         .filter(|l| l["fields"]["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), 5, "{logs}");
+    assert_eq!(requests.len(), 7, "{logs}");
     for r in &requests {
         let f = &r["fields"];
         for field in [
+            "tenant",
             "request_id",
             "method",
             "route",
@@ -125,12 +146,36 @@ async fn info_logs_have_one_line_a_request_and_no_personal_data() {
         .find(|r| r["fields"]["route"] == "/scim/v2/Users/{id}")
         .unwrap_or_else(|| panic!("no GET by id in {logs}"));
     assert_eq!(get["fields"]["dynamodb_requests"], 2, "{get}");
+    assert_eq!(get["fields"]["tenant"], "default", "{get}");
+    // Requests in a tenant's directory carry its name, so that the lines
+    // count requests and DynamoDB requests by tenant.
+    let by_tenant: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r["fields"]["tenant"].as_str().unwrap_or_default(),
+                r["fields"]["route"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_tenant.iter().filter(|(t, _)| *t == "acme").count(),
+        2,
+        "{by_tenant:?}"
+    );
+    let tenant_get = requests
+        .iter()
+        .find(|r| r["fields"]["route"] == "/scim/v2/{tenant}/Users/{id}")
+        .unwrap_or_else(|| panic!("no tenant GET by id in {logs}"));
+    assert_eq!(tenant_get["fields"]["tenant"], "acme", "{tenant_get}");
+    assert_eq!(tenant_get["fields"]["dynamodb_requests"], 2, "{tenant_get}");
     for personal in [
         "Zyxwvuts",
         "zyx.secret",
         "zyx.private",
         "555 0199",
         "zyx.broken",
+        "zyx.tenant",
         id.as_str(),
     ] {
         assert!(

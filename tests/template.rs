@@ -117,10 +117,20 @@ fn the_function_is_configured_as_the_code_expects() {
         "TABLE_NAME",
         "SCIM_TOKEN_SECRET_ID",
         "SCIM_CURSOR_KEY_SECRET_ID",
+        "SCIM_TENANT_SECRET_PREFIX",
         "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
     ] {
         assert!(!env[var].is_null(), "{var} is not set");
     }
+    // The function may read the tenants' secrets: those under the prefix
+    // and no others.
+    let prefix = serde_yaml::to_string(&env["SCIM_TENANT_SECRET_PREFIX"]).unwrap_or_default();
+    assert!(prefix.contains("${AWS::StackName}/tenants/"), "{prefix}");
+    let policies = serde_yaml::to_string(&f["Policies"]).unwrap_or_default();
+    assert!(
+        policies.contains(":secret:${AWS::StackName}/tenants/*"),
+        "{policies}"
+    );
     assert_eq!(env["SCIM_BASE_PATH"].as_str(), Some("/scim/v2"));
     // The IAM statements name no wildcard action and no wildcard resource.
     let text = serde_yaml::to_string(&f["Policies"]).unwrap_or_default();

@@ -6,22 +6,30 @@ use std::sync::Arc;
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};
-use scim_lambda::auth::Auth;
+use scim_lambda::auth::{Auth, Tenants, TenantsFile};
 use serde_json::Value;
 
 /// The token the files in `events/` carry.
 const EVENT_TOKEN: &str = "event-token-for-local-invocations";
+
+/// The token of tenant `acme` in `events/apigw-v2-tenant-*.json`.
+const TENANT_EVENT_TOKEN: &str = "event-token-for-tenant-acme";
+
+/// The events' tokens: the single-tenant one, and tenant acme's in a
+/// tenants file in `dir`.
+fn auth(dir: &std::path::Path) -> Auth {
+    let file = dir.join("tenants.json");
+    let doc = serde_json::json!({"tenants": {"acme": {"token": TENANT_EVENT_TOKEN}}});
+    std::fs::write(&file, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    Auth::fixed(EVENT_TOKEN.into()).with_tenants(Tenants::File(TenantsFile::new(file)))
+}
 
 fn router() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = scim_lambda::store::embedded::Embedded::open(&dir.path().join("l.redb"))
         .unwrap_or_else(|e| panic!("{e}"));
     let table = scim_lambda::store::Table::new(Arc::new(db));
-    let router = scim_lambda::app_router(
-        &crate::common::config(),
-        table,
-        Auth::fixed(EVENT_TOKEN.into()),
-    );
+    let router = scim_lambda::app_router(&crate::common::config(), table, auth(dir.path()));
     (router, dir)
 }
 
@@ -65,6 +73,25 @@ async fn api_gateway_v2_events_create_and_find_a_user() {
     assert_eq!(list["Resources"][0]["id"], user["id"]);
 }
 
+#[tokio::test]
+async fn a_tenants_event_lands_in_its_directory() {
+    let (router, _dir) = router();
+    let created = invoke(&router, "apigw-v2-tenant-create-user.json").await;
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let user = body(&created);
+    let location = format!(
+        "https://abc123xyz0.execute-api.eu-west-1.amazonaws.com/scim/v2/acme/Users/{}",
+        user["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(created["headers"]["location"], location.as_str());
+    // The single-tenant directory does not have it, and its own user of the
+    // same userName can still be created.
+    let listed = invoke(&router, "apigw-v2-list-users.json").await;
+    assert_eq!(body(&listed)["totalResults"], 0, "{listed}");
+    let created = invoke(&router, "apigw-v2-create-user.json").await;
+    assert_eq!(created["statusCode"], 201, "{created}");
+}
+
 /// Every file in `events/` runs through the Lambda path, in the order of
 /// `events/manifest.json`, against one fresh store seeded with the RFC 7643
 /// example resources the events name; each must answer its listed status.
@@ -78,11 +105,7 @@ async fn every_event_file_gets_its_expected_status() {
     let db = scim_lambda::store::embedded::Embedded::open(&tmp.path().join("e.redb"))
         .unwrap_or_else(|e| panic!("{e}"));
     let table = scim_lambda::store::Table::new(Arc::new(db));
-    let router = scim_lambda::app_router(
-        &crate::common::config(),
-        table.clone(),
-        Auth::fixed(EVENT_TOKEN.into()),
-    );
+    let router = scim_lambda::app_router(&crate::common::config(), table.clone(), auth(tmp.path()));
     let dir = Directory::new(table);
     let seed = |id: &str, doc: Value| Stored {
         meta: Meta {

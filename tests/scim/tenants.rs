@@ -566,3 +566,96 @@ on_both_drivers_with_config!(
     removing_a_tenant_deletes_all_and_only_its_items,
     a_sweep_finds_what_no_index_leads_to,
 );
+
+/// The operator's commands, as `scim-lambda tenant ...` runs them: add a
+/// tenant to the tenants file, then remove it (token first, then its items)
+/// while the single-tenant directory stays.
+async fn the_tenant_commands_add_and_remove_a_tenant(driver: Driver) {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut config = crate::common::config();
+    config.tenants_file = tmp.path().join("tenants.json");
+    config.db_path = tmp.path().join("scim.redb");
+    config.token = Some(TOKEN.into());
+    if let Driver::DynamoDb = driver {
+        let client = crate::common::dynamodb_client().await;
+        let name = format!("scim-test-{}", uuid::Uuid::new_v4());
+        scim_lambda::store::dynamo::create_table(&client, &name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        config.table_name = Some(name);
+    }
+    let run = |words: &[&str]| {
+        let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let config = config.clone();
+        async move {
+            scim_lambda::admin::run(&args, &config)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    run(&["tenant", "add", "acme"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        run(&["tenant", "add", "acme"])
+            .await
+            .is_err_and(|e| e.contains("already exists"))
+    );
+    assert!(run(&["tenant", "add", "Not-A-Slug"]).await.is_err());
+    // The printed token is shown once; give the tenant one this test knows.
+    let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
+    let mut doc = scim_lambda::auth::TenantsFileDoc::read(&config.tenants_file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    doc.set_token(&acme, "acme-token-for-this-test");
+    doc.write(&config.tenants_file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        let app = scim_lambda::App::build(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let h = Harness::from_router(app.router, app.table);
+        create(
+            &h,
+            "acme-token-for-this-test",
+            "acme",
+            "Users",
+            user("erin"),
+        )
+        .await;
+        create(&h, TOKEN, "", "Users", user("erin")).await;
+    }
+    run(&["tenant", "remove", "acme", "--batch", "5"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc = scim_lambda::auth::TenantsFileDoc::read(&config.tenants_file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(doc.tenants.is_empty(), "{doc:?}");
+    let app = scim_lambda::App::build(&config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let items = all_items(&app.table).await;
+    assert!(
+        items.keys().all(|(pk, _)| !pk.starts_with("T#acme#")),
+        "{items:?}"
+    );
+    let h = Harness::from_router(app.router, app.table);
+    assert_eq!(total(&h, TOKEN, "/scim/v2/Users").await, 1);
+    h.send_as(
+        "acme-token-for-this-test",
+        "GET",
+        "/scim/v2/acme/Users",
+        None,
+    )
+    .await
+    .assert_error(401, None);
+    // Removing again finds nothing to do, and is not an error.
+    drop(h);
+    run(&["tenant", "remove", "acme"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+mod commands {
+    use super::*;
+    on_both_drivers_with_config!(the_tenant_commands_add_and_remove_a_tenant);
+}
