@@ -213,6 +213,40 @@ pub struct TenantSecrets {
     prefix: String,
     ttl: Duration,
     cache: RwLock<HashMap<TenantId, Arc<SecretToken>>>,
+    ration: Ration,
+}
+
+/// Most first reads of tenants' secrets a process makes in a second.
+const NEW_TENANT_READS_PER_SECOND: u32 = 5;
+
+/// A fixed-window ration of events per second.
+struct Ration {
+    per_second: u32,
+    window: std::sync::Mutex<(Instant, u32)>,
+}
+
+impl Ration {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            window: std::sync::Mutex::new((Instant::now(), 0)),
+        }
+    }
+
+    /// Takes one from this second's ration, if any is left.
+    fn take(&self) -> bool {
+        let Ok(mut w) = self.window.lock() else {
+            return false;
+        };
+        if w.0.elapsed() >= Duration::from_secs(1) {
+            *w = (Instant::now(), 0);
+        }
+        if w.1 >= self.per_second {
+            return false;
+        }
+        w.1 += 1;
+        true
+    }
 }
 
 impl TenantSecrets {
@@ -222,15 +256,28 @@ impl TenantSecrets {
             prefix,
             ttl,
             cache: RwLock::default(),
+            ration: Ration::new(NEW_TENANT_READS_PER_SECOND),
         }
     }
 
-    async fn secret(&self, tenant: &TenantId) -> Arc<SecretToken> {
+    /// The tenant's cached secret. A tenant this process has not seen yet
+    /// costs a secret read (a paid API call), so those are rationed: past
+    /// the ration, 503 with Retry-After (whether or not the tenant exists,
+    /// so nothing is revealed), and requests naming made-up tenants cannot
+    /// run up the Secrets Manager bill.
+    async fn secret(&self, tenant: &TenantId) -> Result<Arc<SecretToken>, ScimError> {
         if let Some(s) = self.cache.read().await.get(tenant) {
-            return Arc::clone(s);
+            return Ok(Arc::clone(s));
         }
         let mut cache = self.cache.write().await;
-        if cache.len() >= MAX_CACHED_TENANTS && !cache.contains_key(tenant) {
+        if let Some(s) = cache.get(tenant) {
+            return Ok(Arc::clone(s));
+        }
+        if !self.ration.take() {
+            tracing::warn!("secret reads for tenants new to this process are over their ration");
+            return Err(ScimError::unavailable());
+        }
+        if cache.len() >= MAX_CACHED_TENANTS {
             cache.clear();
         }
         let entry = cache.entry(tenant.clone()).or_insert_with(|| {
@@ -240,7 +287,7 @@ impl TenantSecrets {
                 self.ttl,
             ))
         });
-        Arc::clone(entry)
+        Ok(Arc::clone(entry))
     }
 }
 
@@ -454,7 +501,7 @@ impl Auth {
             (Tenant::Named(t), _, Tenants::Secrets(s)) => {
                 // An unknown tenant has no secret: refused like a wrong
                 // token, so that tenant names cannot be probed.
-                s.secret(t).await.accepts(&presented).await? == Some(true)
+                s.secret(t).await?.accepts(&presented).await? == Some(true)
             }
         };
         accepted.then_some(()).ok_or_else(ScimError::unauthorized)
@@ -692,5 +739,15 @@ mod tests {
                 .map_err(|e| e.status),
             Err(401)
         );
+    }
+
+    #[test]
+    fn the_ration_allows_so_many_a_second() {
+        let r = Ration::new(3);
+        assert_eq!((0..5).filter(|_| r.take()).count(), 3);
+        if let Ok(mut w) = r.window.lock() {
+            w.0 -= Duration::from_secs(1);
+        }
+        assert!(r.take(), "a new second, a new ration");
     }
 }

@@ -291,3 +291,38 @@ async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
         Ok(vec!["globex".to_string()])
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn made_up_tenants_cannot_run_up_secret_reads() {
+    use scim_lambda::auth::{TenantSecrets, Tenants};
+    let sm = client().await;
+    let prefix = format!("scim-{}/tenants/", uuid::Uuid::new_v4());
+    let tenants = Tenants::Secrets(TenantSecrets::new(sm, prefix, Duration::from_secs(300)));
+    let (h, _dir) = harness_with(Auth::tenants_only().with_tenants(tenants)).await;
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = h
+            .send_as("guess", "GET", &format!("/scim/v2/made-up-{i}/Users"), None)
+            .await;
+        if r.status == 503 {
+            assert_eq!(r.header("retry-after"), Some("1"));
+        }
+        statuses.push(r.status);
+    }
+    // A few secret reads a second, then 503 until the next second: never a
+    // 200, and no read per request.
+    assert_eq!(statuses[0], 401, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&503), "{statuses:?}");
+    // A tenant already seen is answered from the cache, ration or not.
+    assert_eq!(
+        h.send_as("guess", "GET", "/scim/v2/made-up-0/Users", None)
+            .await
+            .status,
+        401
+    );
+}
