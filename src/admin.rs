@@ -238,6 +238,7 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
 /// Removal rounds until the directory is empty; the items deleted.
 pub async fn remove_all(dir: &Directory, batch: usize) -> Result<usize, Error> {
     let mut total = 0;
+    let mut reported = Instant::now();
     loop {
         let round = dir
             .remove_some(batch)
@@ -247,6 +248,9 @@ pub async fn remove_all(dir: &Directory, batch: usize) -> Result<usize, Error> {
         if round.done {
             return Ok(total);
         }
-        eprintln!("  {total} items deleted so far");
+        if reported.elapsed() >= Duration::from_secs(2) {
+            eprintln!("  {total} items deleted so far");
+            reported = Instant::now();
+        }
     }
 }

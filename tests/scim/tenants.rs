@@ -659,3 +659,58 @@ mod commands {
     use super::*;
     on_both_drivers_with_config!(the_tenant_commands_add_and_remove_a_tenant);
 }
+
+/// The same conversation in the single-tenant directory and in a tenant's:
+/// the tenant adds no DynamoDB request to any step.
+async fn a_tenant_costs_the_same_requests_as_the_single_tenant_directory(h: Harness) {
+    let acme = h.add_tenant("acme");
+    let mut costs: Vec<Vec<u64>> = Vec::new();
+    for (token, tenant) in [(TOKEN.to_string(), ""), (acme.clone(), "acme")] {
+        let b = base(tenant);
+        let mut steps = Vec::new();
+        let mut step = |before: scim_lambda::store::Requests,
+                        after: scim_lambda::store::Requests| {
+            steps.push((after - before).total());
+        };
+        let t0 = h.requests();
+        let u = create(&h, &token, tenant, "Users", user("frank")).await;
+        let t1 = h.requests();
+        step(t0, t1);
+        let g = create(&h, &token, tenant, "Groups", json!({"displayName": "Ops"})).await;
+        let t2 = h.requests();
+        step(t1, t2);
+        let calls: Vec<(&str, String, Option<Value>)> = vec![
+            ("PATCH", format!("{b}/Groups/{g}"), Some(add_members(&[&u]))),
+            ("GET", format!("{b}/Users/{u}"), None),
+            (
+                "GET",
+                format!("{b}/Users?filter=userName%20eq%20%22frank%22"),
+                None,
+            ),
+            (
+                "GET",
+                format!("{b}/Groups?filter=members.value%20eq%20%22{u}%22"),
+                None,
+            ),
+            (
+                "GET",
+                format!("{b}/Users?filter=emails.value%20eq%20%22frank%40example.com%22"),
+                None,
+            ),
+            ("DELETE", format!("{b}/Users/{u}"), None),
+        ];
+        for (method, path, body) in calls {
+            let before = h.requests();
+            let r = h.send_as(&token, method, &path, body).await;
+            assert!(r.status < 300, "{method} {path}: {}", r.body);
+            step(before, h.requests());
+        }
+        costs.push(steps);
+    }
+    assert_eq!(costs[0], costs[1], "single-tenant vs tenant, per step");
+}
+
+mod costs {
+    use super::*;
+    on_both_drivers!(a_tenant_costs_the_same_requests_as_the_single_tenant_directory);
+}
