@@ -108,6 +108,7 @@ async fn add(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> 
         [] => format!("http://{}{}", config.listen_addr, config.base_path),
         _ => return Err(USAGE.into()),
     };
+    check_no_leftovers(&tenant, config).await?;
     let (token, stored) = match &config.tenant_secret_prefix {
         Some(prefix) => {
             let client = crate::aws::secrets_manager(&aws().await);
@@ -133,6 +134,32 @@ async fn add(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> 
     Ok(())
 }
 
+/// Refuses to add a tenant whose id still has items (a removal cut short):
+/// the new tenant would inherit them. Skipped, with a warning, when the
+/// table cannot be opened (a local server holds the embedded file).
+async fn check_no_leftovers(tenant: &TenantId, config: &Config) -> Result<(), Error> {
+    let aws = match &config.table_name {
+        Some(_) => Some(aws().await),
+        None => None,
+    };
+    let table = match crate::open_table(config, aws.as_ref()).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Not checked for items left by an earlier tenant {tenant}: {e}");
+            return Ok(());
+        }
+    };
+    let dir = Directory::of(table, &Tenant::Named(tenant.clone()));
+    match dir.is_empty().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "tenant id '{tenant}' still has items from an earlier tenant: finish its removal first (scim-lambda tenant remove {tenant})"
+        )
+        .into()),
+        Err(e) => Err(format!("checking for items of '{tenant}' failed: {e:?}").into()),
+    }
+}
+
 /// `tenant list`: the tenants that have a token.
 async fn list(config: &Config) -> Result<(), Error> {
     let names: Vec<String> = match &config.tenant_secret_prefix {
@@ -156,9 +183,10 @@ async fn list(config: &Config) -> Result<(), Error> {
 /// default) until none is left. Run it again to resume one cut short.
 /// With `--sweep`, a Scan of the whole table then deletes anything of the
 /// tenant the indexes did not lead to. With tokens in Secrets Manager,
-/// running functions may use a cached token for `SCIM_TOKEN_TTL_SECONDS`
-/// after its secret is gone, so the command waits that long from the
-/// revocation and makes a last pass (unless `--no-wait`).
+/// running functions may accept a cached token for `SCIM_TOKEN_TTL_SECONDS`
+/// after its secret is gone, and finish a request for
+/// `SCIM_REQUEST_TIMEOUT_SECONDS`, so the command waits that long before it
+/// deletes anything (unless `--no-wait`).
 async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> {
     let tenant = tenant_id(tenant)?;
     let mut batch = 1000usize;
@@ -178,18 +206,25 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
             _ => return Err(USAGE.into()),
         }
     }
+    if config.tenant_secret_prefix.is_some() && config.table_name.is_none() {
+        return Err(
+            "SCIM_TENANT_SECRET_PREFIX is set but TABLE_NAME is not: set it to the stack's table"
+                .into(),
+        );
+    }
     let aws = if config.table_name.is_some() || config.tenant_secret_prefix.is_some() {
         Some(aws().await)
     } else {
         None
     };
     // The token first, so that nothing new is written meanwhile.
-    let revoked = Instant::now();
     let grace = match (&config.tenant_secret_prefix, &aws) {
         (Some(prefix), Some(aws)) => {
             let client = crate::aws::secrets_manager(aws);
             auth::delete_tenant_secret(&client, prefix, &tenant).await?;
-            config.token_ttl
+            // Running functions may hold the token for the TTL, and a
+            // request they accepted may run for the request timeout.
+            config.token_ttl + config.request_timeout
         }
         _ => {
             let mut doc = TenantsFileDoc::read(&config.tenants_file)?;
@@ -201,21 +236,20 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
         }
     };
     eprintln!("Tenant {tenant}: token revoked.");
+    if wait && !grace.is_zero() {
+        eprintln!(
+            "Waiting {} s (SCIM_TOKEN_TTL_SECONDS and SCIM_REQUEST_TIMEOUT_SECONDS, as deployed), \
+             until no running function can still accept the token, so that nothing is written \
+             while the items are deleted (--no-wait skips this).",
+            grace.as_secs()
+        );
+        tokio::time::sleep(grace).await;
+    }
     let table = crate::open_table(config, aws.as_ref()).await.map_err(|e| {
         format!("{e} (the embedded store admits one process: stop the local server first)")
     })?;
     let dir = Directory::of(table, &Tenant::Named(tenant.clone()));
     let mut total = remove_all(&dir, batch).await?;
-    if wait && revoked.elapsed() < grace {
-        let left = grace - revoked.elapsed();
-        eprintln!(
-            "Waiting {} s, until no running function can still hold the token, for a last pass \
-             (--no-wait skips this).",
-            left.as_secs()
-        );
-        tokio::time::sleep(left).await;
-        total += remove_all(&dir, batch).await?;
-    }
     if sweep {
         let mut after = None;
         loop {

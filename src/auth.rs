@@ -166,6 +166,14 @@ impl SecretToken {
             .map(|t| digest(&t)))
     }
 
+    /// The cached digest, if one younger than `max_age` is cached.
+    async fn peek(&self, max_age: Duration) -> Option<Option<Digest32>> {
+        match self.cache.read().await.as_ref() {
+            Some((token, at)) if at.elapsed() < max_age => Some(*token),
+            _ => None,
+        }
+    }
+
     /// The cached digest if younger than `max_age`, else a fresh one. If the
     /// fetch fails and one is cached, the cached one is kept.
     async fn current(&self, max_age: Duration) -> Result<Option<Digest32>, ScimError> {
@@ -216,7 +224,7 @@ pub struct TenantSecrets {
     ration: Ration,
 }
 
-/// Most first reads of tenants' secrets a process makes in a second.
+/// Most reads of tenants' secrets a process makes in a second.
 const NEW_TENANT_READS_PER_SECOND: u32 = 5;
 
 /// A fixed-window ration of events per second.
@@ -231,6 +239,14 @@ impl Ration {
             per_second,
             window: std::sync::Mutex::new((Instant::now(), 0)),
         }
+    }
+
+    /// Whether this second's ration is used up.
+    fn spent(&self) -> bool {
+        self.window
+            .lock()
+            .map(|w| w.0.elapsed() < Duration::from_secs(1) && w.1 >= self.per_second)
+            .unwrap_or(true)
     }
 
     /// Takes one from this second's ration, if any is left.
@@ -260,24 +276,13 @@ impl TenantSecrets {
         }
     }
 
-    /// The tenant's cached secret. A tenant this process has not seen yet
-    /// costs a secret read (a paid API call), so those are rationed: past
-    /// the ration, 503 with Retry-After (whether or not the tenant exists,
-    /// so nothing is revealed), and requests naming made-up tenants cannot
-    /// run up the Secrets Manager bill.
-    async fn secret(&self, tenant: &TenantId) -> Result<Arc<SecretToken>, ScimError> {
+    /// The tenant's secret as this process holds it (nothing is read here).
+    async fn secret(&self, tenant: &TenantId) -> Arc<SecretToken> {
         if let Some(s) = self.cache.read().await.get(tenant) {
-            return Ok(Arc::clone(s));
+            return Arc::clone(s);
         }
         let mut cache = self.cache.write().await;
-        if let Some(s) = cache.get(tenant) {
-            return Ok(Arc::clone(s));
-        }
-        if !self.ration.take() {
-            tracing::warn!("secret reads for tenants new to this process are over their ration");
-            return Err(ScimError::unavailable());
-        }
-        if cache.len() >= MAX_CACHED_TENANTS {
+        if cache.len() >= MAX_CACHED_TENANTS && !cache.contains_key(tenant) {
             cache.clear();
         }
         let entry = cache.entry(tenant.clone()).or_insert_with(|| {
@@ -287,7 +292,45 @@ impl TenantSecrets {
                 self.ttl,
             ))
         });
-        Ok(Arc::clone(entry))
+        Arc::clone(entry)
+    }
+
+    /// Whether the presented token is the tenant's. Each secret read is a
+    /// paid API call, and tenant names come from the request, so reads are
+    /// rationed per process: a secret found absent is read again only after
+    /// the TTL, a cached token again at most every 5 s (for a rotation), and
+    /// no more than a few reads a second in all. Past the ration, a token
+    /// the cache cannot confirm gets 503 with Retry-After, whatever the
+    /// tenant, so that neither the bill nor the answers tell tenants apart.
+    async fn accepts(&self, tenant: &TenantId, presented: &Digest32) -> Result<bool, ScimError> {
+        let secret = self.secret(tenant).await;
+        let max_age = match secret.peek(self.ttl).await {
+            Some(Some(d)) if matches(presented, &d) => return Ok(true),
+            // Perhaps rotated since it was read.
+            Some(Some(_)) => MIN_REFRESH_INTERVAL.min(self.ttl),
+            // No such secret, as of less than a TTL ago.
+            Some(None) => return self.refuse(),
+            None => self.ttl,
+        };
+        if secret.peek(max_age).await.is_none() && !self.ration.take() {
+            tracing::warn!("tenant secret reads are over their ration");
+            return Err(ScimError::unavailable());
+        }
+        if secret
+            .current(max_age)
+            .await?
+            .is_some_and(|d| matches(presented, &d))
+        {
+            return Ok(true);
+        }
+        self.refuse()
+    }
+
+    fn refuse(&self) -> Result<bool, ScimError> {
+        if self.ration.spent() {
+            return Err(ScimError::unavailable());
+        }
+        Ok(false)
     }
 }
 
@@ -401,8 +444,14 @@ impl TenantsFile {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
+        // A file changed within the last 2 s is read again whatever its
+        // time says: two writes within one tick of a coarse clock (or of a
+        // filesystem's timestamps) would look alike.
+        let settled = modified
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(2));
         if let Ok(cache) = self.cache.read() {
-            if cache.0 == modified && modified.is_some() {
+            if cache.0 == modified && settled {
                 return Ok(cache.1.get(tenant).copied());
             }
         }
@@ -501,7 +550,8 @@ impl Auth {
             (Tenant::Named(t), _, Tenants::Secrets(s)) => {
                 // An unknown tenant has no secret: refused like a wrong
                 // token, so that tenant names cannot be probed.
-                s.secret(t).await?.accepts(&presented).await? == Some(true)
+
+                s.accepts(t, &presented).await?
             }
         };
         accepted.then_some(()).ok_or_else(ScimError::unauthorized)

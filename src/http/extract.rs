@@ -195,6 +195,14 @@ pub async fn request_tenant(parts: &mut Parts) -> Result<Tenant, ScimError> {
         .map_err(|e| no_tenant(&e))
 }
 
+/// For a path no endpoint matched, the tenant its first segment under the
+/// base path would name, if that is a valid tenant id.
+pub fn tenant_of_unmatched(path: &str, base_path: &str) -> Option<Tenant> {
+    let rest = path.strip_prefix(base_path)?.strip_prefix('/')?;
+    let segment = rest.split('/').next()?;
+    TenantId::parse(segment).ok().map(Tenant::Named)
+}
+
 /// The service over the request's tenant's directory.
 pub struct Scoped(pub Service);
 

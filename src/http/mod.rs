@@ -114,11 +114,7 @@ pub fn router(state: AppState) -> Router {
         );
     // The same routes for the single-tenant directory at the base path and
     // for each tenant's under it.
-    // Under a tenant, an unknown endpoint is a 404 for that tenant's token.
-    let tenants = Router::new().nest(
-        &format!("/{{{}}}", extract::TENANT_PARAM),
-        scim.clone().route("/{*rest}", any(routes::not_found)),
-    );
+    let tenants = Router::new().nest(&format!("/{{{}}}", extract::TENANT_PARAM), scim.clone());
     let scim = scim.merge(tenants);
     let app = if state.base_path.is_empty() {
         scim
@@ -182,7 +178,15 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .get::<Tenant>()
         .cloned()
         .unwrap_or_default();
-    match state.auth.check(header, &tenant).await {
+    let mut result = state.auth.check(header, &tenant).await;
+    if result.is_err() && req.extensions().get::<MatchedPath>().is_none() {
+        // No endpoint has this path (the answer will be 404): a token that
+        // opens the tenant its first segment names may learn that too.
+        if let Some(t) = extract::tenant_of_unmatched(req.uri().path(), &state.base_path) {
+            result = state.auth.check(header, &t).await;
+        }
+    }
+    match result {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
@@ -210,7 +214,8 @@ async fn log_request(req: Request, next: Next) -> Response {
     let (resp, dynamodb_requests) = crate::store::table::count_requests(next.run(req)).await;
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
-        tenant = tenant.as_ref().map_or("invalid", Tenant::log_name),
+        // `-` is no tenant id: the path names an invalid one.
+        tenant = tenant.as_ref().map_or("-", Tenant::log_name),
         method = %method,
         route = %route,
         status = resp.status().as_u16(),

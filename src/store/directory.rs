@@ -701,7 +701,8 @@ pub struct Removal {
     pub done: bool,
 }
 
-/// How many anchors (cleanup tasks, groups, users) one removal round reads.
+/// Most anchors (cleanup tasks, groups, users) of each kind one removal
+/// round reads.
 const REMOVAL_PAGE: usize = 100;
 
 impl Directory {
@@ -719,11 +720,13 @@ impl Directory {
     /// leaves them to be found again. Memory holds one Query page.
     pub async fn remove_some(&self, budget: usize) -> Result<Removal, DirError> {
         let mut round = Removal::default();
+        // A user is about 4 items (itself, its guard, an email, an edge).
+        let page_size = (budget / 4).clamp(1, REMOVAL_PAGE);
         // Deleted first, then the anchors.
         let mut dependents: Vec<Write> = Vec::new();
         let mut anchors: Vec<Write> = Vec::new();
         let delete = |k: Key| Write::delete(k, Condition::None);
-        let tasks = Query::partition(None, self.keys.cleanup_partition(), REMOVAL_PAGE);
+        let tasks = Query::partition(None, self.keys.cleanup_partition(), page_size);
         let page = self.table.query(&tasks).await?;
         let mut found = !page.items.is_empty();
         for task in &page.items {
@@ -736,11 +739,7 @@ impl Directory {
             anchors.push(delete(task.key()));
         }
         for rt in ["Group", "User"] {
-            let q = Query::partition(
-                Some(&TYPE_INDEX),
-                self.keys.type_partition(rt),
-                REMOVAL_PAGE,
-            );
+            let q = Query::partition(Some(&TYPE_INDEX), self.keys.type_partition(rt), page_size);
             let page = self.table.query(&q).await?;
             found |= !page.items.is_empty();
             for item in &page.items {
@@ -767,6 +766,22 @@ impl Directory {
         }
         round.done = !found;
         Ok(round)
+    }
+
+    /// Whether the directory holds no resource and no pending cleanup (3
+    /// Queries of one item).
+    pub async fn is_empty(&self) -> Result<bool, DirError> {
+        let probes = [
+            Query::partition(None, self.keys.cleanup_partition(), 1),
+            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition("User"), 1),
+            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition("Group"), 1),
+        ];
+        for q in &probes {
+            if !self.table.query(q).await?.items.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Deletes a partition's items but its `RESOURCE` item; `false` if the

@@ -144,6 +144,19 @@ async fn a_token_opens_its_own_directory_only(h: Harness) {
             .await
             .assert_error(404, None);
     }
+    // A path no endpoint has is a 404 for a token that opens the directory
+    // the path names, and a 401 for no token.
+    for (token, path, status) in [
+        (acme.as_str(), "/scim/v2/acme/Nothing", 404),
+        (acme.as_str(), "/scim/v2/acme", 404),
+        (TOKEN, "/scim/v2/foo/bar", 404),
+        (TOKEN, "/scim/v2/scim/v2/Users", 404),
+        (acme.as_str(), "/scim/v2/globex/Nothing", 401),
+        ("", "/scim/v2/Users/x/y", 401),
+    ] {
+        let r = h.send_as(token, "GET", path, None).await;
+        r.assert_error(status, None);
+    }
     // A removed tenant's token stops working at once (the file is read
     // again when it changes).
     let mut doc =
@@ -624,6 +637,17 @@ async fn the_tenant_commands_add_and_remove_a_tenant(driver: Driver) {
         .await;
         create(&h, TOKEN, "", "Users", user("erin")).await;
     }
+    // While its items are there, the id cannot be given to a new tenant.
+    let mut doc = scim_lambda::auth::TenantsFileDoc::read(&config.tenants_file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    doc.tenants.clear();
+    doc.write(&config.tenants_file)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        run(&["tenant", "add", "acme"])
+            .await
+            .is_err_and(|e| e.contains("still has items"))
+    );
     run(&["tenant", "remove", "acme", "--batch", "5"])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -648,9 +672,13 @@ async fn the_tenant_commands_add_and_remove_a_tenant(driver: Driver) {
     )
     .await
     .assert_error(401, None);
-    // Removing again finds nothing to do, and is not an error.
+    // Removing again finds nothing to do, and is not an error; then the id
+    // can be given out again.
     drop(h);
     run(&["tenant", "remove", "acme"])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    run(&["tenant", "add", "acme"])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 }
