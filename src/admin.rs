@@ -38,6 +38,14 @@ async fn aws() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// The AWS configuration, when the table or the tenants' tokens are in AWS.
+async fn aws_if_needed(config: &Config) -> Option<aws_config::SdkConfig> {
+    match config.table_name.is_some() || config.tenant_secret_prefix.is_some() {
+        true => Some(aws().await),
+        false => None,
+    }
+}
+
 fn tenant_id(s: &str) -> Result<TenantId, Error> {
     TenantId::parse(s).map_err(|e| format!("'{s}': {e}").into())
 }
@@ -108,17 +116,18 @@ async fn add(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> 
         [] => format!("http://{}{}", config.listen_addr, config.base_path),
         _ => return Err(USAGE.into()),
     };
-    check_no_leftovers(&tenant, config).await?;
-    let (token, stored) = match &config.tenant_secret_prefix {
-        Some(prefix) => {
-            let client = crate::aws::secrets_manager(&aws().await);
+    let aws = aws_if_needed(config).await;
+    check_no_leftovers(&tenant, config, aws.as_ref()).await?;
+    let (token, stored) = match (&config.tenant_secret_prefix, &aws) {
+        (Some(prefix), Some(aws)) => {
+            let client = crate::aws::secrets_manager(aws);
             let token = auth::create_tenant_secret(&client, prefix, &tenant).await?;
             (
                 token,
                 format!("secret {}", auth::tenant_secret_name(prefix, &tenant)),
             )
         }
-        None => {
+        _ => {
             let mut doc = TenantsFileDoc::read(&config.tenants_file)?;
             let token = doc.add(&tenant)?;
             doc.write(&config.tenants_file)?;
@@ -137,12 +146,12 @@ async fn add(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> 
 /// Refuses to add a tenant whose id still has items (a removal cut short):
 /// the new tenant would inherit them. Skipped, with a warning, when the
 /// table cannot be opened (a local server holds the embedded file).
-async fn check_no_leftovers(tenant: &TenantId, config: &Config) -> Result<(), Error> {
-    let aws = match &config.table_name {
-        Some(_) => Some(aws().await),
-        None => None,
-    };
-    let table = match crate::open_table(config, aws.as_ref()).await {
+async fn check_no_leftovers(
+    tenant: &TenantId,
+    config: &Config,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<(), Error> {
+    let table = match crate::open_table(config, aws).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("Not checked for items left by an earlier tenant {tenant}: {e}");
@@ -212,11 +221,7 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
                 .into(),
         );
     }
-    let aws = if config.table_name.is_some() || config.tenant_secret_prefix.is_some() {
-        Some(aws().await)
-    } else {
-        None
-    };
+    let aws = aws_if_needed(config).await;
     // The token first, so that nothing new is written meanwhile.
     let grace = match (&config.tenant_secret_prefix, &aws) {
         (Some(prefix), Some(aws)) => {
@@ -251,18 +256,7 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
     let dir = Directory::of(table, &Tenant::Named(tenant.clone()));
     let mut total = remove_all(&dir, batch).await?;
     if sweep {
-        let mut after = None;
-        loop {
-            let (n, next) = dir
-                .sweep_some(after.as_ref())
-                .await
-                .map_err(|e| format!("the sweep stopped ({e:?}); run the command again"))?;
-            total += n;
-            match next {
-                Some(k) => after = Some(k),
-                None => break,
-            }
-        }
+        total += sweep_all(&dir).await?;
         eprintln!("Swept the whole table.");
     }
     println!("Tenant {tenant} removed: {total} items deleted.");
@@ -285,6 +279,22 @@ pub async fn remove_all(dir: &Directory, batch: usize) -> Result<usize, Error> {
         if reported.elapsed() >= Duration::from_secs(2) {
             eprintln!("  {total} items deleted so far");
             reported = Instant::now();
+        }
+    }
+}
+
+/// Sweeps the whole table, one Scan page at a time; the items deleted.
+pub async fn sweep_all(dir: &Directory) -> Result<usize, Error> {
+    let (mut total, mut after) = (0, None);
+    loop {
+        let (n, next) = dir
+            .sweep_some(after.as_ref())
+            .await
+            .map_err(|e| format!("the sweep stopped ({e:?}); run the command again"))?;
+        total += n;
+        match next {
+            Some(k) => after = Some(k),
+            None => return Ok(total),
         }
     }
 }

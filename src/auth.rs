@@ -177,10 +177,8 @@ impl SecretToken {
     /// The cached digest if younger than `max_age`, else a fresh one. If the
     /// fetch fails and one is cached, the cached one is kept.
     async fn current(&self, max_age: Duration) -> Result<Option<Digest32>, ScimError> {
-        if let Some((token, at)) = self.cache.read().await.as_ref() {
-            if at.elapsed() < max_age {
-                return Ok(*token);
-            }
+        if let Some(token) = self.peek(max_age).await {
+            return Ok(token);
         }
         let mut cache = self.cache.write().await;
         if let Some((token, at)) = cache.as_ref() {

@@ -69,11 +69,7 @@ impl FromRequestParts<AppState> for BaseUrl {
                     .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
             })
             .unwrap_or_else(|| "localhost".into());
-        let tenant = parts
-            .extensions
-            .get::<Tenant>()
-            .cloned()
-            .unwrap_or_default();
+        let tenant = tenant(&parts.extensions);
         Ok(BaseUrl(format!(
             "{proto}://{host}{}{}",
             state.base_path,
@@ -147,6 +143,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Preconditions {
 
 /// The name of the tenant segment in tenant routes.
 pub const TENANT_PARAM: &str = "tenant";
+/// The tenant segment as it appears in a route.
+pub const TENANT_SEGMENT: &str = "/{tenant}";
 
 /// A path parameter other than the tenant (an id, a schema URN, a resource
 /// type name). One that is not valid UTF-8 once percent-decoded names
@@ -177,7 +175,7 @@ pub async fn request_tenant(parts: &mut Parts) -> Result<Tenant, ScimError> {
     let tenant_route = parts
         .extensions
         .get::<axum::extract::MatchedPath>()
-        .is_some_and(|m| m.as_str().contains(&format!("/{{{TENANT_PARAM}}}")));
+        .is_some_and(|m| m.as_str().contains(TENANT_SEGMENT));
     if !tenant_route {
         return Ok(Tenant::Default);
     }
@@ -193,6 +191,15 @@ pub async fn request_tenant(parts: &mut Parts) -> Result<Tenant, ScimError> {
     TenantId::parse(raw)
         .map(Tenant::Named)
         .map_err(|e| no_tenant(&e))
+}
+
+/// Why a request names no directory (an invalid tenant id), when it does not.
+#[derive(Clone)]
+pub struct NoDirectory(pub ScimError);
+
+/// The request's tenant, as `scope` found it.
+pub fn tenant(extensions: &axum::http::Extensions) -> Tenant {
+    extensions.get::<Tenant>().cloned().unwrap_or_default()
 }
 
 /// For a path no endpoint matched, the tenant its first segment under the
@@ -213,11 +220,16 @@ impl FromRequestParts<AppState> for Scoped {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let tenant = parts
-            .extensions
-            .get::<Tenant>()
-            .cloned()
-            .unwrap_or_default();
-        Ok(Self(state.services.for_tenant(&tenant)))
+        Ok(Self(state.services.for_tenant(&tenant(&parts.extensions))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_segment_names_the_tenant_parameter() {
+        assert_eq!(TENANT_SEGMENT, format!("/{{{TENANT_PARAM}}}"));
     }
 }

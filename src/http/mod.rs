@@ -114,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         );
     // The same routes for the single-tenant directory at the base path and
     // for each tenant's under it.
-    let tenants = Router::new().nest(&format!("/{{{}}}", extract::TENANT_PARAM), scim.clone());
+    let tenants = Router::new().nest(extract::TENANT_SEGMENT, scim.clone());
     let scim = scim.merge(tenants);
     let app = if state.base_path.is_empty() {
         scim
@@ -124,10 +124,10 @@ pub fn router(state: AppState) -> Router {
     app.fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn(scope))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(scope))
         .layer(CatchPanicLayer::custom(|_| {
             ScimError::internal().into_response()
         }))
@@ -152,17 +152,20 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
 }
 
-/// Puts the request's tenant in its extensions, for authentication, the
-/// handlers and `meta.location`.
+/// Works out once which directory the request is for, and puts it in the
+/// request's extensions: its `Tenant` (for the log line, authentication,
+/// the handlers and `meta.location`), or why it names none.
 async fn scope(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     match extract::request_tenant(&mut parts).await {
         Ok(tenant) => {
             parts.extensions.insert(tenant);
-            next.run(Request::from_parts(parts, body)).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            parts.extensions.insert(extract::NoDirectory(e));
+        }
     }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -173,11 +176,12 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         (Some(v), None) => v.to_str().ok(),
         _ => None,
     };
-    let tenant = req
-        .extensions()
-        .get::<Tenant>()
-        .cloned()
-        .unwrap_or_default();
+    // A path naming an invalid tenant is a 404 whatever the token: a matter
+    // of syntax only.
+    if let Some(extract::NoDirectory(e)) = req.extensions().get() {
+        return e.clone().into_response();
+    }
+    let tenant = extract::tenant(req.extensions());
     let mut result = state.auth.check(header, &tenant).await;
     if result.is_err() && req.extensions().get::<MatchedPath>().is_none() {
         // No endpoint has this path (the answer will be 404): a token that
@@ -198,9 +202,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
 /// per-tenant request and DynamoDB request counts.
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let (mut parts, body) = req.into_parts();
-    let tenant = extract::request_tenant(&mut parts).await;
-    let req = Request::from_parts(parts, body);
+    let tenant = req.extensions().get::<Tenant>().cloned();
     let method = req.method().clone();
     let route = req
         .extensions()

@@ -124,11 +124,6 @@ impl Directory {
         &self.tenant
     }
 
-    /// The keys of this directory.
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
     /// The table underneath.
     pub fn table(&self) -> &Table {
         &self.table
@@ -748,14 +743,13 @@ impl Directory {
                     if !self.purge_partition(&key.pk, budget, &mut round).await? {
                         return Ok(round);
                     }
-                } else {
-                    if let Some(name) = item.s(ATTR_USER_NAME) {
-                        dependents.push(delete(self.keys.user_name_guard(name)));
-                    }
-                    if let Ok(user) = Self::from_item(item) {
-                        let emails = self.lookups(&crate::scim::schema::USER_TYPE, &user);
-                        dependents.extend(emails.into_iter().map(|e| delete(e.key())));
-                    }
+                } else if let Ok(user) = Self::from_item(item) {
+                    // The keys its own writes give it: its guard and email
+                    // lookups.
+                    let rt = &crate::scim::schema::USER_TYPE;
+                    dependents.extend(self.guards(rt, &user.doc).into_iter().map(delete));
+                    let emails = self.lookups(rt, &user);
+                    dependents.extend(emails.into_iter().map(|e| delete(e.key())));
                 }
                 anchors.push(delete(key));
             }
