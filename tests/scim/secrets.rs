@@ -135,9 +135,6 @@ async fn rotate_token_stores_a_token_the_service_then_accepts() {
 #[tokio::test]
 #[ignore = "needs moto; scripts/test runs it"]
 async fn processes_sharing_the_cursor_key_secret_accept_each_others_cursors() {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let sm = client().await;
     let shared = format!("scim-cursor-{}", uuid::Uuid::new_v4());
     let other = format!("scim-cursor-{}", uuid::Uuid::new_v4());
@@ -165,48 +162,35 @@ async fn processes_sharing_the_cursor_key_secret_accept_each_others_cursors() {
                 .unwrap_or_else(|e| panic!("{e}"))
         }
     };
-    let get = |router: axum::Router, uri: String| async move {
-        let req = axum::http::Request::builder()
-            .uri(uri)
-            .header("authorization", format!("Bearer {}", crate::common::TOKEN))
-            .body(Body::empty())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let resp = router.oneshot(req).await.unwrap_or_else(|e| match e {});
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()
-    };
     let a = app(&shared, "a.redb").await;
-    let h = Harness::from_router(a.router.clone(), a.table.clone());
+    let h = Harness::from_router(a.router, a.table);
     for i in 0..3 {
         h.create_user(serde_json::json!({"userName": format!("c{i}@example.com")}))
             .await;
     }
-    let first = get(a.router.clone(), "/scim/v2/Users?cursor=&count=1".into()).await;
+    let first = h
+        .send("GET", "/scim/v2/Users?cursor=&count=1", None)
+        .await
+        .body;
     let cursor: String = form_urlencoded::byte_serialize(
         first["nextCursor"].as_str().unwrap_or_default().as_bytes(),
     )
     .collect();
+    let next = format!("/scim/v2/Users?cursor={cursor}&count=1");
     let b = app(&shared, "b.redb").await;
-    let page = get(
-        b.router.clone(),
-        format!("/scim/v2/Users?cursor={cursor}&count=1"),
-    )
-    .await;
+    let page = Harness::from_router(b.router, b.table)
+        .send("GET", &next, None)
+        .await
+        .body;
     assert_eq!(
         page["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse",
         "{page}"
     );
     let c = app(&other, "c.redb").await;
-    let refused = get(
-        c.router.clone(),
-        format!("/scim/v2/Users?cursor={cursor}&count=1"),
-    )
-    .await;
+    let refused = Harness::from_router(c.router, c.table)
+        .send("GET", &next, None)
+        .await
+        .body;
     assert_eq!(refused["scimType"], "invalidCursor", "{refused}");
 }
 
