@@ -61,6 +61,8 @@ pub struct Config {
     pub leftover_check_on_first_write: bool,
     /// `SCIM_SCHEMA_EXTENSIONS`: a JSON file declaring extension schemas.
     pub schema_extensions: Option<PathBuf>,
+    /// `SCIM_MAX_PATCH_OPERATIONS`: most operations one PATCH holds (413 above).
+    pub max_patch_operations: usize,
     /// `SCIM_USER_GROUPS_WRITABLE`: let POST/PUT /Users set memberships
     /// through `groups` (off: `groups` is read-only, as RFC 7643 says).
     pub user_groups_writable: bool,
@@ -139,6 +141,7 @@ impl Config {
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
             leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
             user_groups_writable: boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
+            max_patch_operations: number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
         })
     }
 }

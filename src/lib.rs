@@ -78,6 +78,7 @@ pub fn service(config: &Config, table: Table) -> Service {
         delete_cleanup_budget: config.delete_cleanup_budget,
         user_groups_writable: config.user_groups_writable,
         leftover_check_on_first_write: config.leftover_check_on_first_write,
+        max_patch_operations: config.max_patch_operations,
     };
     Service::new(Directory::new(table), limits)
 }

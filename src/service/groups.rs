@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{Outside, Service, View, check_if_match, not_found, now};
+use super::{Outside, Retry, Service, View, check_if_match, not_found, now};
 use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
-use crate::scim::resource::{self, Doc, Ref};
+use crate::scim::resource::{self, Doc, Meta, Ref};
 use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::store::keys;
 use crate::store::table::{Condition, Write};
@@ -222,6 +222,25 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
     Ok((other, changes))
 }
 
+impl MemberChange {
+    /// Whether the change depends on the current member set: the request
+    /// must then read the group and its edges and write under the version
+    /// it read, so that no other membership write comes in between.
+    fn needs_current(&self) -> bool {
+        matches!(
+            self,
+            Self::RemoveAll | Self::Replace(_) | Self::RemoveWhere(_)
+        )
+    }
+
+    fn named(&self) -> usize {
+        match self {
+            Self::Add(v) | Self::Remove(v) | Self::Replace(v) => v.len(),
+            Self::RemoveWhere(_) | Self::RemoveAll => 0,
+        }
+    }
+}
+
 /// The member set changes of a request, reduced to edges to write.
 #[derive(Debug, Default)]
 struct Plan {
@@ -229,6 +248,131 @@ struct Plan {
     clear: bool,
     adds: Vec<String>,
     removes: HashSet<String>,
+}
+
+impl Plan {
+    /// The changes in request order, over the current members when a
+    /// change needs them (`current` is then `Some`). A filtered removal
+    /// that matches no member is a 400 `noTarget`.
+    fn build(changes: &[MemberChange], current: Option<&[Edge]>) -> Result<Self, ScimError> {
+        let mut plan = Plan::default();
+        for change in changes {
+            match change {
+                MemberChange::Add(ids) => {
+                    for i in ids {
+                        plan.removes.remove(i);
+                        plan.adds.push(i.clone());
+                    }
+                }
+                MemberChange::Remove(ids) => {
+                    plan.adds.retain(|a| !ids.contains(a));
+                    plan.removes.extend(ids.iter().cloned());
+                }
+                MemberChange::RemoveAll => {
+                    plan = Plan {
+                        clear: true,
+                        ..Plan::default()
+                    }
+                }
+                MemberChange::Replace(ids) => {
+                    plan = Plan {
+                        clear: true,
+                        adds: ids.clone(),
+                        removes: HashSet::new(),
+                    }
+                }
+                MemberChange::RemoveWhere(filter) => {
+                    let matched = matching_members(filter, current.unwrap_or_default())?;
+                    if matched.is_empty() && !plan.clear {
+                        return Err(ScimError::no_target(format!(
+                            "members[{filter}] matched no member"
+                        )));
+                    }
+                    plan.adds.retain(|a| !matched.contains(a));
+                    plan.removes.extend(matched);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        plan.adds.retain(|a| seen.insert(a.clone()));
+        Ok(plan)
+    }
+
+    /// The members once the plan is applied to `current`: id and type.
+    fn result(
+        &self,
+        current: &[Edge],
+        found: &HashMap<String, Ref>,
+    ) -> Vec<(String, &'static str)> {
+        let added: HashSet<&str> = self.adds.iter().map(String::as_str).collect();
+        let kept = current
+            .iter()
+            .filter(|e| !self.clear && !self.removes.contains(&e.member_id))
+            .filter(|e| !added.contains(e.member_id.as_str()))
+            .map(|e| (e.member_id.clone(), e.member_type));
+        let new = self
+            .adds
+            .iter()
+            .filter_map(|a| found.get(a))
+            .map(|r| (r.id.clone(), r.resource_type));
+        kept.chain(new).collect()
+    }
+}
+
+/// The current members a `members[<filter>]` names: evaluated over every
+/// member (O(group size), as it must be).
+fn matching_members(filter: &Filter, current: &[Edge]) -> Result<Vec<String>, ScimError> {
+    let members_attr = GROUP_TYPE
+        .core_attr("members")
+        .ok_or_else(ScimError::internal)?;
+    Ok(current
+        .iter()
+        .filter(|e| {
+            let v = serde_json::json!({"value": e.member_id, "type": e.member_type});
+            filter.matches_element(&v, members_attr)
+        })
+        .map(|e| e.member_id.clone())
+        .collect())
+}
+
+/// Most `members[<filter>]` removals (other than by `value`) one PATCH may
+/// hold: each is evaluated over every current member.
+const MAX_FILTERED_REMOVALS: usize = 10;
+
+fn check_filtered_removals(changes: &[MemberChange]) -> Result<(), ScimError> {
+    let n = changes
+        .iter()
+        .filter(|c| matches!(c, MemberChange::RemoveWhere(_)))
+        .count();
+    if n > MAX_FILTERED_REMOVALS {
+        return Err(ScimError::payload_too_large(format!(
+            "the PATCH removes members by {n} filters; at most {MAX_FILTERED_REMOVALS} per request \
+             (a removal by members[value eq \"<id>\"] has no such limit)"
+        )));
+    }
+    Ok(())
+}
+
+/// What a group's write does to its document.
+#[derive(Clone, Copy)]
+enum GroupDoc<'a> {
+    /// Unchanged: the version moves in place (UpdateItem).
+    Same,
+    Patch(&'a [Operation]),
+    Replace(&'a Doc),
+}
+
+/// How many times a group is read again for an answer that must show one
+/// stored state while other writes keep moving its version.
+const SETTLE_READS: usize = 3;
+
+/// The resource type a stored member type names.
+fn member_type(ty: &str) -> &'static ResourceType {
+    if ty == "Group" {
+        &GROUP_TYPE
+    } else {
+        &USER_TYPE
+    }
 }
 
 /// A reference to a resource read back from the table (by its stored type).
@@ -386,7 +530,10 @@ impl Service {
         Ok(())
     }
 
-    /// PUT: the document and the whole member set are replaced.
+    /// PUT: the document and the whole member set are replaced. Each round
+    /// reads the group, then its edges, and writes under the version it
+    /// read: a membership write that came in between makes the round be
+    /// redone over the edges as they are then.
     pub async fn replace_group(
         &self,
         id: &str,
@@ -403,17 +550,23 @@ impl Service {
             adds: ids,
             removes: HashSet::new(),
         };
-        let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
-        let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
-        let writes = self.dir.edge_writes(&adds, &removes);
-        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        let with = outside(&writes, atomic);
-        let stored = self
-            .modify(&GROUP_TYPE, id, if_match, None, with, |_| Ok(doc.clone()))
-            .await?;
-        if !atomic {
-            self.dir.write_edges(&adds, &removes).await?;
-        }
+        let mut retry = Retry::new();
+        let stored = loop {
+            let group = self.get(&GROUP_TYPE, id).await?;
+            check_if_match(if_match, &group.meta)?;
+            let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
+            let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
+            let change = GroupDoc::Replace(&doc);
+            if let Some(s) = self
+                .write_group(group, change, &adds, &removes, if_match)
+                .await?
+            {
+                break s;
+            }
+            if !retry.again(&GROUP_TYPE, id).await {
+                return Err(ScimError::unavailable());
+            }
+        };
         self.continue_cleanup().await;
         // The members just written (no read after the write, which could
         // fail and answer 503 for a change that was made).
@@ -425,10 +578,84 @@ impl Service {
         Ok(View { stored, refs })
     }
 
-    /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`);
-    /// a membership-only PATCH answered without a body costs BatchGetItem
-    /// (the added members) and one TransactWriteItems (or, past 99 changes,
-    /// BatchWriteItems and UpdateItem): O(members named), never O(group size).
+    /// Writes a group read at `old`'s version, with its edge changes:
+    /// the group, or `None` when another write came in between (and no
+    /// `If-Match` pinned the version). Up to 99 edge changes go in the
+    /// group's own transaction: all or nothing. More are written in
+    /// batches: after the group when a pinned version must hold first (a
+    /// 412 then changes nothing), else before it, so that the group's
+    /// conditional write comes last and a round that lost its race is redone
+    /// over the edges as they are then.
+    async fn write_group(
+        &self,
+        old: Stored,
+        change: GroupDoc<'_>,
+        adds: &[Edge],
+        removes: &[Edge],
+        if_match: Option<&str>,
+    ) -> Result<Option<Stored>, ScimError> {
+        let writes = self.dir.edge_writes(adds, removes);
+        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
+        let edges_first = !atomic && if_match.is_none();
+        if edges_first {
+            self.dir.write_edges(adds, removes).await?;
+        }
+        let with = outside(&writes, atomic);
+        let written = match change {
+            GroupDoc::Same => self.touch_group(old, with, if_match).await?,
+            GroupDoc::Patch(ops) => {
+                let apply = |d: &Doc| patch::apply(d, ops, &GROUP_TYPE);
+                self.modify_round(&GROUP_TYPE, old, if_match, with, &apply)
+                    .await?
+            }
+            GroupDoc::Replace(doc) => {
+                let replace = |_: &Doc| Ok(doc.clone());
+                self.modify_round(&GROUP_TYPE, old, if_match, with, &replace)
+                    .await?
+            }
+        };
+        if written.is_some() && !atomic && !edges_first {
+            self.dir.write_edges(adds, removes).await?;
+        }
+        Ok(written)
+    }
+
+    /// Moves a group's version in place, under the version it was read at.
+    async fn touch_group(
+        &self,
+        old: Stored,
+        with: Outside<'_>,
+        if_match: Option<&str>,
+    ) -> Result<Option<Stored>, ScimError> {
+        check_if_match(if_match, &old.meta)?;
+        let at = now();
+        let condition = Condition::VersionIs(i64::try_from(old.meta.version).unwrap_or(i64::MAX));
+        let id = &old.meta.id;
+        match self
+            .dir
+            .touch(&GROUP_TYPE, id, &at, condition, with.in_transaction())
+            .await
+        {
+            Ok(()) => Ok(Some(Stored {
+                meta: Meta {
+                    last_modified: at,
+                    version: old.meta.version + 1,
+                    ..old.meta
+                },
+                doc: old.doc,
+            })),
+            Err(DirError::VersionMismatch) if if_match.is_none() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`).
+    /// Adding and removing named members without If-Match does not read the
+    /// group: BatchGetItem (the added members) and one TransactWriteItems
+    /// (or, past 99 changes, BatchWriteItems and UpdateItem): O(members
+    /// named), never O(group size). Anything else reads the group and
+    /// writes under the version it read, redoing the round if another write
+    /// came in between.
     pub async fn patch_group(
         &self,
         id: &str,
@@ -436,164 +663,166 @@ impl Service {
         if_match: Option<&str>,
         want: Option<bool>,
     ) -> Result<Option<View>, ScimError> {
-        let (other, changes) = split(patch::parse_operations(body)?)?;
-        let named: usize = changes
-            .iter()
-            .map(|c| match c {
-                MemberChange::Add(v) | MemberChange::Remove(v) | MemberChange::Replace(v) => {
-                    v.len()
-                }
-                MemberChange::RemoveWhere(_) | MemberChange::RemoveAll => 0,
-            })
-            .sum();
-        self.check_member_count(named)?;
-        // Without If-Match, a membership-only PATCH does not read the group:
-        // it bumps the group's version in place, conditional on the group
-        // existing (no read-modify-write). Small changes go with that update
-        // in one transaction; a large one writes its edges first, in batches
-        // (if they fail half-way the version is unchanged and a retry is
-        // idempotent; if the group is not there, the added edges are taken
-        // back and the answer is 404). Otherwise the group is read, and
-        // written first, under its condition.
-        let edges_first = other.is_empty() && if_match.is_none();
-        let mut group = None;
-        if edges_first {
-            if keys::check_key_value("id", id).is_err() {
-                return Err(not_found(&GROUP_TYPE, "(too long)"));
-            }
+        let (other, changes) = split(self.patch_operations(body)?)?;
+        self.check_member_count(changes.iter().map(MemberChange::named).sum())?;
+        check_filtered_removals(&changes)?;
+        if keys::check_key_value("id", id).is_err() {
+            return Err(not_found(&GROUP_TYPE, "(too long)"));
+        }
+        let blind = other.is_empty()
+            && if_match.is_none()
+            && !changes.iter().any(MemberChange::needs_current);
+        let view = if blind {
+            self.patch_members_blind(id, &changes, want).await?
         } else {
-            let g = self.get(&GROUP_TYPE, id).await?;
-            check_if_match(if_match, &g.meta)?;
-            group = Some(g);
-        }
-        let pinned = group.as_ref().map(|g| g.meta.version);
+            self.patch_group_read(id, &other, &changes, if_match, want)
+                .await?
+        };
+        self.continue_cleanup().await;
+        Ok(view)
+    }
 
-        let mut plan = Plan::default();
-        let mut current: Option<Vec<Edge>> = None;
-        for change in changes {
-            match change {
-                MemberChange::Add(ids) => {
-                    for i in ids {
-                        plan.removes.remove(&i);
-                        plan.adds.push(i);
-                    }
-                }
-                MemberChange::Remove(ids) => {
-                    let gone: HashSet<String> = ids.into_iter().collect();
-                    plan.adds.retain(|a| !gone.contains(a));
-                    plan.removes.extend(gone);
-                }
-                MemberChange::RemoveAll => {
-                    plan = Plan {
-                        clear: true,
-                        ..Plan::default()
-                    }
-                }
-                MemberChange::Replace(ids) => {
-                    plan = Plan {
-                        clear: true,
-                        adds: ids,
-                        removes: HashSet::new(),
-                    }
-                }
-                MemberChange::RemoveWhere(filter) => {
-                    // A filter on other sub-attributes than `value`: evaluated
-                    // over the current members (O(group size), as it must be).
-                    if current.is_none() {
-                        current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
-                    }
-                    let members_attr = GROUP_TYPE
-                        .core_attr("members")
-                        .ok_or_else(ScimError::internal)?;
-                    let matched: Vec<String> = current
-                        .iter()
-                        .flatten()
-                        .filter(|e| {
-                            let v =
-                                serde_json::json!({"value": e.member_id, "type": e.member_type});
-                            filter.matches_element(&v, members_attr)
-                        })
-                        .map(|e| e.member_id.clone())
-                        .collect();
-                    if matched.is_empty() && !plan.clear {
-                        let e =
-                            ScimError::no_target(format!("members[{filter}] matched no member"));
-                        return Err(self.unless_missing(id, group.is_some(), e).await);
-                    }
-                    plan.adds.retain(|a| !matched.contains(a));
-                    plan.removes.extend(matched);
-                }
-            }
-        }
-        let mut seen = HashSet::new();
-        plan.adds.retain(|a| seen.insert(a.clone()));
+    /// Named members added and removed without reading the group: the
+    /// group's version moves in place, conditional on the group existing.
+    /// A large change writes its edges first, in batches (if they fail
+    /// half-way the version is unchanged and a retry is idempotent; if the
+    /// group is not there, the added edges are taken back and the answer is
+    /// 404).
+    async fn patch_members_blind(
+        &self,
+        id: &str,
+        changes: &[MemberChange],
+        want: Option<bool>,
+    ) -> Result<Option<View>, ScimError> {
+        let plan = Plan::build(changes, None)?;
         let found = match self.resolve_members(id, &plan.adds).await {
             Ok(found) => found,
-            Err(e) => return Err(self.unless_missing(id, group.is_some(), e).await),
+            Err(e) => return Err(self.unless_missing(id, e).await),
         };
-
-        if plan.clear && current.is_none() {
-            current = Some(self.dir.edges_of_group(id, usize::MAX).await?.0);
-        }
-        let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
-        // Up to 99 edge changes go in the group's own write, one transaction:
-        // all or nothing. More are written in batches, outside it.
+        let (adds, removes) = plan_edges(id, &plan, &found, None);
         let writes = self.dir.edge_writes(&adds, &removes);
         let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        let with = outside(&writes, atomic);
-        let edges_first = edges_first && !atomic;
-
-        if edges_first {
+        if !atomic {
             self.dir.write_edges(&adds, &removes).await?;
         }
-        let stored = if other.is_empty() {
-            let condition = match pinned {
-                Some(version) => Condition::VersionIs(i64::try_from(version).unwrap_or(i64::MAX)),
-                None => Condition::Exists,
-            };
-            match self
-                .dir
-                .touch(&GROUP_TYPE, id, &now(), condition, with.in_transaction())
-                .await
-            {
-                Ok(()) => None,
-                Err(DirError::VersionMismatch) if if_match.is_none() => {
-                    if edges_first {
-                        if let Err(e) = self.dir.write_edges(&[], &adds).await {
-                            tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
-                        }
+        let with = outside(&writes, atomic).in_transaction();
+        match self
+            .dir
+            .touch(&GROUP_TYPE, id, &now(), Condition::Exists, with)
+            .await
+        {
+            Ok(()) => {}
+            Err(DirError::VersionMismatch) => {
+                if !atomic {
+                    if let Err(e) = self.dir.write_edges(&[], &adds).await {
+                        tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
                     }
-                    return Err(not_found(&GROUP_TYPE, id));
                 }
-                Err(e) => return Err(e.into()),
+                return Err(not_found(&GROUP_TYPE, id));
             }
-        } else {
-            Some(
-                self.modify(&GROUP_TYPE, id, if_match, group, with, |old| {
-                    patch::apply(old, &other, &GROUP_TYPE)
-                })
-                .await?,
-            )
-        };
-        if !atomic && !edges_first {
-            self.dir.write_edges(&adds, &removes).await?;
+            Err(e) => return Err(e.into()),
         }
-        self.continue_cleanup().await;
-        let Some(with_members) = want else {
-            return Ok(None);
+        match want {
+            None => Ok(None),
+            Some(with_members) => Ok(Some(self.settled_view(id, with_members).await?)),
+        }
+    }
+
+    /// A PATCH that reads the group first (If-Match, other attributes, or a
+    /// change of the whole member set), round after round until its write
+    /// lands on the version it read. When the answer lists members, the
+    /// round reads the edges too, so the answer is the state written.
+    async fn patch_group_read(
+        &self,
+        id: &str,
+        other: &[Operation],
+        changes: &[MemberChange],
+        if_match: Option<&str>,
+        want: Option<bool>,
+    ) -> Result<Option<View>, ScimError> {
+        let reads_edges = changes.iter().any(MemberChange::needs_current) || want == Some(true);
+        let change = match other {
+            [] => GroupDoc::Same,
+            ops => GroupDoc::Patch(ops),
         };
-        let stored = match stored {
-            Some(s) => s,
-            None => self.get(&GROUP_TYPE, id).await?,
-        };
-        Ok(Some(self.view(&GROUP_TYPE, stored, with_members).await?))
+        let mut found = HashMap::new();
+        let mut retry = Retry::new();
+        loop {
+            let group = self.get(&GROUP_TYPE, id).await?;
+            check_if_match(if_match, &group.meta)?;
+            let current = match reads_edges {
+                true => Some(self.dir.edges_of_group(id, usize::MAX).await?.0),
+                false => None,
+            };
+            let plan = Plan::build(changes, current.as_deref())?;
+            let unresolved: Vec<String> = plan
+                .adds
+                .iter()
+                .filter(|a| !found.contains_key(*a))
+                .cloned()
+                .collect();
+            found.extend(self.resolve_members(id, &unresolved).await?);
+            let (adds, removes) = plan_edges(id, &plan, &found, current.as_deref());
+            if let Some(stored) = self
+                .write_group(group, change, &adds, &removes, if_match)
+                .await?
+            {
+                let refs = match (want, current) {
+                    (Some(true), Some(current)) => {
+                        let members = plan.result(&current, &found);
+                        Some(self.refs_of(&members).await?)
+                    }
+                    _ => None,
+                };
+                return Ok(want.map(|_| View { stored, refs }));
+            }
+            if !retry.again(&GROUP_TYPE, id).await {
+                return Err(ScimError::unavailable());
+            }
+        }
+    }
+
+    /// References, with display names, to these members (id and type).
+    async fn refs_of(&self, members: &[(String, &'static str)]) -> Result<Vec<Ref>, ScimError> {
+        let wanted: Vec<(&ResourceType, &str)> = members
+            .iter()
+            .map(|(id, ty)| (member_type(ty), id.as_str()))
+            .collect();
+        self.refs(&wanted).await
+    }
+
+    /// The group and its members as one stored state: read again while the
+    /// group's version moved between reading it and reading its edges.
+    async fn settled_view(&self, id: &str, with_members: bool) -> Result<View, ScimError> {
+        let mut stored = self.get(&GROUP_TYPE, id).await?;
+        if !with_members {
+            return Ok(View { stored, refs: None });
+        }
+        for _ in 0..SETTLE_READS {
+            let refs = self.members_of(id).await?;
+            let again = self.get(&GROUP_TYPE, id).await?;
+            if again.meta.version == stored.meta.version {
+                return Ok(View {
+                    stored,
+                    refs: Some(refs),
+                });
+            }
+            stored = again;
+        }
+        // Still moving: the members as last read, with the version read
+        // just before them.
+        let refs = self.members_of(id).await?;
+        Ok(View {
+            stored,
+            refs: Some(refs),
+        })
     }
 
     /// A PATCH that did not read its group found a fault in the request:
     /// if the group does not exist, that is the answer (404), as it is when
     /// the group was read first.
-    async fn unless_missing(&self, id: &str, was_read: bool, e: ScimError) -> ScimError {
-        if was_read || e.status >= 500 {
+    async fn unless_missing(&self, id: &str, e: ScimError) -> ScimError {
+        if e.status >= 500 {
             return e;
         }
         match self.get(&GROUP_TYPE, id).await {

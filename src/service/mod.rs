@@ -17,16 +17,60 @@ use time::format_description::well_known::Rfc3339;
 
 pub use list::{INDEXED, ListQuery, ListResult, Position};
 
-use crate::scim::ScimError;
 use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schema::ResourceType;
+use crate::scim::{ScimError, patch};
 use crate::store::table::Write;
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
 
-/// How many times a write that lost a race with another write is redone
-/// (when the client did not pin a version with `If-Match`).
-const WRITE_RETRIES: usize = 5;
+/// How long, and how many rounds, a write that lost a race with another
+/// write is redone (when the client did not pin a version with `If-Match`).
+const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(5);
+const WRITE_RETRY_ROUNDS: u32 = 40;
+/// The first wait between rounds, doubled each round up to the cap; each
+/// wait is drawn at random below that bound (full jitter), so that writers
+/// racing for one resource spread out instead of colliding again in step.
+const WRITE_RETRY_FIRST_WAIT: Duration = Duration::from_millis(2);
+const WRITE_RETRY_MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// The rounds of one write that redoes itself when another write of the
+/// same resource came in between its read and its conditional write.
+pub(crate) struct Retry {
+    round: u32,
+    until: Instant,
+}
+
+impl Retry {
+    pub(crate) fn new() -> Self {
+        Self {
+            round: 0,
+            until: Instant::now() + WRITE_RETRY_BUDGET,
+        }
+    }
+
+    /// Waits before the next round; `false` (and a log line) once the
+    /// rounds or the time are spent.
+    pub(crate) async fn again(&mut self, rt: &ResourceType, id: &str) -> bool {
+        self.round += 1;
+        if self.round >= WRITE_RETRY_ROUNDS || Instant::now() >= self.until {
+            tracing::warn!(
+                resource_type = rt.name,
+                id,
+                rounds = self.round,
+                "a write kept losing races with other writes of the resource; answering 503"
+            );
+            return false;
+        }
+        let bound = WRITE_RETRY_FIRST_WAIT
+            .saturating_mul(1 << self.round.min(16))
+            .min(WRITE_RETRY_MAX_WAIT);
+        let draw = getrandom::u32().unwrap_or(u32::MAX / 2);
+        let wait = bound.mul_f64(f64::from(draw) / f64::from(u32::MAX));
+        tokio::time::sleep(wait).await;
+        true
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceLimits {
@@ -48,6 +92,8 @@ pub struct ServiceLimits {
     /// earlier processes (1 Query), rather than waiting a minute. Nothing is
     /// looked up at start, so that a cold start makes no AWS call.
     pub leftover_check_on_first_write: bool,
+    /// Most operations one PATCH request may hold (413 above).
+    pub max_patch_operations: usize,
 }
 
 impl Default for ServiceLimits {
@@ -61,6 +107,7 @@ impl Default for ServiceLimits {
             delete_cleanup_budget: Duration::from_secs(20),
             user_groups_writable: false,
             leftover_check_on_first_write: true,
+            max_patch_operations: 1000,
         }
     }
 }
@@ -225,6 +272,20 @@ impl Service {
         }
     }
 
+    /// A PatchOp body's operations: at most `max_patch_operations`, so that
+    /// one request cannot ask for unbounded work (413 above).
+    fn patch_operations(&self, body: &Value) -> Result<Vec<patch::Operation>, ScimError> {
+        let ops = patch::parse_operations(body)?;
+        let max = self.limits.max_patch_operations;
+        if ops.len() > max {
+            return Err(ScimError::payload_too_large(format!(
+                "the PATCH holds {} operations; at most {max} per request: split it into several requests",
+                ops.len()
+            )));
+        }
+        Ok(ops)
+    }
+
     /// References to the resources that exist among `wanted` (BatchGetItems),
     /// with display names, in id order.
     pub(super) async fn refs(
@@ -286,39 +347,58 @@ impl Service {
         with: Outside<'_>,
         change: impl Fn(&Doc) -> Result<Doc, ScimError>,
     ) -> Result<Stored, ScimError> {
-        for _ in 0..WRITE_RETRIES {
+        let mut retry = Retry::new();
+        loop {
             let old = match read.take() {
                 Some(old) => old,
                 None => self.get(rt, id).await?,
             };
-            check_if_match(if_match, &old.meta)?;
-            let doc = change(&old.doc)?;
-            crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;
-            check_keys(rt, &doc)?;
-            if doc == old.doc && matches!(with, Outside::Nothing) {
-                // Nothing changes: no write, and the version stays.
-                return Ok(old);
+            if let Some(new) = self.modify_round(rt, old, if_match, with, &change).await? {
+                return Ok(new);
             }
-            let new = Stored {
-                meta: Meta {
-                    id: old.meta.id.clone(),
-                    created: old.meta.created.clone(),
-                    last_modified: now(),
-                    version: old.meta.version + 1,
-                },
-                doc,
-            };
-            match self
-                .dir
-                .replace(rt, &old, &new, with.in_transaction())
-                .await
-            {
-                Ok(()) => return Ok(new),
-                Err(DirError::VersionMismatch) if if_match.is_none() => continue,
-                Err(e) => return Err(e.into()),
+            if !retry.again(rt, id).await {
+                return Err(ScimError::unavailable());
             }
         }
-        Err(ScimError::unavailable())
+    }
+
+    /// One round of [`Service::modify`] over `old` as read: the resource as
+    /// written, or `None` when another write came in between (and no
+    /// `If-Match` pinned the version).
+    async fn modify_round(
+        &self,
+        rt: &ResourceType,
+        old: Stored,
+        if_match: Option<&str>,
+        with: Outside<'_>,
+        change: &impl Fn(&Doc) -> Result<Doc, ScimError>,
+    ) -> Result<Option<Stored>, ScimError> {
+        check_if_match(if_match, &old.meta)?;
+        let doc = change(&old.doc)?;
+        crate::scim::resource::check_immutable(&old.doc, &doc, rt)?;
+        check_keys(rt, &doc)?;
+        if doc == old.doc && matches!(with, Outside::Nothing) {
+            // Nothing changes: no write, and the version stays.
+            return Ok(Some(old));
+        }
+        let new = Stored {
+            meta: Meta {
+                id: old.meta.id.clone(),
+                created: old.meta.created.clone(),
+                last_modified: now(),
+                version: old.meta.version + 1,
+            },
+            doc,
+        };
+        match self
+            .dir
+            .replace(rt, &old, &new, with.in_transaction())
+            .await
+        {
+            Ok(()) => Ok(Some(new)),
+            Err(DirError::VersionMismatch) if if_match.is_none() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes a resource and then removes its edges for up to the delete
@@ -330,10 +410,11 @@ impl Service {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), ScimError> {
-        for _ in 0..WRITE_RETRIES {
+        let mut retry = Retry::new();
+        loop {
             let old = self.get(rt, id).await?;
             check_if_match(if_match, &old.meta)?;
-            match self.dir.delete(rt, &old, &now()).await {
+            match self.dir.delete(rt, &old, &now(), if_match.is_some()).await {
                 Ok(task) => {
                     let deadline = Instant::now() + self.limits.delete_cleanup_budget;
                     match self.dir.cleanup(&task, deadline).await {
@@ -346,11 +427,14 @@ impl Service {
                     }
                     return Ok(());
                 }
-                Err(DirError::VersionMismatch) if if_match.is_none() => continue,
+                Err(DirError::VersionMismatch) if if_match.is_none() => {
+                    if !retry.again(rt, id).await {
+                        return Err(ScimError::unavailable());
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ScimError::unavailable())
     }
 
     /// Works on cleanup left by earlier deletes (of this process or any

@@ -3,11 +3,29 @@
 
 use serde_json::Value;
 
-use super::{Outside, Service, View};
+use super::{MAX_EMAILS, Outside, Retry, Service, View, check_if_match};
 use crate::scim::ScimError;
 use crate::scim::patch;
-use crate::scim::resource::{self, Ref};
-use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+use crate::scim::resource::{self, Doc, Ref};
+use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::store::table::{Condition, MAX_TRANSACT_ITEMS, Write};
+use crate::store::{DirError, Edge};
+
+/// Membership writes that fit in one transaction with a user's own write,
+/// which may take the user, two `userName` guards (a rename) and two writes
+/// an email.
+const GROUP_WRITES_IN_ONE_TRANSACTION: usize = MAX_TRANSACT_ITEMS - 3 - 2 * MAX_EMAILS;
+
+/// The writes that set a user's direct groups.
+struct GroupWrites {
+    adds: Vec<Edge>,
+    removes: Vec<Edge>,
+    /// Groups whose members change: their versions move.
+    changed: Vec<String>,
+    at: String,
+    /// All of it as writes for one transaction.
+    writes: Vec<Write>,
+}
 
 impl Service {
     /// A user's direct groups: 1 Query on the inverted edges, then
@@ -18,7 +36,7 @@ impl Service {
         if edges.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> = edges
+        let wanted: Vec<(&ResourceType, &str)> = edges
             .iter()
             .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
             .collect();
@@ -28,11 +46,7 @@ impl Service {
     /// The group ids a POST/PUT body sets through the user's `groups`, when
     /// that is allowed (`SCIM_USER_GROUPS_WRITABLE`; the ConnId connector
     /// writes memberships this way). `None`: leave memberships alone.
-    async fn groups_written(
-        &self,
-        body: &Value,
-        user_id: &str,
-    ) -> Result<Option<Vec<Ref>>, ScimError> {
+    fn group_ids_written(&self, body: &Value) -> Result<Option<Vec<String>>, ScimError> {
         if !self.limits.user_groups_writable {
             return Ok(None);
         }
@@ -47,7 +61,13 @@ impl Service {
         ids.sort();
         ids.dedup();
         self.check_member_count(ids.len())?;
-        let wanted: Vec<(&crate::scim::schema::ResourceType, &str)> =
+        Ok(Some(ids))
+    }
+
+    /// The groups with these ids (BatchGetItems); one that does not exist
+    /// (or is the user itself) is a 400 `invalidValue` naming it.
+    async fn existing_groups(&self, ids: &[String], user_id: &str) -> Result<Vec<Ref>, ScimError> {
+        let wanted: Vec<(&ResourceType, &str)> =
             ids.iter().map(|g| (&*GROUP_TYPE, g.as_str())).collect();
         let found = self.refs(&wanted).await?;
         if let Some(missing) = ids
@@ -58,47 +78,67 @@ impl Service {
                 "no Group with id '{missing}'"
             )));
         }
-        Ok(Some(found))
+        Ok(found)
     }
 
-    /// Makes the user's direct groups exactly `groups`. Every wanted edge is
-    /// written (puts are idempotent, so a lagging index cannot make one be
-    /// skipped); edges to other groups, as the inverted index shows them,
-    /// are removed; the groups whose members changed get a new version.
-    async fn set_groups(&self, user_id: &str, groups: &[Ref]) -> Result<(), ScimError> {
-        let (current, _) = self.dir.edges_of_member(user_id, usize::MAX).await?;
-        let edge = |g: &str| crate::store::Edge {
+    /// What makes the user's direct groups exactly `groups`, from its
+    /// `current` edges: every wanted edge is put (puts are idempotent, so a
+    /// lagging index cannot make one be skipped), edges to other groups are
+    /// removed, and the groups whose members change get a new version.
+    fn group_writes(&self, user_id: &str, current: &[Edge], groups: &[Ref]) -> GroupWrites {
+        let edge = |g: &str| Edge {
             group_id: g.to_string(),
             member_id: user_id.to_string(),
             member_type: "User",
         };
-        let adds: Vec<_> = groups.iter().map(|g| edge(&g.id)).collect();
-        let removes: Vec<_> = current
+        let adds: Vec<Edge> = groups.iter().map(|g| edge(&g.id)).collect();
+        let removes: Vec<Edge> = current
             .iter()
             .filter(|e| !groups.iter().any(|g| g.id == e.group_id))
             .cloned()
             .collect();
-        self.dir.write_edges(&adds, &removes).await?;
-        let changed = groups
+        let changed: Vec<String> = groups
             .iter()
-            .map(|g| g.id.as_str())
-            .filter(|g| !current.iter().any(|e| e.group_id == *g))
-            .chain(removes.iter().map(|e| e.group_id.as_str()));
+            .map(|g| g.id.clone())
+            .filter(|g| !current.iter().any(|e| &e.group_id == g))
+            .chain(removes.iter().map(|e| e.group_id.clone()))
+            .collect();
         let at = super::now();
-        for group in changed {
+        let mut writes = self.dir.edge_writes(&adds, &removes);
+        writes.extend(
+            changed
+                .iter()
+                .map(|g| self.dir.touch_write(&GROUP_TYPE, g, &at, Condition::Exists)),
+        );
+        GroupWrites {
+            adds,
+            removes,
+            changed,
+            at,
+            writes,
+        }
+    }
+
+    /// Makes a new user's direct groups exactly `groups`: edges in batches,
+    /// then each changed group's version moved.
+    async fn set_groups(&self, user_id: &str, groups: &[Ref]) -> Result<(), ScimError> {
+        let (current, _) = self.dir.edges_of_member(user_id, usize::MAX).await?;
+        let w = self.group_writes(user_id, &current, groups);
+        self.write_group_writes_apart(&w).await
+    }
+
+    /// The edges in batches, then each changed group's version, one
+    /// UpdateItem a group.
+    async fn write_group_writes_apart(&self, w: &GroupWrites) -> Result<(), ScimError> {
+        self.dir.write_edges(&w.adds, &w.removes).await?;
+        for group in &w.changed {
             match self
                 .dir
-                .touch(
-                    &GROUP_TYPE,
-                    group,
-                    &at,
-                    crate::store::table::Condition::Exists,
-                    &[],
-                )
+                .touch(&GROUP_TYPE, group, &w.at, Condition::Exists, &[])
                 .await
             {
                 // A group deleted meanwhile: nothing to version.
-                Ok(()) | Err(crate::store::DirError::VersionMismatch) => {}
+                Ok(()) | Err(DirError::VersionMismatch) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -107,7 +147,10 @@ impl Service {
 
     pub async fn create_user(&self, body: &Value, with_groups: bool) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
-        let groups = self.groups_written(body, "").await?;
+        let groups = match self.group_ids_written(body)? {
+            Some(ids) => Some(self.existing_groups(&ids, "").await?),
+            None => None,
+        };
         let stored = self.create(&USER_TYPE, doc).await?;
         if let Some(groups) = &groups {
             self.set_groups(&stored.meta.id, groups).await?;
@@ -128,25 +171,68 @@ impl Service {
         with_groups: bool,
     ) -> Result<View, ScimError> {
         let doc = resource::normalize(body, &USER_TYPE)?;
-        let groups = self.groups_written(body, id).await?;
-        let shown = match &groups {
-            // The groups just written, not a re-read of a lagging index.
-            Some(written) => with_groups.then(|| written.clone()),
-            None => self.groups_shown(id, with_groups).await?,
-        };
+        if let Some(group_ids) = self.group_ids_written(body)? {
+            return self
+                .replace_user_and_groups(id, &doc, &group_ids, if_match, with_groups)
+                .await;
+        }
+        let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
             .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |_| {
                 Ok(doc.clone())
             })
             .await?;
-        if let Some(groups) = &groups {
-            self.set_groups(id, groups).await?;
-        }
         self.continue_cleanup().await;
         Ok(View {
             stored,
             refs: shown,
         })
+    }
+
+    /// A PUT that also sets the user's groups. Each round reads the user,
+    /// then its edges, and writes under the version it read, so that two
+    /// such PUTs of one user end as one of them: with the user's write in
+    /// one transaction when it fits, else with the edges written first and
+    /// the user's conditional write last (a round that lost its race is
+    /// redone over the edges as they are then).
+    async fn replace_user_and_groups(
+        &self,
+        id: &str,
+        doc: &Doc,
+        group_ids: &[String],
+        if_match: Option<&str>,
+        with_groups: bool,
+    ) -> Result<View, ScimError> {
+        let replace = |_: &Doc| Ok(doc.clone());
+        let mut retry = Retry::new();
+        loop {
+            let old = self.get(&USER_TYPE, id).await?;
+            check_if_match(if_match, &old.meta)?;
+            // Again each round: a group deleted meanwhile is no longer there.
+            let groups = self.existing_groups(group_ids, id).await?;
+            let (current, _) = self.dir.edges_of_member(id, usize::MAX).await?;
+            let w = self.group_writes(id, &current, &groups);
+            let with = if w.writes.len() <= GROUP_WRITES_IN_ONE_TRANSACTION {
+                Outside::InTransaction(&w.writes)
+            } else {
+                self.write_group_writes_apart(&w).await?;
+                Outside::Afterwards
+            };
+            let written = self
+                .modify_round(&USER_TYPE, old, if_match, with, &replace)
+                .await?;
+            if let Some(stored) = written {
+                self.continue_cleanup().await;
+                // The groups just written, not a re-read of a lagging index.
+                return Ok(View {
+                    stored,
+                    refs: with_groups.then_some(groups),
+                });
+            }
+            if !retry.again(&USER_TYPE, id).await {
+                return Err(ScimError::unavailable());
+            }
+        }
     }
 
     /// The user's groups, when the answer shows them, read before the user
@@ -173,7 +259,7 @@ impl Service {
         if_match: Option<&str>,
         with_groups: bool,
     ) -> Result<View, ScimError> {
-        let ops = patch::parse_operations(body)?;
+        let ops = self.patch_operations(body)?;
         let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
             .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |old| {

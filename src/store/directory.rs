@@ -310,10 +310,14 @@ impl Directory {
         {
             writes.push(Write::put(item, Condition::None));
         }
+        let first_with = writes.len();
         writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) => match e.failed_write() {
+                // A write that goes with this one found its item changed
+                // (say, a group to touch was deleted): the round is redone.
                 Some(0) => Err(DirError::VersionMismatch),
+                Some(i) if i >= first_with => Err(DirError::VersionMismatch),
                 Some(i) if i >= first_new_guard => Err(DirError::UserNameTaken),
                 _ => Err(e.into()),
             },
@@ -321,24 +325,39 @@ impl Directory {
         }
     }
 
-    /// Deletes `old` if it is still current, with its guards, and records a
-    /// cleanup task for its edges: 1 TransactWriteItems.
+    /// Deletes `old`, with its guards, and records a cleanup task for its
+    /// edges: 1 TransactWriteItems. The delete holds only if `old` is still
+    /// current when `pinned` (If-Match), or when other items hang off its
+    /// document (a user's guard and email lookups are found from the
+    /// document read: a changed one would leave some behind); otherwise it
+    /// needs only the resource to exist, so that a stream of other writes
+    /// cannot keep it from going.
     pub async fn delete(
         &self,
         rt: &ResourceType,
         old: &Stored,
         at: &str,
+        pinned: bool,
     ) -> Result<CleanupTask, DirError> {
+        let dependents: Vec<Key> = self
+            .guards(rt, &old.doc)
+            .into_iter()
+            .chain(self.lookups(rt, old).iter().map(Item::key))
+            .collect();
+        let condition = if pinned || !dependents.is_empty() {
+            Condition::VersionIs(Self::version(old))
+        } else {
+            Condition::Exists
+        };
         let mut writes = vec![Write::delete(
             self.keys.resource(rt.name, &old.meta.id),
-            Condition::VersionIs(Self::version(old)),
+            condition,
         )];
-        for g in self.guards(rt, &old.doc) {
-            writes.push(Write::delete(g, Condition::None));
-        }
-        for item in self.lookups(rt, old) {
-            writes.push(Write::delete(item.key(), Condition::None));
-        }
+        writes.extend(
+            dependents
+                .into_iter()
+                .map(|k| Write::delete(k, Condition::None)),
+        );
         let task = CleanupTask {
             key: self.keys.cleanup_task(at, rt.name, &old.meta.id),
             resource_type: rt.name.to_string(),
@@ -377,6 +396,22 @@ impl Directory {
         Ok(self.table.batch_write(&writes).await?)
     }
 
+    /// The write that bumps `version` and `lastModified` of a resource in
+    /// place, under `condition`, to go in a transaction with others.
+    pub fn touch_write(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        at: &str,
+        condition: Condition,
+    ) -> Write {
+        Write::Touch {
+            key: self.keys.resource(rt.name, id),
+            last_modified: at.to_string(),
+            condition,
+        }
+    }
+
     /// Bumps `version` and `lastModified` of a resource in place (1
     /// UpdateItem), under `condition`.
     pub async fn touch(
@@ -387,11 +422,7 @@ impl Directory {
         condition: Condition,
         with: &[Write],
     ) -> Result<(), DirError> {
-        let mut writes = vec![Write::Touch {
-            key: self.keys.resource(rt.name, id),
-            last_modified: at.to_string(),
-            condition,
-        }];
+        let mut writes = vec![self.touch_write(rt, id, at, condition)];
         writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),

@@ -82,6 +82,14 @@ async fn patch(h: &Harness, gid: &str, ops: Value) -> crate::common::Resp {
     .await
 }
 
+/// A 413 whose detail says what the limit is.
+#[track_caller]
+fn refused_as_too_large(r: &crate::common::Resp, says: &str) {
+    r.assert_error(413, None);
+    let detail = r.body["detail"].as_str().unwrap_or("");
+    assert!(detail.contains(says), "{detail}");
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -587,13 +595,7 @@ async fn refuses_requests_over_the_member_limit_and_big_responses(d: Driver) {
         json!([{"op": "add", "path": "members", "value": all}]),
     )
     .await;
-    r.assert_error(413, None);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("at most 3")
-    );
+    refused_as_too_large(&r, "at most 3");
     // Exactly as many members as may be listed: listed.
     let add = |v: &[Value]| json!([{"op": "add", "path": "members", "value": v}]);
     assert_eq!(patch(&h, &gid, add(&all[1..2])).await.status, 204);
@@ -877,7 +879,55 @@ async fn a_new_process_finishes_leftover_cleanup_on_its_first_write(d: Driver) {
     );
 }
 
+/// A PATCH may hold at most `max_patch_operations` operations, and at most
+/// 10 member removals by a filter other than on `value` (each is evaluated
+/// over every member): more is a 413 that says so, and nothing is applied.
+async fn refuses_patches_that_ask_for_unbounded_work(d: Driver) {
+    let mut c = config();
+    c.max_patch_operations = 20;
+    let h = d.harness(&c).await;
+    let u = new_user(&h, "ops@example.com").await;
+    let v = new_user(&h, "ops2@example.com").await;
+    let gid = new_group(&h, "Ops", &[&u]).await;
+    let rename = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"op": "replace", "path": "displayName", "value": format!("Ops {i}")}))
+            .collect()
+    };
+    let user_path = format!("/scim/v2/Users/{u}");
+    let r = h
+        .send("PATCH", &user_path, Some(patch_op(json!(rename(21)))))
+        .await;
+    refused_as_too_large(&r, "at most 20");
+    let r = patch(&h, &gid, json!(rename(21))).await;
+    r.assert_error(413, None);
+    let filtered = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|_| json!({"op": "remove", "path": "members[type eq \"User\"]"}))
+            .collect()
+    };
+    let mut too_many = filtered(11);
+    too_many.push(json!({"op": "add", "path": "members", "value": [{"value": v}]}));
+    let r = patch(&h, &gid, json!(too_many)).await;
+    refused_as_too_large(&r, "at most 10");
+    let g = members(&h, &gid).await;
+    assert_eq!(g, vec![u.clone()], "nothing applied");
+    let r = h.send("GET", &format!("/scim/v2/Groups/{gid}"), None).await;
+    assert_eq!(r.body["displayName"], "Ops");
+    // At the limits: applied.
+    assert_eq!(patch(&h, &gid, json!(rename(20))).await.status, 204);
+    let mut at_limit = filtered(10);
+    at_limit.push(json!({"op": "add", "path": "members", "value": [{"value": v}]}));
+    assert_eq!(patch(&h, &gid, json!(at_limit)).await.status, 204);
+    assert_eq!(members(&h, &gid).await, vec![v.clone()]);
+    let r = h
+        .send("PATCH", &user_path, Some(patch_op(json!(rename(20)))))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 crate::on_both_drivers_with_config!(
+    refuses_patches_that_ask_for_unbounded_work,
     a_new_process_finishes_leftover_cleanup_on_its_first_write,
     deferred_cleanup_is_invisible_and_finishes_with_later_requests,
     refuses_requests_over_the_member_limit_and_big_responses,

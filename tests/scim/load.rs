@@ -65,11 +65,16 @@ impl Client {
                 body.map(|b| b.to_string()).unwrap_or_default(),
             )))
             .unwrap_or_else(|e| panic!("{e}"));
+        // A connection just made may not be ready for its first request.
+        self.0
+            .ready()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
         let resp = self
             .0
             .send_request(req)
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
         let status = resp.status().as_u16();
         let etag = resp
             .headers()
@@ -193,6 +198,104 @@ async fn race(
     c.call(method, path, Some(body), if_match).await.status
 }
 
+/// Member set races: in each round a quarter of the clients PUT a group
+/// with one of four members while the others each add a user of their own.
+/// The PUT of the highest version must be what the group held then: the
+/// group ends with its member and one added user for each write after it.
+async fn member_set_races(
+    h: &Harness,
+    addr: SocketAddr,
+    clients: &mut Vec<Client>,
+    barrier: &Arc<Barrier>,
+) {
+    let setup = &mut Client::connect(addr).await;
+    let mut people = Vec::new();
+    for n in 0..CLIENTS {
+        let body = json!({"userName": format!("set-{n}@example.com")});
+        let r = h.send("POST", "/scim/v2/Users", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        people.push(r.body["id"].as_str().unwrap_or_default().to_string());
+    }
+    let people = Arc::new(people);
+    for round in 0..RACES {
+        let r = setup
+            .call(
+                "POST",
+                "/scim/v2/Groups",
+                Some(json!({"displayName": format!("set-{round}")})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let path = format!(
+            "/scim/v2/Groups/{}",
+            r.body["id"].as_str().unwrap_or_default()
+        );
+        let tasks: Vec<_> = clients
+            .drain(..)
+            .enumerate()
+            .map(|(n, mut c)| {
+                let (barrier, path, people) = (Arc::clone(barrier), path.clone(), Arc::clone(&people));
+                tokio::spawn(async move {
+                    let putter = n % 4 == 0;
+                    let (method, body) = if putter {
+                        let member = &people[n % 16];
+                        ("PUT", json!({"displayName": "set", "members": [{"value": member}]}))
+                    } else {
+                        ("PATCH", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": people[n]}]}]}))
+                    };
+                    barrier.wait().await;
+                    let a = c.call(method, &path, Some(body), None).await;
+                    (putter, a, c)
+                })
+            })
+            .collect();
+        let mut last_put: Option<(u64, Value)> = None;
+        for task in tasks {
+            let (putter, a, c) = task.await.unwrap_or_else(|e| panic!("{e}"));
+            clients.push(c);
+            assert_eq!(
+                a.status,
+                if putter { 200 } else { 204 },
+                "round {round}: {}",
+                a.body
+            );
+            if putter {
+                let v = etag_version(a.etag.as_deref());
+                if last_put.as_ref().is_none_or(|(lv, _)| v > *lv) {
+                    last_put = Some((v, a.body["members"].clone()));
+                }
+            }
+        }
+        let Some((put_version, put_members)) = last_put else {
+            panic!("round {round}: no PUT answered");
+        };
+        let g = setup.call("GET", &path, None, None).await;
+        let later = etag_version(g.etag.as_deref()) - put_version;
+        let held = g.body["members"].as_array().map_or(0, Vec::len) as u64;
+        let put_member = &put_members[0]["value"];
+        let holds_it = g.body["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| &m["value"] == put_member);
+        assert!(
+            holds_it && held == 1 + later,
+            "round {round}: the last PUT (version {put_version}) set {put_members}; {later} writes came after it; the group holds {}",
+            g.body["members"]
+        );
+    }
+}
+
+fn etag_version(etag: Option<&str>) -> u64 {
+    etag.unwrap_or_default()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .unwrap_or_else(|_| panic!("ETag {etag:?}"))
+}
+
 async fn under_load_no_5xx_one_winner_per_race_and_invariants_hold(h: Harness) {
     let seconds: u64 = std::env::var("SCIM_LOAD_SECONDS")
         .ok()
@@ -300,6 +403,7 @@ async fn under_load_no_5xx_one_winner_per_race_and_invariants_hold(h: Harness) {
             clients.push(c);
         }
     }
+    member_set_races(&h, addr, &mut clients, &barrier).await;
     println!(
         "load: {CLIENTS} clients, {} requests in {mixed_seconds:.1} s of mixed operations, by status {:?}; {} races",
         tally.requests,

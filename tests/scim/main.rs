@@ -14,6 +14,7 @@ mod lambda;
 mod load;
 mod query;
 mod quirks;
+mod races;
 mod secrets;
 mod tenants;
 mod users;
