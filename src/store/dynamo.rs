@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
     Update, WriteRequest,
 };
 
-use super::keys::{INDEXES, IndexDef, Key, PK, SK};
+use super::keys::{INDEXES, IndexDef, Key, PK, SK, attr};
 use super::table::{AttrValue, Capacity, Condition, Driver, Item, Page, Query, StoreError, Write};
 
 const CONFLICT_RETRIES: u32 = 6;
@@ -113,7 +113,7 @@ fn condition_expr(c: Condition) -> Expr {
         Condition::Exists => (Some(format!("attribute_exists({PK})")), None, None),
         Condition::VersionIs(v) => (
             Some("#ver = :ver".into()),
-            Some(HashMap::from([("#ver".into(), "version".into())])),
+            Some(HashMap::from([("#ver".into(), attr::VERSION.into())])),
             Some(HashMap::from([(
                 ":ver".into(),
                 AttributeValue::N(v.to_string()),
@@ -139,8 +139,8 @@ fn touch_expr(
     };
     let mut names = n.unwrap_or_default();
     let mut values = v.unwrap_or_default();
-    names.insert("#ver".into(), "version".into());
-    names.insert("#lm".into(), "lastModified".into());
+    names.insert("#ver".into(), attr::VERSION.into());
+    names.insert("#lm".into(), attr::LAST_MODIFIED.into());
     values.insert(":one".into(), AttributeValue::N("1".into()));
     values.insert(":lm".into(), AttributeValue::S(last_modified.to_string()));
     ("SET #lm = :lm ADD #ver :one".into(), c, names, values)

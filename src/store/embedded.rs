@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::keys::{INDEXES, IndexDef, Key};
+use super::keys::{INDEXES, IndexDef, Key, attr};
 use super::table::{Condition, Driver, Item, MAX_QUERY_PAGE_BYTES, Page, Query, StoreError, Write};
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -246,7 +246,7 @@ fn holds(condition: Condition, current: Option<&Item>) -> bool {
         Condition::None => true,
         Condition::NotExists => current.is_none(),
         Condition::Exists => current.is_some(),
-        Condition::VersionIs(v) => current.and_then(|i| i.n("version")) == Some(v),
+        Condition::VersionIs(v) => current.and_then(|i| i.n(attr::VERSION)) == Some(v),
     }
 }
 
@@ -282,9 +282,9 @@ fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), StoreError> {
             Write::Delete { .. } => tables.replace(&key, old.as_ref(), None)?,
             Write::Touch { last_modified, .. } => {
                 if let Some(mut item) = old.clone() {
-                    let version = item.n("version").unwrap_or(0) + 1;
-                    item.set_n("version", version)
-                        .set_s("lastModified", last_modified.clone());
+                    let version = item.n(attr::VERSION).unwrap_or(0) + 1;
+                    item.set_n(attr::VERSION, version)
+                        .set_s(attr::LAST_MODIFIED, last_modified.clone());
                     tables.replace(&key, old.as_ref(), Some(&item))?;
                 }
             }

@@ -33,6 +33,28 @@ use crate::tenant::Tenant;
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 
+/// The names of the items' other attributes, for every room that reads or
+/// writes them (the resource module and both drivers).
+pub mod attr {
+    /// A resource's document, as JSON.
+    pub const DOC: &str = "doc";
+    pub const ID: &str = "id";
+    /// What the item is: `User`, `Group`, `Membership`, `UserGuard`, ...
+    pub const TYPE: &str = "type";
+    pub const CREATED: &str = "created";
+    pub const LAST_MODIFIED: &str = "lastModified";
+    /// A number that moves by one with each write of a resource.
+    pub const VERSION: &str = "version";
+    /// A plain copy of a user's `userName`, for applications that read the table.
+    pub const USER_NAME: &str = "userName";
+    /// An edge's group and member ids, and the member's type.
+    pub const GROUP: &str = "group";
+    pub const MEMBER: &str = "member";
+    pub const MEMBER_TYPE: &str = "memberType";
+    /// A cleanup task's resource type.
+    pub const TARGET_TYPE: &str = "resourceType";
+}
+
 /// A global secondary index: its name and key attributes (both strings).
 #[derive(Debug, PartialEq, Eq)]
 pub struct IndexDef {

@@ -5,7 +5,9 @@ pub mod directory;
 pub mod dynamo;
 pub mod embedded;
 pub mod keys;
+pub mod removal;
 pub mod table;
 
-pub use directory::{CleanupTask, DirError, Directory, Edge, Removal, Stored};
+pub use directory::{CleanupTask, DirError, Directory, Edge, Stored};
+pub use removal::Removal;
 pub use table::{Capacity, Requests, StoreError, Table};

@@ -1,0 +1,297 @@
+//! The resource module: SCIM resources, their uniqueness guards, membership
+//! edges and cleanup tasks as items of the single table. Every write of a
+//! resource is one conditional write or one transaction; edges are written in
+//! batches. Errors come back as questions the service maps to SCIM.
+//!
+//! Rooms: this file (the resources' reads and writes), `item` (a resource
+//! as items: the resource item, its guards and lookups), `edges`
+//! (membership edges), `cleanup` (removing a deleted resource's edges),
+//! `find` (Queries by index and key).
+
+mod cleanup;
+mod edges;
+mod find;
+mod item;
+
+use super::keys::{Key, Keys, attr};
+use super::table::{Condition, Item, Requests, StoreError, Table, Write};
+use crate::scim::resource::{Doc, Meta};
+use crate::scim::schema::ResourceType;
+use crate::tenant::Tenant;
+
+pub use cleanup::CleanupTask;
+pub use edges::Edge;
+
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub meta: Meta,
+    pub doc: Doc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirError {
+    /// Another resource already holds this `userName` (any letter case).
+    UserNameTaken,
+    /// The resource changed (or went away) since it was read.
+    VersionMismatch,
+    Store(StoreError),
+}
+
+impl From<StoreError> for DirError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    pub(super) table: Table,
+    tenant: Tenant,
+    pub(super) keys: Keys,
+}
+
+impl Directory {
+    /// The single-tenant directory.
+    pub fn new(table: Table) -> Self {
+        Self::of(table, &Tenant::Default)
+    }
+
+    /// One tenant's directory.
+    pub fn of(table: Table, tenant: &Tenant) -> Self {
+        Self {
+            table,
+            tenant: tenant.clone(),
+            keys: Keys::of(tenant),
+        }
+    }
+
+    /// The same table, another tenant's directory.
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        Self::of(self.table.clone(), tenant)
+    }
+
+    /// Whose directory this is.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// The table underneath.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Requests made to the table so far.
+    pub fn requests(&self) -> Requests {
+        self.table.requests()
+    }
+
+    /// 1 GetItem.
+    pub async fn get(&self, rt: &ResourceType, id: &str) -> Result<Option<Stored>, DirError> {
+        let item = self.table.get(&self.keys.resource(rt.name, id)).await?;
+        item.as_ref().map(Self::from_item).transpose()
+    }
+
+    /// 1 PutItem, or 1 TransactWriteItems with the guard items.
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        s: &Stored,
+        with: &[Write],
+    ) -> Result<(), DirError> {
+        let mut writes = vec![Write::put(self.to_item(rt, s)?, Condition::NotExists)];
+        for g in self.guards(rt, &s.doc) {
+            writes.push(Write::put(
+                Self::guard_item(rt, g, &s.meta.id),
+                Condition::NotExists,
+            ));
+        }
+        writes.extend(
+            self.lookups(rt, s)
+                .into_iter()
+                .map(|i| Write::put(i, Condition::None)),
+        );
+        writes.extend_from_slice(with);
+        match self.table.write_all(&writes).await {
+            Err(e) if e.failed_write().is_some_and(|i| i > 0) => Err(DirError::UserNameTaken),
+            other => Ok(other?),
+        }
+    }
+
+    /// Replaces `old` with `new` if `old` is still current: 1 PutItem, or 1
+    /// TransactWriteItems when a guard moves (rename).
+    pub async fn replace(
+        &self,
+        rt: &ResourceType,
+        old: &Stored,
+        new: &Stored,
+        with: &[Write],
+    ) -> Result<(), DirError> {
+        let mut writes = vec![Write::put(
+            self.to_item(rt, new)?,
+            Condition::VersionIs(Self::version(old)),
+        )];
+        let before = self.guards(rt, &old.doc);
+        let after = self.guards(rt, &new.doc);
+        for g in before.iter().filter(|g| !after.contains(g)) {
+            writes.push(Write::delete(g.clone(), Condition::None));
+        }
+        let first_new_guard = writes.len();
+        for g in after.into_iter().filter(|g| !before.contains(g)) {
+            writes.push(Write::put(
+                Self::guard_item(rt, g, &new.meta.id),
+                Condition::NotExists,
+            ));
+        }
+        let (old_lookups, new_lookups) = (self.lookups(rt, old), self.lookups(rt, new));
+        let new_keys: Vec<Key> = new_lookups.iter().map(Item::key).collect();
+        let old_keys: Vec<Key> = old_lookups.iter().map(Item::key).collect();
+        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            writes.push(Write::delete(k.clone(), Condition::None));
+        }
+        for item in new_lookups
+            .into_iter()
+            .filter(|i| !old_keys.contains(&i.key()))
+        {
+            writes.push(Write::put(item, Condition::None));
+        }
+        let first_with = writes.len();
+        writes.extend_from_slice(with);
+        match self.table.write_all(&writes).await {
+            Err(e) => match e.failed_write() {
+                // A write that goes with this one found its item changed
+                // (say, a group to touch was deleted): the round is redone.
+                Some(0) => Err(DirError::VersionMismatch),
+                Some(i) if i >= first_with => Err(DirError::VersionMismatch),
+                Some(i) if i >= first_new_guard => Err(DirError::UserNameTaken),
+                _ => Err(e.into()),
+            },
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Deletes `old`, with its guards, and records a cleanup task for its
+    /// edges: 1 TransactWriteItems. The delete holds only if `old` is still
+    /// current when `pinned` (If-Match), or when other items hang off its
+    /// document (a user's guard and email lookups are found from the
+    /// document read: a changed one would leave some behind); otherwise it
+    /// needs only the resource to exist, so that a stream of other writes
+    /// cannot keep it from going.
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        old: &Stored,
+        at: &str,
+        pinned: bool,
+    ) -> Result<CleanupTask, DirError> {
+        let dependents: Vec<Key> = self
+            .guards(rt, &old.doc)
+            .into_iter()
+            .chain(self.lookups(rt, old).iter().map(Item::key))
+            .collect();
+        let condition = if pinned || !dependents.is_empty() {
+            Condition::VersionIs(Self::version(old))
+        } else {
+            Condition::Exists
+        };
+        let mut writes = vec![Write::delete(
+            self.keys.resource(rt.name, &old.meta.id),
+            condition,
+        )];
+        writes.extend(
+            dependents
+                .into_iter()
+                .map(|k| Write::delete(k, Condition::None)),
+        );
+        let task = CleanupTask {
+            key: self.keys.cleanup_task(at, rt.name, &old.meta.id),
+            resource_type: rt.name.to_string(),
+            id: old.meta.id.clone(),
+        };
+        let mut item = Item::new(task.key.clone());
+        item.set_s(attr::TARGET_TYPE, rt.name)
+            .set_s(attr::ID, old.meta.id.clone());
+        writes.push(Write::put(item, Condition::None));
+        match self.table.write_all(&writes).await {
+            Err(e) if e.failed_write() == Some(0) => Err(DirError::VersionMismatch),
+            Err(e) => Err(e.into()),
+            Ok(()) => Ok(task),
+        }
+    }
+
+    /// Writes resources and their guard items without conditions, in
+    /// BatchWriteItems: for bulk loading into a table where they cannot
+    /// clash (migrations, tests, benchmarks), never for requests.
+    pub async fn import(&self, rt: &ResourceType, resources: &[Stored]) -> Result<(), DirError> {
+        let mut writes = Vec::with_capacity(resources.len() * 2);
+        for s in resources {
+            writes.push(Write::put(self.to_item(rt, s)?, Condition::None));
+            for g in self.guards(rt, &s.doc) {
+                writes.push(Write::put(
+                    Self::guard_item(rt, g, &s.meta.id),
+                    Condition::None,
+                ));
+            }
+            writes.extend(
+                self.lookups(rt, s)
+                    .into_iter()
+                    .map(|i| Write::put(i, Condition::None)),
+            );
+        }
+        Ok(self.table.batch_write(&writes).await?)
+    }
+
+    /// The write that bumps `version` and `lastModified` of a resource in
+    /// place, under `condition`, to go in a transaction with others.
+    pub fn touch_write(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        at: &str,
+        condition: Condition,
+    ) -> Write {
+        Write::Touch {
+            key: self.keys.resource(rt.name, id),
+            last_modified: at.to_string(),
+            condition,
+        }
+    }
+
+    /// Bumps `version` and `lastModified` of a resource in place (1
+    /// UpdateItem), under `condition`.
+    pub async fn touch(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        at: &str,
+        condition: Condition,
+        with: &[Write],
+    ) -> Result<(), DirError> {
+        let mut writes = vec![self.touch_write(rt, id, at, condition)];
+        writes.extend_from_slice(with);
+        match self.table.write_all(&writes).await {
+            Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
+            other => Ok(other?),
+        }
+    }
+
+    /// Resources by (type, id), those that exist: BatchGetItems.
+    pub async fn get_many(
+        &self,
+        refs: &[(&ResourceType, &str)],
+    ) -> Result<Vec<(String, Stored)>, DirError> {
+        let keys: Vec<Key> = refs
+            .iter()
+            .map(|(rt, id)| self.keys.resource(rt.name, id))
+            .collect();
+        let items = self.table.get_many(&keys).await?;
+        items
+            .iter()
+            .map(|i| {
+                Ok((
+                    i.s(attr::TYPE).unwrap_or_default().to_string(),
+                    Self::from_item(i)?,
+                ))
+            })
+            .collect()
+    }
+}
