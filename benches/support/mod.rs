@@ -5,20 +5,21 @@
 
 #![allow(dead_code)] // each benchmark uses its own part of this
 
+#[path = "../../tests/support/exchange.rs"]
+mod exchange;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use http_body_util::BodyExt;
 use scim_lambda::auth::Auth;
 use scim_lambda::config::Config;
 use scim_lambda::scim::resource::Meta;
 use scim_lambda::scim::schema::USER_TYPE;
 use scim_lambda::store::{Capacity, Directory, Requests, Stored, Table};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 pub const TOKEN: &str = "bench-token";
 
@@ -67,19 +68,7 @@ impl Bench {
             .unwrap_or_else(|e| panic!("{e}"));
         let (requests, capacity) = (self.table.requests(), self.table.consumed());
         let started = Instant::now();
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .unwrap_or_else(|e| match e {});
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let (status, _, bytes) = exchange::exchange(&self.router, req).await;
         let elapsed = started.elapsed();
         Cost {
             status,

@@ -1,17 +1,18 @@
 //! The test harness: the whole router in-process over either store driver.
 
+#[path = "../support/exchange.rs"]
+mod exchange;
+
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
-use http_body_util::BodyExt;
 use scim_lambda::auth::{Auth, Tenants, TenantsFile, TenantsFileDoc};
 use scim_lambda::config::Config;
 use scim_lambda::store::{Requests, Table};
 use scim_lambda::tenant::TenantId;
 use serde_json::Value;
-use tower::ServiceExt;
 
 pub const TOKEN: &str = "test-token-0123456789";
 
@@ -205,22 +206,7 @@ impl Harness {
     /// Sends a request as built and reads the whole answer: status,
     /// headers and body bytes, whatever they hold.
     pub async fn exchange(&self, req: Request<Body>) -> (u16, HeaderMap, Vec<u8>) {
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .unwrap_or_else(|e| match e {});
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .to_bytes()
-            .to_vec();
-        (status, headers, bytes)
+        exchange::exchange(&self.router, req).await
     }
 
     /// Creates a user and returns the response body.
@@ -334,4 +320,43 @@ pub async fn import_users(
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     users.into_iter().map(|s| s.meta.id).collect()
+}
+
+/// Partial match: expected objects' members must match, arrays element by
+/// element with equal length, other values exactly. Returns the first
+/// difference.
+pub fn mismatch(expected: &Value, actual: &Value, at: &str) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, ev)| match a.get(k) {
+            Some(av) => mismatch(ev, av, &format!("{at}/{k}")),
+            None => Some(format!("{at}/{k} is missing")),
+        }),
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                return Some(format!(
+                    "{at} has {} elements, expected {}",
+                    a.len(),
+                    e.len()
+                ));
+            }
+            e.iter()
+                .zip(a)
+                .enumerate()
+                .find_map(|(i, (ev, av))| mismatch(ev, av, &format!("{at}/{i}")))
+        }
+        (e, a) if e == a => None,
+        (e, a) => Some(format!("{at} is {a}, expected {e}")),
+    }
+}
+
+#[test]
+fn partial_matching_finds_differences() {
+    let actual = serde_json::json!({"a": 1, "b": [{"x": 1, "y": 2}], "c": "s"});
+    assert_eq!(
+        mismatch(&serde_json::json!({"a": 1, "b": [{"x": 1}]}), &actual, ""),
+        None
+    );
+    assert!(mismatch(&serde_json::json!({"a": 2}), &actual, "").is_some());
+    assert!(mismatch(&serde_json::json!({"b": []}), &actual, "").is_some());
+    assert!(mismatch(&serde_json::json!({"d": null}), &actual, "").is_some());
 }

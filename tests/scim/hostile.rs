@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use scim_lambda::store::Requests;
 use serde_json::{Value, json};
 
-use crate::common::{Harness, TOKEN, fixture};
+use crate::common::{Harness, TOKEN, fixture, mismatch};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const SCIM_JSON: &str = "application/scim+json";
@@ -132,25 +132,6 @@ fn expand_json(v: &Value, vars: &HashMap<&str, String>) -> Result<Value, String>
         ),
         other => other.clone(),
     })
-}
-
-/// Partial match: every member of an expected object must be there and
-/// match; arrays match element by element with equal length; other values
-/// are equal. The first difference, if any.
-fn mismatch(expected: &Value, actual: &Value, at: &str) -> Option<String> {
-    match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, ev)| match a.get(k) {
-            Some(av) => mismatch(ev, av, &format!("{at}/{k}")),
-            None => Some(format!("{at}/{k} is missing")),
-        }),
-        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
-            .iter()
-            .zip(a)
-            .enumerate()
-            .find_map(|(i, (ev, av))| mismatch(ev, av, &format!("{at}/{i}"))),
-        (e, a) if e == a => None,
-        (e, a) => Some(format!("{at} is {a}, expected {e}")),
-    }
 }
 
 /// The methods an `Allow` header names.
