@@ -41,6 +41,11 @@ pub struct Config {
     pub max_members_per_request: usize,
     /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists.
     pub max_members_returned: usize,
+    /// `SCIM_MAX_LIST_MEMBERS`: most members (and users' groups) one list
+    /// page lists; the page stops before the resource that would pass it.
+    pub max_list_members: usize,
+    /// `SCIM_DB_CACHE_MB`: the embedded store's page cache.
+    pub db_cache_bytes: usize,
     /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline
     /// (at most the request timeout less 5 s).
     pub delete_cleanup_budget: Duration,
@@ -128,6 +133,8 @@ impl Config {
             max_page_size,
             max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
             max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
+            max_list_members: number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
+            db_cache_bytes: number("SCIM_DB_CACHE_MB", 64)?.saturating_mul(1 << 20),
             delete_cleanup_budget: Duration::from_secs(
                 number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
             )
