@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod http;
 pub mod scim;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod tenant;
