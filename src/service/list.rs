@@ -76,10 +76,10 @@ const FIRST_BATCH: usize = 100;
 /// About how much stored JSON one scan batch holds: batches are sized from
 /// the last one's resources, so that large resources come a few at a time.
 const BATCH_BYTES: usize = 4 << 20;
-/// Resources in a scan batch, whatever their size: enough to keep the
-/// number of Queries near DynamoDB's 1 MB pages, few enough to keep the
-/// filter's work between yields short.
-const BATCH_RANGE: (usize, usize) = (10, 1000);
+/// Resources in a scan batch, whatever their size. Each batch ends in a
+/// part-filled 1 MB Query page, so a scan of small resources costs one
+/// Query more than its pages (the first batch) rather than one a thousand.
+const BATCH_RANGE: (usize, usize) = (10, 10_000);
 
 /// The value a resource sorts by: for a multi-valued attribute, its primary
 /// value or else its first (RFC 7644 §3.4.2.3).
