@@ -41,6 +41,24 @@ pub struct Config {
     pub max_members_per_request: usize,
     /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists.
     pub max_members_returned: usize,
+    /// `SCIM_MAX_LIST_MEMBERS`: most members (and users' groups) one list
+    /// page lists; the page stops before the resource that would pass it.
+    pub max_list_members: usize,
+    /// `SCIM_DB_CACHE_MB`: the embedded store's page cache.
+    pub db_cache_bytes: usize,
+    /// `SCIM_HEADER_READ_TIMEOUT_SECONDS`: the local front door closes a
+    /// connection that has not sent a request's whole head this long after
+    /// it opened or its last response went out (which bounds idle
+    /// keep-alive connections too).
+    pub header_read_timeout: Duration,
+    /// `SCIM_IDLE_TIMEOUT_SECONDS`: the local front door closes a
+    /// connection on which no byte moved for this long (a stalled upload, a
+    /// client that stopped reading); at least the request timeout, so a
+    /// request still being worked on is answered first.
+    pub idle_timeout: Duration,
+    /// `SCIM_MAX_CONNECTIONS`: connections the local front door serves at
+    /// once; more wait in the listen backlog, holding no file descriptor.
+    pub max_connections: usize,
     /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline
     /// (at most the request timeout less 5 s).
     pub delete_cleanup_budget: Duration,
@@ -130,6 +148,14 @@ impl Config {
             max_page_size,
             max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
             max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
+            max_list_members: number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
+            db_cache_bytes: number("SCIM_DB_CACHE_MB", 64)?.saturating_mul(1 << 20),
+            header_read_timeout: Duration::from_secs(
+                number("SCIM_HEADER_READ_TIMEOUT_SECONDS", 10)?.max(1) as u64,
+            ),
+            idle_timeout: Duration::from_secs(number("SCIM_IDLE_TIMEOUT_SECONDS", 60)? as u64)
+                .max(request_timeout + Duration::from_secs(1)),
+            max_connections: number("SCIM_MAX_CONNECTIONS", 512)?.max(1),
             delete_cleanup_budget: Duration::from_secs(
                 number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
             )
@@ -189,6 +215,20 @@ mod tests {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.delete_cleanup_budget, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn idle_connections_outlast_the_request_timeout() {
+        let c = from(&[
+            ("SCIM_REQUEST_TIMEOUT_SECONDS", "10"),
+            ("SCIM_IDLE_TIMEOUT_SECONDS", "2"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.idle_timeout, Duration::from_secs(11));
+        let c = from(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!((c.max_connections, c.db_cache_bytes), (512, 64 << 20));
     }
 
     #[test]

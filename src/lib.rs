@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod http;
 pub mod scim;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod tenant;
@@ -55,8 +56,9 @@ pub async fn open_table(
         (Some(_), None) => Err("TABLE_NAME is set but no AWS configuration was loaded".into()),
         (None, _) if config.on_lambda => Err("TABLE_NAME must be set on Lambda".into()),
         (None, _) => {
-            let db = store::embedded::Embedded::open(&config.db_path)
-                .map_err(|e| format!("cannot open {}: {e}", config.db_path.display()))?;
+            let db =
+                store::embedded::Embedded::open_with_cache(&config.db_path, config.db_cache_bytes)
+                    .map_err(|e| format!("cannot open {}: {e}", config.db_path.display()))?;
             Ok(Table::new(Arc::new(db)))
         }
     }
@@ -75,6 +77,7 @@ pub fn service(config: &Config, table: Table) -> Service {
         max_page_size: config.max_page_size,
         max_members_per_request: config.max_members_per_request,
         max_members_returned: config.max_members_returned,
+        max_list_members: config.max_list_members,
         delete_cleanup_budget: config.delete_cleanup_budget,
         user_groups_writable: config.user_groups_writable,
         leftover_check_on_first_write: config.leftover_check_on_first_write,

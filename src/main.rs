@@ -65,10 +65,12 @@ async fn main() -> Result<(), Error> {
         Some(t) => println!("Store:         DynamoDB table {t}"),
         None => println!("Store:         {}", config.db_path.display()),
     }
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    scim_lambda::serve::serve(
+        listener,
+        app.router,
+        (&config).into(),
+        scim_lambda::serve::stop_signal(),
+    )
+    .await;
     Ok(())
 }

@@ -12,8 +12,8 @@ use super::response::{resource, scim_json};
 use crate::scim::ScimError;
 use crate::scim::cursor;
 use crate::scim::discovery::{self, Features};
-use crate::scim::filter::{AttrPath, Filter};
-use crate::scim::list::{ListParams, Paging, list_response};
+use crate::scim::filter::{AttrPath, Filter, Resolved};
+use crate::scim::list::{ListParams, PageBudget, Paging, SortOrder, json_len, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{refs_attribute, render};
 use crate::scim::schema::{self, GROUP_TYPE, ResourceType, USER_TYPE};
@@ -102,8 +102,8 @@ pub async fn schema(
     Ok(scim_json(StatusCode::OK, &discovery::schema(&urn, &base)?))
 }
 
-fn projection(rt: &ResourceType, params: &Params) -> Projection {
-    Projection::parse(
+fn projection(rt: &ResourceType, params: &Params) -> Result<Projection> {
+    Projection::parse_bounded(
         params.get("attributes"),
         params.get("excludedAttributes"),
         rt,
@@ -141,7 +141,7 @@ pub async fn create<K: Kind>(
     params: Params,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    let p = projection(K::rt(), &params);
+    let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let v = if K::rt().name == GROUP_TYPE.name {
         service.create_group(&json, with_refs).await?
@@ -158,7 +158,7 @@ pub async fn get_one<K: Kind>(
     params: Params,
     pre: Preconditions,
 ) -> Result<Response> {
-    let p = projection(K::rt(), &params);
+    let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let v = service.get_view(K::rt(), &id, with_refs).await?;
     crate::service::check_if_match(pre.if_match.as_deref(), &v.stored.meta)?;
@@ -215,14 +215,18 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs a list or search for one resource type and renders its `ListResponse`.
-async fn run_list(
-    state: &AppState,
-    service: &Service,
-    rt: &'static ResourceType,
-    base: &str,
-    lp: &ListParams,
-) -> Result<Value> {
+/// What a whole list response may hold.
+fn page_budget(state: &AppState) -> PageBudget {
+    PageBudget {
+        bytes: MAX_LIST_BYTES,
+        refs: state.services.limits().max_list_members,
+    }
+}
+
+/// A list's filter, sort and projection, checked against one resource type.
+type Parsed = (Option<Filter>, Option<(Resolved, SortOrder)>, Projection);
+
+fn parse_list(rt: &'static ResourceType, lp: &ListParams) -> Result<Parsed> {
     let filter = lp
         .filter
         .as_deref()
@@ -242,11 +246,75 @@ async fn run_list(
             Some((r, lp.sort_order))
         }
     };
-    let p = Projection::parse(
+    let p = Projection::parse_bounded(
         lp.attributes.as_deref(),
         lp.excluded_attributes.as_deref(),
         rt,
-    );
+    )?;
+    Ok((filter, sort, p))
+}
+
+/// One resource type's part of a list response, rendered.
+struct Page {
+    resources: Vec<Value>,
+    total: Option<usize>,
+    /// Stopped short at the response's limits.
+    cut: bool,
+    /// With cursor paging: the id after which the next page starts.
+    next_after: Option<String>,
+}
+
+/// Lists one type and renders what fits in `budget` (what the response has
+/// left), taking it down. A page cut short lets the client page on (the
+/// next cursor, or startIndex + itemsPerPage); the first resource of a
+/// response is always sent, so paging always moves.
+async fn list_page(
+    service: &Service,
+    rt: &'static ResourceType,
+    base: &str,
+    p: &Projection,
+    mut q: ListQuery,
+    budget: &mut PageBudget,
+    response_empty: bool,
+) -> Result<Page> {
+    q.budget = *budget;
+    let cursor_mode = matches!(q.position, Position::After { .. });
+    let result = service.list(rt, &q).await?;
+    let mut resources = Vec::with_capacity(result.resources.len());
+    let mut page = Page {
+        resources: Vec::new(),
+        total: result.total,
+        cut: result.cut,
+        next_after: result.next_after,
+    };
+    for (i, v) in result.resources.iter().enumerate() {
+        let r = body(rt, v, base, p);
+        let bytes = json_len(&r);
+        let refs = v.refs.as_ref().map_or(0, Vec::len);
+        let first = response_empty && i == 0;
+        if !first && (bytes > budget.bytes || refs > budget.refs) {
+            page.cut = true;
+            if cursor_mode {
+                page.next_after = resources_last_id(&result.resources, i);
+            }
+            break;
+        }
+        budget.bytes = budget.bytes.saturating_sub(bytes);
+        budget.refs = budget.refs.saturating_sub(refs);
+        resources.push(r);
+    }
+    page.resources = resources;
+    Ok(page)
+}
+
+/// Runs a list or search for one resource type and renders its `ListResponse`.
+async fn run_list(
+    state: &AppState,
+    service: &Service,
+    rt: &'static ResourceType,
+    base: &str,
+    lp: &ListParams,
+) -> Result<Value> {
     // A cursor belongs to one query: the type, the filter and the sort,
     // and for a tenant, the tenant.
     let mut query = vec![
@@ -269,34 +337,14 @@ async fn run_list(
         },
     };
     let cursor_mode = lp.cursor.is_some();
-    let q = ListQuery {
-        filter,
-        sort,
-        position,
-        with_refs: wants_refs(rt, &p),
-    };
-    let result = service.list(rt, &q).await?;
-    // A page is cut short before it outgrows a Lambda response (6 MB): the
-    // client pages on (the next cursor, or startIndex + itemsPerPage).
-    let mut resources = Vec::with_capacity(result.resources.len());
-    let mut bytes = 0usize;
-    let mut next_after = result.next_after;
-    for (i, v) in result.resources.iter().enumerate() {
-        let r = body(rt, v, base, &p);
-        bytes += serde_json::to_vec(&r).map(|b| b.len()).unwrap_or(0);
-        if bytes > MAX_LIST_BYTES && i > 0 {
-            if cursor_mode {
-                next_after = resources_last_id(&result.resources, i);
-            }
-            break;
-        }
-        resources.push(r);
-    }
-    let next = next_after
+    let mut budget = page_budget(state);
+    let page = type_page(service, rt, base, lp, position, &mut budget, true).await?;
+    let next = page
+        .next_after
         .map(|a| state.cursors.encode(&a, &query_id, count, now))
         .transpose()?;
     let start = (!cursor_mode).then_some(lp.paging.start_index);
-    Ok(list_response(resources, result.total, start, next))
+    Ok(list_response(page.resources, page.total, start, next))
 }
 
 fn list_params_from_query(state: &AppState, params: &Params) -> Result<ListParams> {
@@ -356,8 +404,8 @@ pub async fn search_all(
             "cursor and sortBy are available per resource type (POST /Users/.search, /Groups/.search)",
         ));
     }
-    // Every type is read from its start up to the window's end, so the
-    // window is bounded like a non-indexed filter's scan.
+    // Reaching a window deep in a type reads the type from its start (no
+    // index skips), so the window is bounded like a non-indexed filter's scan.
     let window_end = (lp.paging.start_index - 1).saturating_add(lp.paging.count);
     if window_end > state.services.limits().max_filter_scan {
         return Err(ScimError::too_many(format!(
@@ -365,28 +413,43 @@ pub async fn search_all(
             state.services.limits().max_filter_scan
         )));
     }
-    let per_type = ListParams {
-        paging: Paging {
-            start_index: 1,
-            count: (lp.paging.start_index - 1).saturating_add(lp.paging.count),
-        },
-        ..lp.clone()
-    };
-    let mut all = Vec::new();
+    // The window over all types: whole types before it are skipped by
+    // their totals, then each type gives what is left of the window from
+    // its offset. Once the response is cut, later types only count, so
+    // startIndex + itemsPerPage is exactly where the next page starts.
+    let mut skip = lp.paging.start_index - 1;
+    let mut want = lp.paging.count;
+    let mut budget = page_budget(&state);
+    let mut resources = Vec::new();
     let mut total = 0usize;
+    let mut cut = false;
     let mut first_error = None;
     let mut answered = false;
     for rt in schema::resource_types() {
-        match run_list(&state, &service, rt, &base, &per_type).await {
-            Ok(v) => {
+        let paging = Paging {
+            start_index: skip + 1,
+            count: if cut { 0 } else { want },
+        };
+        let position = Position::Index(paging);
+        match type_page(
+            &service,
+            rt,
+            &base,
+            &lp,
+            position,
+            &mut budget,
+            resources.is_empty(),
+        )
+        .await
+        {
+            Ok(page) => {
                 answered = true;
-                total += v["totalResults"]
-                    .as_u64()
-                    .and_then(|t| usize::try_from(t).ok())
-                    .unwrap_or(0);
-                if let Some(items) = v["Resources"].as_array() {
-                    all.extend(items.iter().cloned());
-                }
+                let type_total = page.total.unwrap_or(0);
+                total += type_total;
+                skip = skip.saturating_sub(type_total);
+                want = want.saturating_sub(page.resources.len());
+                cut |= page.cut;
+                resources.extend(page.resources);
             }
             Err(e) if e.scim_type == Some(crate::scim::ScimType::InvalidFilter) => {
                 first_error.get_or_insert(e);
@@ -399,15 +462,31 @@ pub async fn search_all(
             return Err(e);
         }
     }
-    let page: Vec<Value> = all
-        .into_iter()
-        .skip(lp.paging.start_index - 1)
-        .take(lp.paging.count)
-        .collect();
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(page, Some(total), Some(lp.paging.start_index), None),
+        &list_response(resources, Some(total), Some(lp.paging.start_index), None),
     ))
+}
+
+/// One type's page of a list, or its part of a root search's window.
+async fn type_page(
+    service: &Service,
+    rt: &'static ResourceType,
+    base: &str,
+    lp: &ListParams,
+    position: Position,
+    budget: &mut PageBudget,
+    response_empty: bool,
+) -> Result<Page> {
+    let (filter, sort, p) = parse_list(rt, lp)?;
+    let q = ListQuery {
+        filter,
+        sort,
+        position,
+        with_refs: wants_refs(rt, &p),
+        budget: *budget,
+    };
+    list_page(service, rt, base, &p, q, budget, response_empty).await
 }
 
 pub async fn replace<K: Kind>(
@@ -419,7 +498,7 @@ pub async fn replace<K: Kind>(
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
     check_if_none_match(&service, K::rt(), &id, &pre).await?;
-    let p = projection(K::rt(), &params);
+    let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
     let v = if K::rt().name == GROUP_TYPE.name {
@@ -446,7 +525,7 @@ pub async fn patch<K: Kind>(
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
     check_if_none_match(&service, K::rt(), &id, &pre).await?;
-    let p = projection(K::rt(), &params);
+    let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
     if K::rt().name == GROUP_TYPE.name {

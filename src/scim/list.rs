@@ -229,6 +229,39 @@ pub fn list_response(
     Value::Object(m)
 }
 
+/// The most one page's response may hold. The HTTP layer cuts the rendered
+/// page exactly; the service stops computing references once a page is
+/// sure to be cut, so it never builds what will not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageBudget {
+    /// Rendered bytes.
+    pub bytes: usize,
+    /// References (a group's members, a user's groups) listed in all.
+    pub refs: usize,
+}
+
+/// The fewest bytes one rendered reference takes (`{"value":"<uuid>"}` and
+/// its comma), so that references times this never overestimates a page.
+pub const MIN_REF_BYTES: usize = 48;
+
+/// How many bytes a value takes as JSON, counted without building the text.
+pub fn json_len(v: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    // Writing to a counter cannot fail, and a value's map keys are strings.
+    let _ = serde_json::to_writer(&mut n, v);
+    n.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

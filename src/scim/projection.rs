@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::error::ScimError;
 use super::filter::AttrPath;
 use super::schema::{ResourceType, Returned};
 
@@ -48,7 +49,34 @@ fn parse_list(list: &str, rt: &ResourceType) -> Vec<Selected> {
         .collect()
 }
 
+/// Most names `attributes` and `excludedAttributes` may list together.
+/// Each name is resolved against the schema and applied to every resource
+/// of a page, so tens of thousands of them cost seconds a request; a User
+/// with the enterprise extension has under 100 attribute paths.
+pub const MAX_NAMES: usize = 300;
+
 impl Projection {
+    /// Like `parse`, refusing more than [`MAX_NAMES`] names. The error is
+    /// `invalidValue`: RFC 7644 §3.12 defines `tooMany` for a filter that
+    /// yields too many results, while this is a parameter's value the
+    /// server will not take.
+    pub fn parse_bounded(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        rt: &ResourceType,
+    ) -> Result<Self, ScimError> {
+        let names = |list: Option<&str>| {
+            list.map_or(0, |l| l.split(',').filter(|t| !t.trim().is_empty()).count())
+        };
+        let n = names(attributes).saturating_add(names(excluded));
+        if n > MAX_NAMES {
+            return Err(ScimError::invalid_value(format!(
+                "attributes and excludedAttributes may name at most {MAX_NAMES} attributes together, not {n}"
+            )));
+        }
+        Ok(Self::parse(attributes, excluded, rt))
+    }
+
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>, rt: &ResourceType) -> Self {
         Self {
             include: attributes.map(|a| parse_list(a, rt)),

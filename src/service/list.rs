@@ -1,12 +1,15 @@
 //! Lists for every resource type: filters, sorting, index paging and
 //! cursor paging. Filters with an `eq` that a key or index answers (alone or
 //! on one side of an `and`, see [`INDEXED`]) use it; others examine the
-//! type's partition, at most `max_filter_scan` resources a request.
+//! type's partition, at most `max_filter_scan` resources a request, a batch
+//! at a time, keeping only what the page needs (the window's matches, or
+//! for `sortBy` the sort keys and ids of the best `startIndex + count`), so
+//! memory follows the page, not the scan.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -14,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{Service, View};
 use crate::scim::ScimError;
 use crate::scim::filter::{Filter, Resolved};
-use crate::scim::list::{Paging, SortOrder};
+use crate::scim::list::{MIN_REF_BYTES, PageBudget, Paging, SortOrder, json_len};
 use crate::scim::resource::{self, Ref, refs_attribute};
 use crate::scim::schema::{AttrType, GROUP_TYPE, ResourceType, USER_TYPE};
 use crate::store::{Stored, keys};
@@ -37,6 +40,9 @@ pub struct ListQuery {
     pub position: Position,
     /// Compute each resource's references (a user's groups, a group's members).
     pub with_refs: bool,
+    /// What the page's response may hold: references stop being computed
+    /// once the page is sure to be cut.
+    pub budget: PageBudget,
 }
 
 #[derive(Debug)]
@@ -46,6 +52,9 @@ pub struct ListResult {
     pub total: Option<usize>,
     /// With cursor paging: the id after which the next page starts.
     pub next_after: Option<String>,
+    /// The page stopped short at its budget: what follows comes on the next
+    /// page (startIndex + itemsPerPage, or the cursor).
+    pub cut: bool,
 }
 
 /// The equalities a key or index answers: (resource type, or any; attribute;
@@ -61,6 +70,16 @@ pub const INDEXED: &[(Option<&str>, &str, Option<&str>)] = &[
 
 /// Reference computations kept in flight at once for one list.
 const REFS_CONCURRENCY: usize = 8;
+
+/// Resources read in the first batch of a scan, before their size is known.
+const FIRST_BATCH: usize = 100;
+/// About how much stored JSON one scan batch holds: batches are sized from
+/// the last one's resources, so that large resources come a few at a time.
+const BATCH_BYTES: usize = 4 << 20;
+/// Resources in a scan batch, whatever their size. Each batch ends in a
+/// part-filled 1 MB Query page, so a scan of small resources costs one
+/// Query more than its pages (the first batch) rather than one a thousand.
+const BATCH_RANGE: (usize, usize) = (10, 10_000);
 
 /// The value a resource sorts by: for a multi-valued attribute, its primary
 /// value or else its first (RFC 7644 §3.4.2.3).
@@ -132,19 +151,50 @@ impl Service {
                     .await?
             }
         };
-        let views: Vec<_> = stored
-            .into_iter()
-            .map(|s| Box::pin(self.view(rt, s, q.with_refs)))
-            .collect();
-        let resources = futures_util::stream::iter(views)
-            .buffered(REFS_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let (resources, cut) = self.views(rt, stored, q.with_refs, q.budget).await?;
+        let next_after = match (cut, &q.position) {
+            (true, Position::After { .. }) => resources.last().map(|v| v.stored.meta.id.clone()),
+            _ => next_after,
+        };
         Ok(ListResult {
             resources,
             total,
             next_after,
+            cut,
         })
+    }
+
+    /// The page's resources with their references when wanted, in order,
+    /// until the references would outgrow the budget (the first is always
+    /// kept, so a page is never empty for that); and whether it stopped.
+    async fn views(
+        &self,
+        rt: &'static ResourceType,
+        stored: Vec<Stored>,
+        with_refs: bool,
+        budget: PageBudget,
+    ) -> Result<(Vec<View>, bool), ScimError> {
+        let mut out = Vec::with_capacity(stored.len());
+        let mut refs = 0usize;
+        let mut views = futures_util::stream::iter(
+            stored
+                .into_iter()
+                .map(|s| Box::pin(self.view(rt, s, with_refs))),
+        )
+        .buffered(REFS_CONCURRENCY);
+        while let Some(v) = views.next().await {
+            let v = v?;
+            refs += v.refs.as_ref().map_or(0, Vec::len);
+            let over = refs > budget.refs || refs.saturating_mul(MIN_REF_BYTES) > budget.bytes;
+            if over && !out.is_empty() {
+                return Ok((out, true));
+            }
+            out.push(v);
+            // Embedded reads finish without waiting: a long page lets the
+            // request timeout and other requests in between resources.
+            tokio::task::yield_now().await;
+        }
+        Ok((out, false))
     }
 
     /// A resource by id, with its references when wanted.
@@ -182,7 +232,8 @@ impl Service {
     }
 
     /// Index paging: unfiltered and unsorted lists count the type and read
-    /// only up to the page; others gather every match (bounded), sort, slice.
+    /// only up to the page; others examine every match (bounded) and keep
+    /// what the window needs.
     async fn index_page(
         &self,
         rt: &'static ResourceType,
@@ -190,66 +241,105 @@ impl Service {
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
         if q.filter.is_none() && q.sort.is_none() {
-            let total = self.dir.count(rt).await?;
-            if paging.count == 0 || paging.start_index > total {
-                return Ok((Vec::new(), total));
-            }
-            let want = (paging.start_index - 1).saturating_add(paging.count);
-            let (all, _) = self.dir.scan_type(rt, want).await?;
-            return Ok((
-                all.into_iter().skip(paging.start_index - 1).collect(),
-                total,
-            ));
+            return self.unfiltered_page(rt, paging).await;
         }
-        let mut matching = match &q.filter {
-            Some(f) => match self.indexed_candidates(rt, f).await? {
-                Some((c, known)) => self.matching(rt, f, c, known.as_ref()).await?,
-                None => {
-                    let (all, more) = self.dir.scan_type(rt, self.limits.max_filter_scan).await?;
-                    if more {
-                        return Err(self.too_many());
+        if let Some(f) = &q.filter {
+            if let Some((candidates, known)) = self.indexed_candidates(rt, f).await? {
+                let matching = self.matching(rt, f, candidates, known.as_ref()).await?;
+                let mut picker = Picker::new(q.sort.as_ref(), paging);
+                let offered = picker.offer(rt, matching);
+                let total = picker.total();
+                let page = match picker {
+                    Picker::Window(w) => w.page,
+                    Picker::Sorted(top) => {
+                        let mut by_id: HashMap<String, Stored> = offered
+                            .into_iter()
+                            .map(|s| (s.meta.id.clone(), s))
+                            .collect();
+                        let ids = top.window(paging);
+                        ids.iter().filter_map(|id| by_id.remove(id)).collect()
                     }
-                    self.matching(rt, f, all, None).await?
-                }
-            },
-            None => {
-                let (all, more) = self.dir.scan_type(rt, self.limits.max_filter_scan).await?;
-                if more {
-                    return Err(self.too_many());
-                }
-                all
+                };
+                return Ok((page, total));
             }
-        };
-        if let Some((by, order)) = &q.sort {
-            let docs: Vec<Value> = matching
-                .iter()
-                .map(|s| resource::render(&s.doc, &s.meta, rt, "", None))
-                .collect();
-            let mut idx: Vec<usize> = (0..matching.len()).collect();
-            idx.sort_by(|&a, &b| {
-                let o = compare_values(by, sort_value(&docs[a], by), sort_value(&docs[b], by));
-                if *order == SortOrder::Descending {
-                    o.reverse()
-                } else {
-                    o
-                }
-            });
-            let mut slots: Vec<Option<Stored>> = matching.into_iter().map(Some).collect();
-            matching = idx.into_iter().filter_map(|i| slots[i].take()).collect();
         }
-        let total = matching.len();
-        let page = matching
+        self.scanned_page(rt, q, paging).await
+    }
+
+    /// An unfiltered, unsorted page: the count, then the resources before
+    /// the window read a batch at a time and dropped, then the window.
+    async fn unfiltered_page(
+        &self,
+        rt: &'static ResourceType,
+        paging: Paging,
+    ) -> Result<(Vec<Stored>, usize), ScimError> {
+        let total = self.dir.count(rt).await?;
+        if paging.count == 0 || paging.start_index > total {
+            return Ok((Vec::new(), total));
+        }
+        let mut scan = Scan::default();
+        let mut skip = paging.start_index - 1;
+        while skip > 0 && scan.more {
+            let batch = scan.next(self, rt, scan.batch.min(skip)).await?;
+            skip = skip.saturating_sub(batch.len());
+        }
+        if !scan.more {
+            return Ok((Vec::new(), total));
+        }
+        Ok((scan.next(self, rt, paging.count).await?, total))
+    }
+
+    /// A page of a filter no index answers, or of a sort: the type's
+    /// resources examined a batch at a time (at most `max_filter_scan`),
+    /// keeping the window's matches, or the sort keys of the best ones
+    /// and then the page read by id.
+    async fn scanned_page(
+        &self,
+        rt: &'static ResourceType,
+        q: &ListQuery,
+        paging: Paging,
+    ) -> Result<(Vec<Stored>, usize), ScimError> {
+        let max = self.limits.max_filter_scan;
+        let mut picker = Picker::new(q.sort.as_ref(), paging);
+        let mut scan = Scan::default();
+        while scan.more {
+            let want = scan.batch.min(max - scan.examined.min(max)).max(1);
+            let batch = scan.next(self, rt, want).await?;
+            if scan.more && scan.examined >= max {
+                return Err(self.too_many());
+            }
+            let matched = match &q.filter {
+                Some(f) => self.matching(rt, f, batch, None).await?,
+                None => batch,
+            };
+            // Only the sort keys are kept: the documents go with the batch.
+            drop(picker.offer(rt, matched));
+        }
+        let total = picker.total();
+        match picker {
+            Picker::Window(w) => Ok((w.page, total)),
+            Picker::Sorted(top) => Ok((self.in_order(rt, &top.window(paging)).await?, total)),
+        }
+    }
+
+    /// Resources by id, in the order given (those that still exist).
+    async fn in_order(&self, rt: &ResourceType, ids: &[String]) -> Result<Vec<Stored>, ScimError> {
+        let wanted: Vec<(&ResourceType, &str)> = ids.iter().map(|id| (rt, id.as_str())).collect();
+        let mut by_id: HashMap<String, Stored> = self
+            .dir
+            .get_many(&wanted)
+            .await?
             .into_iter()
-            .skip(paging.start_index - 1)
-            .take(paging.count)
+            .map(|(_, s)| (s.meta.id.clone(), s))
             .collect();
-        Ok((page, total))
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 
     /// Cursor paging: the resources after `after` in id order. Unfiltered, it
     /// reads just the page from the type index; an indexed filter gathers
     /// its (few) matches; any other filter examines the partition from the
-    /// cursor on, until the page is full or `max_filter_scan` were examined.
+    /// cursor on, a batch at a time, until the page is full or
+    /// `max_filter_scan` were examined.
     async fn cursor_page(
         &self,
         rt: &'static ResourceType,
@@ -293,19 +383,15 @@ impl Service {
             ));
         }
         let mut page = Vec::new();
-        let mut position = after.map(str::to_string);
-        let mut examined = 0usize;
-        let chunk = count.clamp(50, 1000);
+        let mut scan = Scan {
+            after: after.map(str::to_string),
+            batch: count.clamp(50, BATCH_RANGE.1),
+            ..Scan::default()
+        };
         loop {
-            let (batch, more) = self
-                .dir
-                .scan_type_after(rt, position.as_deref(), chunk)
-                .await?;
-            examined += batch.len();
-            let last_examined = batch.last().map(|s| s.meta.id.clone());
-            let batch_len = batch.len();
-            let matched = self.matching(rt, f, batch, None).await?;
-            for s in matched {
+            let batch = scan.next(self, rt, scan.batch).await?;
+            let last_examined = scan.after.clone();
+            for s in self.matching(rt, f, batch, None).await? {
                 if page.len() == count {
                     break;
                 }
@@ -315,16 +401,15 @@ impl Service {
                 // The next page starts after the last one returned; what
                 // followed it in this batch is examined again then.
                 let next = page.last().map(|s| s.meta.id.clone());
-                let any_left = more || next != last_examined;
+                let any_left = scan.more || next != last_examined;
                 return Ok((page, None, next.filter(|_| any_left)));
             }
-            if !more || batch_len == 0 {
+            if !scan.more {
                 return Ok((page, None, None));
             }
-            position = last_examined;
-            if examined >= self.limits.max_filter_scan {
+            if scan.examined >= self.limits.max_filter_scan {
                 // A short page: the client goes on from where this stopped.
-                return Ok((page, None, position));
+                return Ok((page, None, scan.after));
             }
         }
     }
@@ -528,5 +613,174 @@ impl Service {
         }
         groups.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
         Ok((groups, found))
+    }
+}
+
+/// A walk through a type's resources in id order, a batch at a time.
+struct Scan {
+    /// The last id read.
+    after: Option<String>,
+    /// How many to read next, from the size of the last batch.
+    batch: usize,
+    examined: usize,
+    /// Whether resources may follow.
+    more: bool,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Self {
+            after: None,
+            batch: FIRST_BATCH,
+            examined: 0,
+            more: true,
+        }
+    }
+}
+
+impl Scan {
+    /// The next `n` resources (fewer at the end).
+    async fn next(
+        &mut self,
+        service: &Service,
+        rt: &ResourceType,
+        n: usize,
+    ) -> Result<Vec<Stored>, ScimError> {
+        let (batch, more) = service
+            .dir
+            .scan_type_after(rt, self.after.as_deref(), n)
+            .await?;
+        self.examined += batch.len();
+        self.more = more && !batch.is_empty();
+        if let Some(last) = batch.last() {
+            self.after = Some(last.meta.id.clone());
+        }
+        let bytes: usize = batch.iter().map(|s| json_len(&s.doc)).sum();
+        if let Some(each) = bytes.checked_div(batch.len()) {
+            self.batch = (BATCH_BYTES / each.max(1)).clamp(BATCH_RANGE.0, BATCH_RANGE.1);
+        }
+        // Embedded reads finish without waiting: between batches, the
+        // request timeout can stop a long scan and other requests run.
+        tokio::task::yield_now().await;
+        Ok(batch)
+    }
+}
+
+/// What an index page keeps of the matches as they stream past.
+enum Picker<'a> {
+    /// In id order: the window's matches, counting the rest.
+    Window(Window),
+    /// Sorted: the best keys and ids.
+    Sorted(TopKeys<'a>),
+}
+
+impl<'a> Picker<'a> {
+    fn new(sort: Option<&'a (Resolved, SortOrder)>, paging: Paging) -> Self {
+        match sort {
+            None => Self::Window(Window {
+                skip: paging.start_index - 1,
+                count: paging.count,
+                seen: 0,
+                page: Vec::new(),
+            }),
+            Some((by, order)) => Self::Sorted(TopKeys {
+                by,
+                order: *order,
+                keep: (paging.start_index - 1).saturating_add(paging.count),
+                keys: Vec::new(),
+                seen: 0,
+            }),
+        }
+    }
+
+    /// Offers matches in id order. Gives back those a sorted page may
+    /// still take by id (all of them; none for a window, which keeps its own).
+    fn offer(&mut self, rt: &ResourceType, matches: Vec<Stored>) -> Vec<Stored> {
+        match self {
+            Self::Window(w) => {
+                matches.into_iter().for_each(|s| w.offer(s));
+                Vec::new()
+            }
+            Self::Sorted(top) => {
+                top.offer_all(rt, &matches);
+                matches
+            }
+        }
+    }
+
+    /// Matches offered so far.
+    fn total(&self) -> usize {
+        match self {
+            Self::Window(w) => w.seen,
+            Self::Sorted(top) => top.seen,
+        }
+    }
+}
+
+/// The matches of an index window, offered in id order.
+struct Window {
+    skip: usize,
+    count: usize,
+    /// Matches offered so far (the total, at the end).
+    seen: usize,
+    page: Vec<Stored>,
+}
+
+impl Window {
+    fn offer(&mut self, s: Stored) {
+        if self.seen >= self.skip && self.page.len() < self.count {
+            self.page.push(s);
+        }
+        self.seen += 1;
+    }
+}
+
+/// The sort keys and ids of the `keep` first matches in sort order, ties in
+/// id order (as the matches come), trimmed as they grow: memory is
+/// O(startIndex + count) keys, not the matches' documents.
+struct TopKeys<'a> {
+    by: &'a Resolved,
+    order: SortOrder,
+    keep: usize,
+    keys: Vec<(Option<Value>, String)>,
+    seen: usize,
+}
+
+impl TopKeys<'_> {
+    fn offer_all(&mut self, rt: &ResourceType, matches: &[Stored]) {
+        for s in matches {
+            let doc = resource::render(&s.doc, &s.meta, rt, "", None);
+            let key = sort_value(&doc, self.by).cloned();
+            self.keys.push((key, s.meta.id.clone()));
+            self.seen += 1;
+        }
+        if self.keys.len() >= self.keep.max(64).saturating_mul(2) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        let (by, order) = (self.by, self.order);
+        self.keys.sort_by(|a, b| {
+            let o = compare_values(by, a.0.as_ref(), b.0.as_ref());
+            let o = if order == SortOrder::Descending {
+                o.reverse()
+            } else {
+                o
+            };
+            o.then_with(|| a.1.cmp(&b.1))
+        });
+        self.keys.truncate(self.keep);
+    }
+
+    /// The window's ids, in sort order.
+    fn window(mut self, paging: Paging) -> Vec<String> {
+        self.trim();
+        self.keys
+            .into_iter()
+            .skip(paging.start_index - 1)
+            .take(paging.count)
+            .map(|(_, id)| id)
+            .collect()
     }
 }

@@ -82,6 +82,9 @@ pub struct ServiceLimits {
     pub max_members_per_request: usize,
     /// Most members a group response lists (400 `tooMany` above).
     pub max_members_returned: usize,
+    /// Most references (groups' members, users' groups) one list page
+    /// lists: the page stops before the resource that would pass it.
+    pub max_list_members: usize,
     /// How long a DELETE spends removing edges before leaving the rest to
     /// later requests.
     pub delete_cleanup_budget: Duration,
@@ -104,6 +107,7 @@ impl Default for ServiceLimits {
             max_page_size: 1000,
             max_members_per_request: 10_000,
             max_members_returned: 10_000,
+            max_list_members: 20_000,
             delete_cleanup_budget: Duration::from_secs(20),
             user_groups_writable: false,
             leftover_check_on_first_write: true,

@@ -53,10 +53,24 @@ fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
     serde_json::from_slice(bytes).map_err(backend)
 }
 
+/// The page cache of [`Embedded::open`]: redb's own default is 1 GiB,
+/// which a long scan fills, far past what a small process should hold.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 impl Embedded {
-    /// Opens (or creates) the store file and its tables.
+    /// Opens (or creates) the store file and its tables, with the default
+    /// page cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(backend)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store file and its tables, with a page cache
+    /// of at most `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(backend)?;
         let tx = db.begin_write().map_err(backend)?;
         tx.open_table(ITEMS).map_err(backend)?;
         for index in INDEXES {

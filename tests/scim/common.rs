@@ -217,6 +217,16 @@ impl Harness {
     }
 }
 
+/// The ids of a list response's resources, in order.
+pub fn ids(body: &Value) -> Vec<String> {
+    body["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect()
+}
+
 pub fn fixture(path: &str) -> Value {
     let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));

@@ -2,6 +2,7 @@
 //! Lambda front door, and the Secrets Manager token source.
 
 mod auth;
+mod bounds;
 mod common;
 mod discovery;
 mod faults;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{Driver, Harness, config};
+use crate::common::{Driver, Harness, config, ids};
 
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -25,15 +25,6 @@ async fn import_users(h: &Harness, n: usize) -> Vec<String> {
         (doc, format!("2026-01-01T00:00:{:02}Z", i % 60))
     })
     .await
-}
-
-fn ids(body: &Value) -> Vec<String> {
-    body["Resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["id"].as_str().map(str::to_string))
-        .collect()
 }
 
 /// Walks every cursor page of a list; returns the ids in order and the
