@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+pub mod secrets;
+mod tenants_file;
+
 use crate::auth::{self, TenantsFileDoc};
 use crate::config::Config;
 use crate::store::Directory;
@@ -66,7 +69,7 @@ async fn rotate_token(args: &[&str], config: &Config) -> Result<(), Error> {
             Some(prefix) => {
                 let client = crate::aws::secrets_manager(&aws().await);
                 let name = auth::tenant_secret_name(prefix, &tenant);
-                auth::rotate_token(&client, &name).await?
+                secrets::rotate_token(&client, &name).await?
             }
             None => {
                 let mut doc = TenantsFileDoc::read(&config.tenants_file)?;
@@ -96,7 +99,7 @@ async fn rotate_token(args: &[&str], config: &Config) -> Result<(), Error> {
         return Ok(());
     };
     let client = crate::aws::secrets_manager(&aws().await);
-    let token = auth::rotate_token(&client, &secret_id).await?;
+    let token = secrets::rotate_token(&client, &secret_id).await?;
     println!("{token}");
     eprintln!(
         "Stored in {secret_id}. Paste it into the IdP now: running functions accept it at once \
@@ -121,7 +124,7 @@ async fn add(tenant: &str, args: &[&str], config: &Config) -> Result<(), Error> 
     let (token, stored) = match (&config.tenant_secret_prefix, &aws) {
         (Some(prefix), Some(aws)) => {
             let client = crate::aws::secrets_manager(aws);
-            let token = auth::create_tenant_secret(&client, prefix, &tenant).await?;
+            let token = secrets::create_tenant_secret(&client, prefix, &tenant).await?;
             (
                 token,
                 format!("secret {}", auth::tenant_secret_name(prefix, &tenant)),
@@ -174,7 +177,7 @@ async fn list(config: &Config) -> Result<(), Error> {
     let names: Vec<String> = match &config.tenant_secret_prefix {
         Some(prefix) => {
             let client = crate::aws::secrets_manager(&aws().await);
-            auth::list_tenant_secrets(&client, prefix).await?
+            secrets::list_tenant_secrets(&client, prefix).await?
         }
         None => TenantsFileDoc::read(&config.tenants_file)?
             .tenants
@@ -226,7 +229,7 @@ async fn remove(tenant: &str, args: &[&str], config: &Config) -> Result<(), Erro
     let grace = match (&config.tenant_secret_prefix, &aws) {
         (Some(prefix), Some(aws)) => {
             let client = crate::aws::secrets_manager(aws);
-            auth::delete_tenant_secret(&client, prefix, &tenant).await?;
+            secrets::delete_tenant_secret(&client, prefix, &tenant).await?;
             // Running functions may hold the token for the TTL, and a
             // request they accepted may run for the request timeout.
             config.token_ttl + config.request_timeout
