@@ -1,6 +1,11 @@
-//! Wiring only: logging, configuration, the app, then the Lambda runtime or
-//! the local HTTP server, both over the same router.
+//! Wiring only: the command line, then either an operator's command, or
+//! logging, configuration, the app, and the Lambda runtime or the local
+//! HTTP server, both over the same router.
 
+use std::process::ExitCode;
+
+use clap::Parser;
+use scim_lambda::admin::{self, Cli};
 use scim_lambda::config::Config;
 use scim_lambda::{App, TokenOrigin};
 use tracing_subscriber::EnvFilter;
@@ -24,12 +29,24 @@ fn init_tracing(json: bool) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<ExitCode, Error> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(admin::refuse(&e)),
+    };
+    let Some(command) = cli.command else {
+        return serve().await.map(|()| ExitCode::SUCCESS);
+    };
+    let outcome = match Config::from_env() {
+        Ok(config) => command.run(&config).await,
+        Err(e) => Err(e.into()),
+    };
+    Ok(admin::report(outcome))
+}
+
+/// No command: the service, under the Lambda runtime or as a local server.
+async fn serve() -> Result<(), Error> {
     let config = Config::from_env()?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if !args.is_empty() {
-        return scim_lambda::admin::run(&args, &config).await;
-    }
     init_tracing(config.on_lambda);
     let app = App::build(&config).await?;
     if config.on_lambda {

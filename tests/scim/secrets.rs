@@ -109,7 +109,7 @@ async fn rotate_token_stores_a_token_the_service_then_accepts() {
     ))
     .await;
     assert_eq!(status_with(&h, "before-rotation-token").await, 200);
-    let token = scim_lambda::auth::rotate_token(&sm, &name)
+    let token = scim_lambda::admin::secrets::rotate_token(&sm, &name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(token.len(), 64, "256 bits, hex");
@@ -126,7 +126,7 @@ async fn rotate_token_stores_a_token_the_service_then_accepts() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(status_with(&h, &token).await, 200);
     assert_eq!(status_with(&h, "before-rotation-token").await, 401);
-    let again = scim_lambda::auth::rotate_token(&sm, &name)
+    let again = scim_lambda::admin::secrets::rotate_token(&sm, &name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(again, token);
@@ -197,6 +197,7 @@ async fn processes_sharing_the_cursor_key_secret_accept_each_others_cursors() {
 #[tokio::test]
 #[ignore = "needs moto; scripts/test runs it"]
 async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
+    use scim_lambda::admin::secrets;
     use scim_lambda::auth::{self, TenantSecrets, Tenants};
     use scim_lambda::tenant::TenantId;
     let sm = client().await;
@@ -205,16 +206,16 @@ async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
         TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
         TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")),
     );
-    let acme_token = auth::create_tenant_secret(&sm, &prefix, &acme)
+    let acme_token = secrets::create_tenant_secret(&sm, &prefix, &acme)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let globex_token = auth::create_tenant_secret(&sm, &prefix, &globex)
+    let globex_token = secrets::create_tenant_secret(&sm, &prefix, &globex)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let again = auth::create_tenant_secret(&sm, &prefix, &acme).await;
+    let again = secrets::create_tenant_secret(&sm, &prefix, &acme).await;
     assert!(again.is_err_and(|e| e.contains("already exists")));
     assert_eq!(
-        auth::list_tenant_secrets(&sm, &prefix).await,
+        secrets::list_tenant_secrets(&sm, &prefix).await,
         Ok(vec!["acme".to_string(), "globex".to_string()])
     );
     let tenants = Tenants::Secrets(TenantSecrets::new(
@@ -249,7 +250,7 @@ async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
 
     // A rotation of one tenant's token leaves the other's alone.
     let name = auth::tenant_secret_name(&prefix, &acme);
-    let rotated = auth::rotate_token(&sm, &name)
+    let rotated = secrets::rotate_token(&sm, &name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -262,16 +263,16 @@ async fn each_tenants_token_is_its_own_secret_and_opens_that_tenant_only() {
 
     // Removal revokes: once the cache lifetime has passed, the token is
     // refused; removing again is not an error (a removal can be resumed).
-    auth::delete_tenant_secret(&sm, &prefix, &acme)
+    secrets::delete_tenant_secret(&sm, &prefix, &acme)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    auth::delete_tenant_secret(&sm, &prefix, &acme)
+    secrets::delete_tenant_secret(&sm, &prefix, &acme)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(status(rotated, "/scim/v2/acme/Users").await, 401);
     assert_eq!(
-        auth::list_tenant_secrets(&sm, &prefix).await,
+        secrets::list_tenant_secrets(&sm, &prefix).await,
         Ok(vec!["globex".to_string()])
     );
 }

@@ -1,0 +1,176 @@
+//! The local tenants file, as the request path reads it: one digest a
+//! tenant, read again whenever the file changes. The operator's writes to
+//! it are beside the commands (`admin::tenants_file`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::{Digest32, digest, from_hex};
+use crate::scim::ScimError;
+use crate::tenant::TenantId;
+
+/// Tenants' tokens on a laptop: a JSON file,
+/// `{"tenants": {"acme": {"token_sha256": "<hex>"}}}` (or `"token":
+/// "<plain>"` for one written by hand). `tenant add` writes it; it is read
+/// again whenever it changes, so a running server sees new tenants at once.
+pub struct TenantsFile {
+    path: PathBuf,
+    cache: std::sync::RwLock<(Option<SystemTime>, HashMap<TenantId, Digest32>)>,
+}
+
+/// The tenants file as stored.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct TenantsFileDoc {
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantEntry>,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct TenantEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl TenantsFileDoc {
+    /// Reads the file; a missing file has no tenants.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a tenants file: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// The digests of the valid tenants' tokens.
+    fn digests(&self) -> HashMap<TenantId, Digest32> {
+        self.tenants
+            .iter()
+            .filter_map(|(name, entry)| {
+                let tenant = TenantId::parse(name).ok()?;
+                let d = match (&entry.token_sha256, &entry.token) {
+                    (Some(h), _) => from_hex(h)?,
+                    (None, Some(t)) if !t.trim().is_empty() => digest(t.trim()),
+                    _ => return None,
+                };
+                Some((tenant, d))
+            })
+            .collect()
+    }
+}
+
+impl TenantsFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            cache: std::sync::RwLock::new((None, HashMap::new())),
+        }
+    }
+    /// The tenant's token digest, reading the file again if it changed.
+    pub(super) fn digest_of(&self, tenant: &TenantId) -> Result<Option<Digest32>, ScimError> {
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        // A file changed within the last 2 s is read again whatever its
+        // time says: two writes within one tick of a coarse clock (or of a
+        // filesystem's timestamps) would look alike.
+        let settled = modified
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(2));
+        if let Ok(cache) = self.cache.read() {
+            if cache.0 == modified && settled {
+                return Ok(cache.1.get(tenant).copied());
+            }
+        }
+        let digests = match TenantsFileDoc::read(&self.path) {
+            Ok(doc) => doc.digests(),
+            Err(e) => {
+                tracing::error!(error = %e, "the tenants file cannot be read");
+                return Err(ScimError::unavailable());
+            }
+        };
+        let found = digests.get(tenant).copied();
+        if let Ok(mut cache) = self.cache.write() {
+            *cache = (modified, digests);
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Auth, Tenants, hex};
+    use crate::tenant::Tenant;
+
+    fn named(t: &str) -> Tenant {
+        Tenant::Named(TenantId::parse(t).unwrap())
+    }
+    #[tokio::test]
+    async fn a_tenants_token_opens_that_tenant_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.json");
+        let mut doc = TenantsFileDoc::default();
+        let acme = doc.add(&TenantId::parse("acme").unwrap()).unwrap();
+        let globex = doc.add(&TenantId::parse("globex").unwrap()).unwrap();
+        doc.write(&path).unwrap();
+        let auth = Auth::fixed("single".into())
+            .with_tenants(Tenants::File(TenantsFile::new(path.clone())));
+        let check = |token: String, tenant: Tenant| {
+            let auth = &auth;
+            async move {
+                auth.check(Some(&format!("Bearer {token}")), &tenant)
+                    .await
+                    .map_err(|e| e.status)
+            }
+        };
+        assert_eq!(check(acme.clone(), named("acme")).await, Ok(()));
+        assert_eq!(check(globex.clone(), named("globex")).await, Ok(()));
+        assert_eq!(check(acme.clone(), named("globex")).await, Err(401));
+        assert_eq!(check(globex.clone(), named("acme")).await, Err(401));
+        assert_eq!(check(acme.clone(), Tenant::Default).await, Err(401));
+        assert_eq!(check("single".into(), named("acme")).await, Err(401));
+        assert_eq!(check(acme.clone(), named("initech")).await, Err(401));
+        assert_eq!(check("single".into(), Tenant::Default).await, Ok(()));
+        // Only digests are written down.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&acme) && text.contains(&hex(&digest(&acme))));
+    }
+
+    #[tokio::test]
+    async fn a_running_server_sees_tenants_added_and_removed_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.json");
+        let auth = Auth::tenants_only().with_tenants(Tenants::File(TenantsFile::new(path.clone())));
+        let acme = TenantId::parse("acme").unwrap();
+        let mut doc = TenantsFileDoc::read(&path).unwrap();
+        let token = doc.add(&acme).unwrap();
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            auth.check(Some(&bearer), &named("acme"))
+                .await
+                .map_err(|e| e.status),
+            Err(401)
+        );
+        doc.write(&path).unwrap();
+        assert!(auth.check(Some(&bearer), &named("acme")).await.is_ok());
+        // A file written by hand may hold the token itself.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, r#"{"tenants": {"acme": {"token": "by-hand"}}}"#).unwrap();
+        assert!(
+            auth.check(Some("Bearer by-hand"), &named("acme"))
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            auth.check(Some(&bearer), &named("acme"))
+                .await
+                .map_err(|e| e.status),
+            Err(401)
+        );
+        assert!(doc.add(&acme).is_err(), "a tenant is added once");
+    }
+}

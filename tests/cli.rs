@@ -1,0 +1,152 @@
+//! The built binary's command line, as an operator meets it: help for the
+//! whole and for each command, the version, one readable line for whatever
+//! fails, and the service itself when no command is given.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The binary with an environment of its own (no AWS, no table), so that
+/// nothing set around the test run reaches it.
+fn scim_lambda(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-lambda"));
+    cmd.env_clear()
+        .env("SCIM_TENANTS_FILE", dir.join("tenants.json"))
+        .env("SCIM_DB_PATH", dir.join("scim.redb"))
+        .env("SCIM_LISTEN_ADDR", "127.0.0.1:0");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    scim_lambda(dir.path())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts that the run failed with exactly one `error: ` line on stderr
+/// mentioning `what`, and nothing on stdout.
+fn assert_one_error_line(out: &Output, what: &str) {
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(what), "{stderr}");
+    assert!(
+        !stderr.contains("\\n") && !stderr.contains("\\\""),
+        "{stderr}"
+    );
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn help_lists_the_commands_and_says_no_command_runs_the_service() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for word in [
+        "rotate-token",
+        "tenant",
+        "--version",
+        "With no command, runs the service",
+    ] {
+        assert!(help.contains(word), "{word} in {help}");
+    }
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("scim-lambda {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn each_command_has_help_naming_its_arguments() {
+    for (args, words) in [
+        (&["tenant", "--help"][..], &["add", "list", "remove"][..]),
+        (&["rotate-token", "--help"], &["--secret-id", "--tenant"]),
+        (&["tenant", "add", "--help"], &["<TENANT>", "--base-url"]),
+        (
+            &["tenant", "remove", "--help"],
+            &["<TENANT>", "--batch", "--sweep", "--no-wait"],
+        ),
+        (&["help", "tenant", "list"], &["Lists the tenants"]),
+    ] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        for word in words {
+            assert!(help.contains(word), "{args:?}: {word} in {help}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_command_is_one_error_line() {
+    assert_one_error_line(&run(&["frobnicate"]), "'frobnicate'");
+    assert_one_error_line(&run(&["tenant", "rename", "acme"]), "'rename'");
+}
+
+#[test]
+fn a_bad_flag_or_value_is_one_error_line() {
+    assert_one_error_line(&run(&["tenant", "remove", "acme", "--bogus"]), "--bogus");
+    assert_one_error_line(
+        &run(&["tenant", "remove", "acme", "--batch", "0"]),
+        "--batch",
+    );
+    assert_one_error_line(&run(&["tenant", "add", "Not-A-Slug"]), "Not-A-Slug");
+    assert_one_error_line(
+        &run(&["rotate-token", "--secret-id", "s", "--tenant", "acme"]),
+        "cannot be used with",
+    );
+}
+
+#[test]
+fn a_failing_command_is_one_error_line_whatever_its_message_holds() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A file name with a line break, which the message quotes.
+    let file = dir.path().join("two\nlines.json");
+    std::fs::write(&file, "{not json").unwrap_or_else(|e| panic!("{e}"));
+    let out = scim_lambda(dir.path())
+        .env("SCIM_TENANTS_FILE", &file)
+        .args(["tenant", "list"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&out, "is not a tenants file");
+
+    let out = run(&["rotate-token", "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&out, "no tenant 'acme'");
+}
+
+#[test]
+fn without_a_command_the_local_server_starts() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut child = scim_lambda(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = child.stdout.take().map(|out| {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        line
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let first = first.unwrap_or_default();
+    assert!(
+        first.starts_with("SCIM base URL: http://127.0.0.1:"),
+        "{first}"
+    );
+}
