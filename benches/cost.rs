@@ -220,7 +220,7 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
         &b.table,
         Query::partition(
             Some(&keys::TYPE_INDEX),
-            keys::Keys::default().type_partition("User"),
+            keys::Keys::default().type_partition(scim_lambda::scim::Kind::User),
             1,
         ),
         usize::MAX,

@@ -7,7 +7,6 @@ mod support;
 use std::time::Instant;
 
 use scim_lambda::scim::resource::Meta;
-use scim_lambda::scim::schema::{GROUP_TYPE, USER_TYPE};
 use scim_lambda::store::{Directory, Edge, Stored, Table};
 use scim_lambda::tenant::{Tenant, TenantId};
 use serde_json::json;
@@ -42,11 +41,11 @@ async fn populate(dir: &Directory, n: usize) {
                 )
             })
             .collect();
-        dir.import(&USER_TYPE, &users)
+        dir.import(scim_lambda::scim::Kind::User, &users)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         let group = stored(0, json!({"displayName": format!("Group {start}")}));
-        dir.import(&GROUP_TYPE, std::slice::from_ref(&group))
+        dir.import(scim_lambda::scim::Kind::Group, std::slice::from_ref(&group))
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         let edges: Vec<Edge> = users
@@ -54,7 +53,7 @@ async fn populate(dir: &Directory, n: usize) {
             .map(|u| Edge {
                 group_id: group.meta.id.clone(),
                 member_id: u.meta.id.clone(),
-                member_type: "User",
+                member_type: scim_lambda::scim::Kind::User,
             })
             .collect();
         dir.write_edges(&edges, &[])

@@ -17,7 +17,6 @@ use axum::http::Request;
 use scim_lambda::auth::Auth;
 use scim_lambda::config::Config;
 use scim_lambda::scim::resource::Meta;
-use scim_lambda::scim::schema::USER_TYPE;
 use scim_lambda::store::{Capacity, Directory, Requests, Stored, Table};
 use serde_json::{Value, json};
 
@@ -108,7 +107,7 @@ impl Bench {
                 })
                 .collect();
             self.dir
-                .import(&USER_TYPE, &batch)
+                .import(scim_lambda::scim::Kind::User, &batch)
                 .await
                 .unwrap_or_else(|e| panic!("{e:?}"));
             ids.extend(batch.into_iter().map(|s| s.meta.id));

@@ -9,35 +9,35 @@ use serde_json::Value;
 use super::AppState;
 use super::extract::{BaseUrl, JsonBody, Params, PathParam, Preconditions, Scoped};
 use super::response::{resource, scim_json};
+use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::cursor;
 use crate::scim::discovery::{self, Features};
 use crate::scim::filter::{AttrPath, Filter, Resolved};
 use crate::scim::list::{ListParams, PageBudget, Paging, SortOrder, json_len, list_response};
 use crate::scim::projection::Projection;
-use crate::scim::resource::{refs_attribute, render};
-use crate::scim::schema::{self, GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::scim::resource::render;
+use crate::scim::schema::{self, ResourceType};
 use crate::service::{ListQuery, Position, Service, View};
 
 type Result<T> = std::result::Result<T, ScimError>;
 
 /// A resource type served at an endpoint.
-pub trait Kind: Send + Sync + 'static {
-    fn rt() -> &'static ResourceType;
+pub trait Endpoint: Send + Sync + 'static {
+    const KIND: Kind;
+    fn rt() -> &'static ResourceType {
+        schema::resource_type(Self::KIND)
+    }
 }
 
 pub struct Users;
-impl Kind for Users {
-    fn rt() -> &'static ResourceType {
-        &USER_TYPE
-    }
+impl Endpoint for Users {
+    const KIND: Kind = Kind::User;
 }
 
 pub struct Groups;
-impl Kind for Groups {
-    fn rt() -> &'static ResourceType {
-        &GROUP_TYPE
-    }
+impl Endpoint for Groups {
+    const KIND: Kind = Kind::Group;
 }
 
 fn features(state: &AppState) -> Features {
@@ -113,7 +113,7 @@ fn projection(rt: &ResourceType, params: &Params) -> Result<Projection> {
 /// Whether the response will show the type's references (so the service
 /// computes them only then).
 fn wants_refs(rt: &ResourceType, p: &Projection) -> bool {
-    refs_attribute(rt).is_some_and(|a| p.wants(a))
+    p.wants(rt.kind.refs_attribute())
 }
 
 fn body(rt: &ResourceType, v: &View, base: &str, p: &Projection) -> Value {
@@ -131,11 +131,11 @@ fn respond(
 ) -> Response {
     let out = body(rt, v, base, p);
     let location = (status == StatusCode::CREATED)
-        .then(|| format!("{base}{}/{}", rt.endpoint, v.stored.meta.id));
+        .then(|| format!("{base}{}/{}", rt.kind.endpoint(), v.stored.meta.id));
     resource(status, &out, &v.stored.meta.etag(), location.as_deref())
 }
 
-pub async fn create<K: Kind>(
+pub async fn create<K: Endpoint>(
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     params: Params,
@@ -143,15 +143,11 @@ pub async fn create<K: Kind>(
 ) -> Result<Response> {
     let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
-    let v = if K::rt().name == GROUP_TYPE.name {
-        service.create_group(&json, with_refs).await?
-    } else {
-        service.create_user(&json, with_refs).await?
-    };
+    let v = service.create_resource(K::KIND, &json, with_refs).await?;
     Ok(respond(K::rt(), StatusCode::CREATED, &v, &base, &p))
 }
 
-pub async fn get_one<K: Kind>(
+pub async fn get_one<K: Endpoint>(
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
@@ -240,7 +236,7 @@ fn parse_list(rt: &'static ResourceType, lp: &ListParams) -> Result<Parsed> {
                 .ok_or_else(|| {
                     ScimError::invalid_value(format!(
                         "sortBy '{by}' names no attribute of a {}",
-                        rt.name
+                        rt.name()
                     ))
                 })?;
             Some((r, lp.sort_order))
@@ -318,7 +314,7 @@ async fn run_list(
     // A cursor belongs to one query: the type, the filter and the sort,
     // and for a tenant, the tenant.
     let mut query = vec![
-        rt.name,
+        rt.name(),
         lp.filter.as_deref().unwrap_or(""),
         lp.sort_by.as_deref().unwrap_or(""),
     ];
@@ -361,7 +357,7 @@ fn list_params_from_search(state: &AppState, body: &Value) -> Result<ListParams>
     ListParams::from_search(body, limits.default_page_size, limits.max_page_size)
 }
 
-pub async fn list<K: Kind>(
+pub async fn list<K: Endpoint>(
     State(state): State<AppState>,
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
@@ -376,7 +372,7 @@ pub async fn list<K: Kind>(
 
 /// POST `/{type}/.search` (RFC 7644 §3.4.3): a list whose parameters come
 /// in the body.
-pub async fn search<K: Kind>(
+pub async fn search<K: Endpoint>(
     State(state): State<AppState>,
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
@@ -489,7 +485,7 @@ async fn type_page(
     list_page(service, rt, base, &p, q, budget, response_empty).await
 }
 
-pub async fn replace<K: Kind>(
+pub async fn replace<K: Endpoint>(
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
@@ -501,22 +497,16 @@ pub async fn replace<K: Kind>(
     let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
-    let v = if K::rt().name == GROUP_TYPE.name {
-        service
-            .replace_group(&id, &json, if_match, with_refs)
-            .await?
-    } else {
-        service
-            .replace_user(&id, &json, if_match, with_refs)
-            .await?
-    };
+    let v = service
+        .replace_resource(K::KIND, &id, &json, if_match, with_refs)
+        .await?;
     Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
 }
 
 /// PATCH answers 200 with the resource; for a group, 204 unless the client
 /// names `attributes` or `excludedAttributes` (RFC 7644 §3.5.2 allows both),
 /// so that a membership change never has to list a large group.
-pub async fn patch<K: Kind>(
+pub async fn patch<K: Endpoint>(
     Scoped(service): Scoped,
     BaseUrl(base): BaseUrl,
     PathParam(id): PathParam,
@@ -528,31 +518,29 @@ pub async fn patch<K: Kind>(
     let p = projection(K::rt(), &params)?;
     let with_refs = wants_refs(K::rt(), &p);
     let if_match = pre.if_match.as_deref();
-    if K::rt().name == GROUP_TYPE.name {
-        let want = p.is_explicit().then_some(with_refs);
-        return Ok(
-            match service.patch_group(&id, &json, if_match, want).await? {
-                Some(v) => respond(K::rt(), StatusCode::OK, &v, &base, &p),
-                None => StatusCode::NO_CONTENT.into_response(),
-            },
-        );
-    }
-    let v = service.patch_user(&id, &json, if_match, with_refs).await?;
-    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
+    let want = match K::KIND {
+        Kind::User => Some(with_refs),
+        Kind::Group => p.is_explicit().then_some(with_refs),
+    };
+    Ok(
+        match service
+            .patch_resource(K::KIND, &id, &json, if_match, want)
+            .await?
+        {
+            Some(v) => respond(K::rt(), StatusCode::OK, &v, &base, &p),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    )
 }
 
-pub async fn delete<K: Kind>(
+pub async fn delete<K: Endpoint>(
     Scoped(service): Scoped,
     PathParam(id): PathParam,
     pre: Preconditions,
 ) -> Result<Response> {
     check_if_none_match(&service, K::rt(), &id, &pre).await?;
     let if_match = pre.if_match.as_deref();
-    if K::rt().name == GROUP_TYPE.name {
-        service.delete_group(&id, if_match).await?;
-    } else {
-        service.delete_user(&id, if_match).await?;
-    }
+    service.delete_resource(K::KIND, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

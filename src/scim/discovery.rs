@@ -59,7 +59,7 @@ pub fn resource_types(base_url: &str) -> Value {
 pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
     all_resource_types()
         .iter()
-        .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        .find(|rt| rt.name().eq_ignore_ascii_case(name))
         .map(|rt| rt.to_json(base_url))
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
 }

@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use super::kind::Kind;
 use super::schema::{Attr, AttrType, Extension, Mutability, Returned, Schema, Uniqueness, schemas};
 
 fn leak(s: &str) -> &'static str {
@@ -183,14 +184,11 @@ pub fn parse(text_in: &str) -> Result<Vec<Extension>, String> {
     let mut out: Vec<Extension> = Vec::new();
     for (i, d) in decls.iter().enumerate() {
         let at = format!("declaration {i}");
-        let resource_type = match text(d, "resourceType", &at)? {
-            "User" => "User",
-            "Group" => "Group",
-            other => {
-                return Err(format!(
-                    "{at}: resourceType must be User or Group, not '{other}'"
-                ));
-            }
+        let named = text(d, "resourceType", &at)?;
+        let Some(resource_type) = Kind::from_name(named) else {
+            return Err(format!(
+                "{at}: resourceType must be User or Group, not '{named}'"
+            ));
         };
         let s = d
             .get("schema")

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod extensions;
 pub mod filter;
+pub mod kind;
 pub mod list;
 pub mod patch;
 pub mod projection;
@@ -14,3 +15,4 @@ pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
+pub use kind::Kind;

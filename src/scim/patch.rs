@@ -124,7 +124,7 @@ fn parse_path(path: &str, rt: &ResourceType) -> Result<Target, ScimError> {
         return Err(bad());
     }
     let r = ap.resolve(rt).ok_or_else(|| {
-        ScimError::invalid_path(format!("'{path}' names no attribute of a {}", rt.name))
+        ScimError::invalid_path(format!("'{path}' names no attribute of a {}", rt.name()))
     })?;
     let sub = match (r.sub, after) {
         (Some(s), None) => Some(s),

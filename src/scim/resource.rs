@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
+use super::kind::Kind;
 use super::schema::{Attr, AttrType, Mutability, ResourceType, Returned};
 
 /// A resource's stored document: attributes by canonical name, extensions
@@ -329,42 +330,25 @@ impl Meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ref {
     pub id: String,
-    /// `User` or `Group`.
-    pub resource_type: &'static str,
+    pub resource_type: Kind,
     pub display: Option<String>,
 }
 
-/// The attribute that holds a resource type's references: a user's `groups`
-/// (RFC 7643 §4.1.2), a group's `members` (§4.2).
-pub fn refs_attribute(rt: &ResourceType) -> Option<&'static str> {
-    match rt.name {
-        "User" => Some("groups"),
-        "Group" => Some("members"),
-        _ => None,
-    }
-}
-
 fn render_ref(rt: &ResourceType, r: &Ref, base_url: &str) -> Value {
-    let endpoint = if r.resource_type == "Group" {
-        "Groups"
-    } else {
-        "Users"
-    };
     let mut m = Map::new();
     m.insert("value".into(), Value::String(r.id.clone()));
     m.insert(
         "$ref".into(),
-        Value::String(format!("{base_url}/{endpoint}/{}", r.id)),
+        Value::String(format!("{base_url}{}/{}", r.resource_type.endpoint(), r.id)),
     );
     if let Some(d) = &r.display {
         m.insert("display".into(), Value::String(d.clone()));
     }
     // A user's groups are `direct` (indirect ones are not computed); a
     // group's members are typed by what they are.
-    let ty = if rt.name == "User" {
-        "direct"
-    } else {
-        r.resource_type
+    let ty = match rt.kind {
+        Kind::User => "direct",
+        Kind::Group => r.resource_type.name(),
     };
     m.insert("type".into(), Value::String(ty.into()));
     Value::Object(m)
@@ -400,14 +384,15 @@ pub fn render(
             out.insert(k.clone(), v.clone());
         }
     }
-    if let (Some(refs), Some(attr)) = (refs, refs_attribute(rt)) {
+    if let Some(refs) = refs {
+        let attr = rt.kind.refs_attribute();
         if !refs.is_empty() {
             let items = refs.iter().map(|r| render_ref(rt, r, base_url)).collect();
             out.insert(attr.into(), Value::Array(items));
         }
     }
     let mut m = Map::new();
-    m.insert("resourceType".into(), Value::String(rt.name.into()));
+    m.insert("resourceType".into(), Value::String(rt.name().into()));
     m.insert("created".into(), Value::String(meta.created.clone()));
     m.insert(
         "lastModified".into(),
@@ -415,7 +400,7 @@ pub fn render(
     );
     m.insert(
         "location".into(),
-        Value::String(format!("{base_url}{}/{}", rt.endpoint, meta.id)),
+        Value::String(format!("{base_url}{}/{}", rt.kind.endpoint(), meta.id)),
     );
     m.insert("version".into(), Value::String(meta.etag()));
     out.insert("meta".into(), Value::Object(m));
@@ -510,8 +495,7 @@ mod immutability_tests {
         attributes: BADGE_ATTRS,
     };
     static BADGED_USER: ResourceType = ResourceType {
-        name: "User",
-        endpoint: "/Users",
+        kind: Kind::User,
         description: "",
         schema: &USER,
         extensions: &[&BADGE],

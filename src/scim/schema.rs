@@ -6,6 +6,8 @@ use std::sync::{LazyLock, OnceLock};
 
 use serde_json::{Map, Value, json};
 
+use super::kind::Kind;
+
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_SCHEMA: &str =
@@ -519,8 +521,7 @@ pub static GROUP: Schema = Schema {
 /// A resource type: its endpoint, core schema and extensions.
 #[derive(Debug)]
 pub struct ResourceType {
-    pub name: &'static str,
-    pub endpoint: &'static str,
+    pub kind: Kind,
     pub description: &'static str,
     pub schema: &'static Schema,
     pub extensions: &'static [&'static Schema],
@@ -529,6 +530,11 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    /// The type's name (`User`, `Group`).
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
     /// The schema an attribute URN prefix names, if it is this type's core
     /// schema or one of its extensions (case-insensitive).
     pub fn schema_by_urn(&self, urn: &str) -> Option<&'static Schema> {
@@ -559,15 +565,15 @@ impl ResourceType {
             .collect();
         json!({
             "schemas": [RESOURCE_TYPE_SCHEMA],
-            "id": self.name,
-            "name": self.name,
-            "endpoint": self.endpoint,
+            "id": self.name(),
+            "name": self.name(),
+            "endpoint": self.kind.endpoint(),
             "description": self.description,
             "schema": self.schema.id,
             "schemaExtensions": ext,
             "meta": {
                 "resourceType": "ResourceType",
-                "location": format!("{base_url}/ResourceTypes/{}", self.name),
+                "location": format!("{base_url}/ResourceTypes/{}", self.name()),
             }
         })
     }
@@ -581,7 +587,7 @@ static CUSTOM: OnceLock<Vec<Extension>> = OnceLock::new();
 /// whether resources of that type must carry it.
 #[derive(Debug, Clone, Copy)]
 pub struct Extension {
-    pub resource_type: &'static str,
+    pub resource_type: Kind,
     pub schema: &'static Schema,
     pub required: bool,
 }
@@ -594,7 +600,7 @@ pub fn install_extensions(extensions: Vec<Extension>) -> Result<(), String> {
         .map_err(|_| "extension schemas were already installed".to_string())
 }
 
-fn custom_for(resource_type: &str) -> impl Iterator<Item = &'static Extension> {
+fn custom_for(resource_type: Kind) -> impl Iterator<Item = &'static Extension> {
     CUSTOM
         .get()
         .map(Vec::as_slice)
@@ -604,23 +610,21 @@ fn custom_for(resource_type: &str) -> impl Iterator<Item = &'static Extension> {
 }
 
 fn build(
-    name: &'static str,
-    endpoint: &'static str,
+    kind: Kind,
     description: &'static str,
     schema: &'static Schema,
     builtin: &[&'static Schema],
 ) -> ResourceType {
     let mut extensions: Vec<&'static Schema> = builtin.to_vec();
     let mut required = Vec::new();
-    for e in custom_for(name) {
+    for e in custom_for(kind) {
         extensions.push(e.schema);
         if e.required {
             required.push(e.schema.id);
         }
     }
     ResourceType {
-        name,
-        endpoint,
+        kind,
         description,
         schema,
         extensions: Box::leak(extensions.into_boxed_slice()),
@@ -629,14 +633,22 @@ fn build(
 }
 
 pub static USER_TYPE: LazyLock<ResourceType> =
-    LazyLock::new(|| build("User", "/Users", "User Account", &USER, &[&ENTERPRISE_USER]));
+    LazyLock::new(|| build(Kind::User, "User Account", &USER, &[&ENTERPRISE_USER]));
 
 pub static GROUP_TYPE: LazyLock<ResourceType> =
-    LazyLock::new(|| build("Group", "/Groups", "Group", &GROUP, &[]));
+    LazyLock::new(|| build(Kind::Group, "Group", &GROUP, &[]));
+
+/// The resource type of a kind.
+pub fn resource_type(kind: Kind) -> &'static ResourceType {
+    match kind {
+        Kind::User => &USER_TYPE,
+        Kind::Group => &GROUP_TYPE,
+    }
+}
 
 /// Every resource type this service provider serves.
 pub fn resource_types() -> [&'static ResourceType; 2] {
-    [&USER_TYPE, &GROUP_TYPE]
+    Kind::ALL.map(resource_type)
 }
 
 /// Every schema this service provider serves under `/Schemas`.

@@ -8,11 +8,12 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::{Outside, Retry, Service, View, check_if_match, not_found, now};
+use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Meta, Ref};
-use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::scim::schema::GROUP_TYPE;
 use crate::store::keys;
 use crate::store::table::{Condition, Write};
 use crate::store::{DirError, Edge, Stored};
@@ -299,11 +300,7 @@ impl Plan {
     }
 
     /// The members once the plan is applied to `current`: id and type.
-    fn result(
-        &self,
-        current: &[Edge],
-        found: &HashMap<String, Ref>,
-    ) -> Vec<(String, &'static str)> {
+    fn result(&self, current: &[Edge], found: &HashMap<String, Ref>) -> Vec<(String, Kind)> {
         let added: HashSet<&str> = self.adds.iter().map(String::as_str).collect();
         let kept = current
             .iter()
@@ -328,7 +325,7 @@ fn matching_members(filter: &Filter, current: &[Edge]) -> Result<Vec<String>, Sc
     Ok(current
         .iter()
         .filter(|e| {
-            let v = serde_json::json!({"value": e.member_id, "type": e.member_type});
+            let v = serde_json::json!({"value": e.member_id, "type": e.member_type.name()});
             filter.matches_element(&v, members_attr)
         })
         .map(|e| e.member_id.clone())
@@ -366,34 +363,20 @@ enum GroupDoc<'a> {
 /// stored state while other writes keep moving its version.
 const SETTLE_READS: usize = 3;
 
-/// The resource type a stored member type names.
-fn member_type(ty: &str) -> &'static ResourceType {
-    if ty == "Group" {
-        &GROUP_TYPE
-    } else {
-        &USER_TYPE
-    }
-}
-
 /// A reference to a resource read back from the table (by its stored type).
-pub(super) fn to_ref(stored_type: &str, s: Stored) -> Ref {
-    let resource_type = if stored_type == "Group" {
-        "Group"
-    } else {
-        "User"
-    };
+pub(super) fn to_ref(kind: Kind, s: Stored) -> Ref {
     Ref {
-        display: display_of(resource_type, &s),
+        display: display_of(kind, &s),
         id: s.meta.id,
-        resource_type,
+        resource_type: kind,
     }
 }
 
-fn display_of(rt_name: &str, s: &Stored) -> Option<String> {
+fn display_of(kind: Kind, s: &Stored) -> Option<String> {
     let field = |k: &str| s.doc.get(k).and_then(Value::as_str).map(str::to_string);
-    match rt_name {
-        "User" => field("displayName").or_else(|| field("userName")),
-        _ => field("displayName"),
+    match kind {
+        Kind::User => field("displayName").or_else(|| field("userName")),
+        Kind::Group => field("displayName"),
     }
 }
 
@@ -423,10 +406,10 @@ impl Service {
                 "group '{group_id}' cannot be a member of itself"
             )));
         }
-        let mut wanted: Vec<(&ResourceType, &str)> = Vec::with_capacity(ids.len() * 2);
+        let mut wanted: Vec<(Kind, &str)> = Vec::with_capacity(ids.len() * 2);
         for id in ids {
-            wanted.push((&*USER_TYPE, id));
-            wanted.push((&*GROUP_TYPE, id));
+            wanted.push((Kind::User, id));
+            wanted.push((Kind::Group, id));
         }
         let found: HashMap<String, Ref> = self
             .dir
@@ -434,7 +417,7 @@ impl Service {
             .await?
             .into_iter()
             .map(|(ty, s)| {
-                let r = to_ref(&ty, s);
+                let r = to_ref(ty, s);
                 (r.id.clone(), r)
             })
             .collect();
@@ -475,16 +458,9 @@ impl Service {
                  with filter=members.value eq \"<id>\""
             )));
         }
-        let wanted: Vec<(&ResourceType, &str)> = edges
+        let wanted: Vec<(Kind, &str)> = edges
             .iter()
-            .map(|e| {
-                let rt: &ResourceType = if e.member_type == "Group" {
-                    &GROUP_TYPE
-                } else {
-                    &USER_TYPE
-                };
-                (rt, e.member_id.as_str())
-            })
+            .map(|e| (e.member_type, e.member_id.as_str()))
             .collect();
         self.refs(&wanted).await
     }
@@ -503,7 +479,7 @@ impl Service {
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
         let writes = self.dir.edge_writes(&edges, &[]);
         if writes.len() <= EDGES_IN_ONE_TRANSACTION {
-            self.dir.create(&GROUP_TYPE, &stored, &writes).await?;
+            self.dir.create(Kind::Group, &stored, &writes).await?;
         } else {
             self.create_large_group(&stored, &edges).await?;
         }
@@ -521,7 +497,7 @@ impl Service {
     /// half-way leaves no group with half its members.
     async fn create_large_group(&self, stored: &Stored, edges: &[Edge]) -> Result<(), ScimError> {
         self.dir.write_edges(edges, &[]).await?;
-        if let Err(e) = self.dir.create(&GROUP_TYPE, stored, &[]).await {
+        if let Err(e) = self.dir.create(Kind::Group, stored, &[]).await {
             if let Err(undo) = self.dir.write_edges(&[], edges).await {
                 tracing::warn!(error = ?undo, "taking back edges of a group not created failed");
             }
@@ -633,7 +609,7 @@ impl Service {
         let id = &old.meta.id;
         match self
             .dir
-            .touch(&GROUP_TYPE, id, &at, condition, with.in_transaction())
+            .touch(Kind::Group, id, &at, condition, with.in_transaction())
             .await
         {
             Ok(()) => Ok(Some(Stored {
@@ -708,7 +684,7 @@ impl Service {
         let with = outside(&writes, atomic).in_transaction();
         match self
             .dir
-            .touch(&GROUP_TYPE, id, &now(), Condition::Exists, with)
+            .touch(Kind::Group, id, &now(), Condition::Exists, with)
             .await
         {
             Ok(()) => {}
@@ -783,11 +759,8 @@ impl Service {
     }
 
     /// References, with display names, to these members (id and type).
-    async fn refs_of(&self, members: &[(String, &'static str)]) -> Result<Vec<Ref>, ScimError> {
-        let wanted: Vec<(&ResourceType, &str)> = members
-            .iter()
-            .map(|(id, ty)| (member_type(ty), id.as_str()))
-            .collect();
+    async fn refs_of(&self, members: &[(String, Kind)]) -> Result<Vec<Ref>, ScimError> {
+        let wanted: Vec<(Kind, &str)> = members.iter().map(|(id, ty)| (*ty, id.as_str())).collect();
         self.refs(&wanted).await
     }
 
@@ -863,7 +836,7 @@ fn plan_edges(
             group_id: id.to_string(),
             member_id: r.clone(),
             // Only the key matters for a delete.
-            member_type: "User",
+            member_type: Kind::User,
         })
         .collect();
     if plan.clear {

@@ -15,11 +15,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{Service, View};
+use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::filter::{Filter, Resolved};
 use crate::scim::list::{MIN_REF_BYTES, PageBudget, Paging, SortOrder, json_len};
-use crate::scim::resource::{self, Ref, refs_attribute};
-use crate::scim::schema::{AttrType, GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::scim::resource::{self, Ref};
+use crate::scim::schema::{AttrType, ResourceType};
 use crate::store::{Stored, keys};
 
 /// How a list pages.
@@ -57,15 +58,32 @@ pub struct ListResult {
     pub cut: bool,
 }
 
-/// The equalities a key or index answers: (resource type, or any; attribute;
-/// sub-attribute).
-pub const INDEXED: &[(Option<&str>, &str, Option<&str>)] = &[
-    (None, "id", None),
-    (None, "externalId", None),
-    (Some("User"), "userName", None),
-    (Some("User"), "emails", Some("value")),
-    (Some("Group"), "displayName", None),
-    (Some("Group"), "members", Some("value")),
+/// How a key or index answers an equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The resource's own key.
+    Id,
+    /// The `userName` guard.
+    UserName,
+    /// `gsi2`.
+    ExternalId,
+    /// The email lookup items, on `gsi2`.
+    Email,
+    /// `gsi3`.
+    DisplayName,
+    /// The inverted edges, on `gsi2`.
+    Member,
+}
+
+/// The equalities a key or index answers: (kind, or any; attribute;
+/// sub-attribute; how), tried in this order.
+pub const INDEXED: &[(Option<Kind>, &str, Option<&str>, Lookup)] = &[
+    (None, "id", None, Lookup::Id),
+    (Some(Kind::User), "userName", None, Lookup::UserName),
+    (None, "externalId", None, Lookup::ExternalId),
+    (Some(Kind::User), "emails", Some("value"), Lookup::Email),
+    (Some(Kind::Group), "displayName", None, Lookup::DisplayName),
+    (Some(Kind::Group), "members", Some("value"), Lookup::Member),
 ];
 
 /// Reference computations kept in flight at once for one list.
@@ -216,10 +234,10 @@ impl Service {
         stored: Stored,
         with_refs: bool,
     ) -> Result<View, ScimError> {
-        let refs = match (with_refs, rt.name == GROUP_TYPE.name) {
+        let refs = match (with_refs, rt.kind) {
             (false, _) => None,
-            (true, true) => Some(self.members_of(&stored.meta.id).await?),
-            (true, false) => Some(self.groups_of(&stored.meta.id).await?),
+            (true, Kind::Group) => Some(self.members_of(&stored.meta.id).await?),
+            (true, Kind::User) => Some(self.groups_of(&stored.meta.id).await?),
         };
         Ok(View { stored, refs })
     }
@@ -273,7 +291,7 @@ impl Service {
         rt: &'static ResourceType,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
-        let total = self.dir.count(rt).await?;
+        let total = self.dir.count(rt.kind).await?;
         if paging.count == 0 || paging.start_index > total {
             return Ok((Vec::new(), total));
         }
@@ -324,7 +342,7 @@ impl Service {
 
     /// Resources by id, in the order given (those that still exist).
     async fn in_order(&self, rt: &ResourceType, ids: &[String]) -> Result<Vec<Stored>, ScimError> {
-        let wanted: Vec<(&ResourceType, &str)> = ids.iter().map(|id| (rt, id.as_str())).collect();
+        let wanted: Vec<(Kind, &str)> = ids.iter().map(|id| (rt.kind, id.as_str())).collect();
         let mut by_id: HashMap<String, Stored> = self
             .dir
             .get_many(&wanted)
@@ -351,13 +369,13 @@ impl Service {
             // totalResults only on the first page: counting reads the whole
             // type index, which would make every page cost O(all).
             let total = match after {
-                None => Some(self.dir.count(rt).await?),
+                None => Some(self.dir.count(rt.kind).await?),
                 Some(_) => None,
             };
             if count == 0 {
                 return Ok((Vec::new(), total, None));
             }
-            let (page, more) = self.dir.scan_type_after(rt, after, count).await?;
+            let (page, more) = self.dir.scan_type_after(rt.kind, after, count).await?;
             let next = more
                 .then(|| page.last().map(|s| s.meta.id.clone()))
                 .flatten();
@@ -422,44 +440,38 @@ impl Service {
         rt: &'static ResourceType,
         filter: &Filter,
     ) -> Result<Option<(Vec<Stored>, Option<Ref>)>, ScimError> {
-        let max = self.limits.max_filter_scan;
-        let lookup = |attr: &str, sub: Option<&str>| {
-            filter
-                .eq_lookup(rt, attr, sub)
-                .filter(|v| keys::check_key_value(attr, v).is_ok())
-        };
-        let is_group = rt.name == GROUP_TYPE.name;
-        let mut known = None;
-        let (candidates, truncated) = if let Some(id) = lookup("id", None) {
-            (self.dir.get(rt, &id).await?.into_iter().collect(), false)
-        } else if let (false, Some(name)) = (is_group, lookup("userName", None)) {
-            (
-                self.dir
-                    .find_by_user_name(rt, &name)
-                    .await?
-                    .into_iter()
-                    .collect(),
-                false,
-            )
-        } else if let Some(ext) = lookup("externalId", None) {
-            self.dir.find_by_external_id(rt, &ext, max).await?
-        } else if let (false, Some(email)) = (is_group, lookup("emails", Some("value"))) {
-            self.dir.find_by_email(rt, &email, max).await?
-        } else if let (true, Some(name)) = (is_group, lookup("displayName", None)) {
-            self.dir.find_by_display_name(rt, &name, max).await?
-        } else if let (true, Some(member)) = (is_group, lookup("members", Some("value"))) {
-            let (groups, member) = self.groups_with_member(&member, max).await?;
-            known = member;
-            (groups, false)
-        } else if INDEXED
+        let mut applies = INDEXED
             .iter()
-            .filter(|(ty, _, _)| ty.is_none_or(|t| t == rt.name))
-            .any(|(_, attr, sub)| filter.eq_lookup(rt, attr, *sub).is_some())
-        {
-            // An equality on a key no resource can have (too long for one).
-            (Vec::new(), false)
-        } else {
+            .filter(|(kind, ..)| kind.is_none_or(|k| k == rt.kind))
+            .filter_map(|(_, attr, sub, how)| {
+                Some((*attr, filter.eq_lookup(rt, attr, *sub)?, *how))
+            });
+        let Some((attr, value, how)) = applies.next() else {
             return Ok(None);
+        };
+        if keys::check_key_value(attr, &value).is_err() {
+            // An equality on a key no resource can have (too long for one).
+            return Ok(Some((Vec::new(), None)));
+        }
+        let max = self.limits.max_filter_scan;
+        let mut known = None;
+        let (candidates, truncated) = match how {
+            Lookup::Id => (
+                self.dir.get(rt.kind, &value).await?.into_iter().collect(),
+                false,
+            ),
+            Lookup::UserName => {
+                let found = self.dir.find_by_user_name(rt.kind, &value).await?;
+                (found.into_iter().collect(), false)
+            }
+            Lookup::ExternalId => self.dir.find_by_external_id(rt.kind, &value, max).await?,
+            Lookup::Email => self.dir.find_by_email(rt.kind, &value, max).await?,
+            Lookup::DisplayName => self.dir.find_by_display_name(&value, max).await?,
+            Lookup::Member => {
+                let (groups, member) = self.groups_with_member(&value, max).await?;
+                known = member;
+                (groups, false)
+            }
         };
         if truncated {
             return Err(self.too_many());
@@ -478,7 +490,7 @@ impl Service {
         candidates: Vec<Stored>,
         known: Option<&Ref>,
     ) -> Result<Vec<Stored>, ScimError> {
-        let refs_attr = refs_attribute(rt).unwrap_or("");
+        let refs_attr = rt.kind.refs_attribute();
         let ref_ids = filter.value_eqs(rt, refs_attr).ok_or_else(|| {
             ScimError::invalid_filter(format!(
                 "filters on '{refs_attr}' are answered only as '{refs_attr}.value eq \"<id>\"'"
@@ -521,21 +533,22 @@ impl Service {
         if ids.is_empty() || candidates.is_empty() {
             return Ok(out);
         }
-        let is_group = rt.name == GROUP_TYPE.name;
-        // The other ends that still exist.
-        let mut wanted: Vec<(&ResourceType, &str)> = Vec::new();
+        let is_group = rt.kind == Kind::Group;
+        // The other ends that still exist: a group's members are users and
+        // groups, a user's groups are groups.
+        let mut wanted: Vec<(Kind, &str)> = Vec::new();
         for id in &ids {
-            wanted.push((&*GROUP_TYPE, id.as_str()));
+            wanted.push((Kind::Group, id.as_str()));
             if is_group {
-                wanted.push((&*USER_TYPE, id.as_str()));
+                wanted.push((Kind::User, id.as_str()));
             }
         }
-        let alive: HashMap<String, &'static str> = self
+        let alive: HashMap<String, Kind> = self
             .dir
             .get_many(&wanted)
             .await?
             .into_iter()
-            .map(|(ty, s)| (s.meta.id, if ty == "Group" { "Group" } else { "User" }))
+            .map(|(kind, s)| (s.meta.id, kind))
             .collect();
         let pairs: Vec<(String, String)> = candidates
             .iter()
@@ -561,7 +574,7 @@ impl Service {
             } else {
                 (edge.member_id, edge.group_id)
             };
-            let resource_type = alive.get(&other).copied().unwrap_or("User");
+            let resource_type = alive.get(&other).copied().unwrap_or(Kind::User);
             out.entry(candidate).or_default().push(Ref {
                 id: other,
                 resource_type,
@@ -589,22 +602,18 @@ impl Service {
         let Some(first) = edges.first() else {
             return Ok((Vec::new(), None));
         };
-        let member_rt: &ResourceType = if first.member_type == "Group" {
-            &GROUP_TYPE
-        } else {
-            &USER_TYPE
-        };
-        let mut wanted: Vec<(&ResourceType, &str)> = edges
+        let member_kind = first.member_type;
+        let mut wanted: Vec<(Kind, &str)> = edges
             .iter()
-            .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
+            .map(|e| (Kind::Group, e.group_id.as_str()))
             .collect();
-        wanted.push((member_rt, member));
+        wanted.push((member_kind, member));
         let mut groups = Vec::with_capacity(edges.len());
         let mut found = None;
-        for (ty, s) in self.dir.get_many(&wanted).await? {
-            if s.meta.id == member && ty == member_rt.name {
-                found = Some(super::groups::to_ref(&ty, s));
-            } else if ty == GROUP_TYPE.name {
+        for (kind, s) in self.dir.get_many(&wanted).await? {
+            if s.meta.id == member && kind == member_kind {
+                found = Some(super::groups::to_ref(kind, s));
+            } else if kind == Kind::Group {
                 groups.push(s);
             }
         }
@@ -648,7 +657,7 @@ impl Scan {
     ) -> Result<Vec<Stored>, ScimError> {
         let (batch, more) = service
             .dir
-            .scan_type_after(rt, self.after.as_deref(), n)
+            .scan_type_after(rt.kind, self.after.as_deref(), n)
             .await?;
         self.examined += batch.len();
         self.more = more && !batch.is_empty();

@@ -4,6 +4,7 @@
 
 mod groups;
 mod list;
+mod resources;
 mod users;
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ pub use list::{INDEXED, ListQuery, ListResult, Position};
 
 use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schema::ResourceType;
-use crate::scim::{ScimError, patch};
+use crate::scim::{Kind, ScimError, patch};
 use crate::store::table::Write;
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
@@ -55,7 +56,7 @@ impl Retry {
         self.round += 1;
         if self.round >= WRITE_RETRY_ROUNDS || Instant::now() >= self.until {
             tracing::warn!(
-                resource_type = rt.name,
+                resource_type = rt.name(),
                 id,
                 rounds = self.round,
                 "a write kept losing races with other writes of the resource; answering 503"
@@ -225,10 +226,9 @@ fn check_keys(rt: &ResourceType, doc: &Doc) -> Result<(), ScimError> {
     for e in emails {
         keys::check_key_value("emails.value", e)?;
     }
-    let keyed: &[&str] = if rt.name == "Group" {
-        &["externalId", "displayName"]
-    } else {
-        &["userName", "externalId"]
+    let keyed: &[&str] = match rt.kind {
+        Kind::Group => &["externalId", "displayName"],
+        Kind::User => &["userName", "externalId"],
     };
     for attr in keyed {
         if let Some(v) = doc.get(*attr).and_then(Value::as_str) {
@@ -239,7 +239,7 @@ fn check_keys(rt: &ResourceType, doc: &Doc) -> Result<(), ScimError> {
 }
 
 fn not_found(rt: &ResourceType, id: &str) -> ScimError {
-    ScimError::not_found(format!("no {} with id '{id}'", rt.name))
+    ScimError::not_found(format!("no {} with id '{id}'", rt.name()))
 }
 
 impl Service {
@@ -292,16 +292,13 @@ impl Service {
 
     /// References to the resources that exist among `wanted` (BatchGetItems),
     /// with display names, in id order.
-    pub(super) async fn refs(
-        &self,
-        wanted: &[(&ResourceType, &str)],
-    ) -> Result<Vec<Ref>, ScimError> {
+    pub(super) async fn refs(&self, wanted: &[(Kind, &str)]) -> Result<Vec<Ref>, ScimError> {
         let mut refs: Vec<Ref> = self
             .dir
             .get_many(wanted)
             .await?
             .into_iter()
-            .map(|(ty, s)| groups::to_ref(&ty, s))
+            .map(|(kind, s)| groups::to_ref(kind, s))
             .collect();
         refs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(refs)
@@ -312,7 +309,10 @@ impl Service {
             // No resource has such an id, and no key could hold it.
             return Err(not_found(rt, "(too long)"));
         }
-        self.dir.get(rt, id).await?.ok_or_else(|| not_found(rt, id))
+        self.dir
+            .get(rt.kind, id)
+            .await?
+            .ok_or_else(|| not_found(rt, id))
     }
 
     /// A new resource (fresh id, version 1) from a canonical document.
@@ -333,7 +333,7 @@ impl Service {
     /// Creates a resource from a canonical document: 1 write (with guards).
     async fn create(&self, rt: &ResourceType, doc: Doc) -> Result<Stored, ScimError> {
         let stored = Self::prepare(rt, doc)?;
-        self.dir.create(rt, &stored, &[]).await?;
+        self.dir.create(rt.kind, &stored, &[]).await?;
         Ok(stored)
     }
 
@@ -396,7 +396,7 @@ impl Service {
         };
         match self
             .dir
-            .replace(rt, &old, &new, with.in_transaction())
+            .replace(rt.kind, &old, &new, with.in_transaction())
             .await
         {
             Ok(()) => Ok(Some(new)),
@@ -418,7 +418,11 @@ impl Service {
         loop {
             let old = self.get(rt, id).await?;
             check_if_match(if_match, &old.meta)?;
-            match self.dir.delete(rt, &old, &now(), if_match.is_some()).await {
+            match self
+                .dir
+                .delete(rt.kind, &old, &now(), if_match.is_some())
+                .await
+            {
                 Ok(task) => {
                     let deadline = Instant::now() + self.limits.delete_cleanup_budget;
                     match self.dir.cleanup(&task, deadline).await {

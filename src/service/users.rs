@@ -4,10 +4,11 @@
 use serde_json::Value;
 
 use super::{MAX_EMAILS, Outside, Retry, Service, View, check_if_match};
+use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{self, Doc, Ref};
-use crate::scim::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::scim::schema::USER_TYPE;
 use crate::store::table::{Condition, MAX_TRANSACT_ITEMS, Write};
 use crate::store::{DirError, Edge};
 
@@ -36,9 +37,9 @@ impl Service {
         if edges.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted: Vec<(&ResourceType, &str)> = edges
+        let wanted: Vec<(Kind, &str)> = edges
             .iter()
-            .map(|e| (&*GROUP_TYPE, e.group_id.as_str()))
+            .map(|e| (Kind::Group, e.group_id.as_str()))
             .collect();
         self.refs(&wanted).await
     }
@@ -67,8 +68,7 @@ impl Service {
     /// The groups with these ids (BatchGetItems); one that does not exist
     /// (or is the user itself) is a 400 `invalidValue` naming it.
     async fn existing_groups(&self, ids: &[String], user_id: &str) -> Result<Vec<Ref>, ScimError> {
-        let wanted: Vec<(&ResourceType, &str)> =
-            ids.iter().map(|g| (&*GROUP_TYPE, g.as_str())).collect();
+        let wanted: Vec<(Kind, &str)> = ids.iter().map(|g| (Kind::Group, g.as_str())).collect();
         let found = self.refs(&wanted).await?;
         if let Some(missing) = ids
             .iter()
@@ -89,7 +89,7 @@ impl Service {
         let edge = |g: &str| Edge {
             group_id: g.to_string(),
             member_id: user_id.to_string(),
-            member_type: "User",
+            member_type: Kind::User,
         };
         let adds: Vec<Edge> = groups.iter().map(|g| edge(&g.id)).collect();
         let removes: Vec<Edge> = current
@@ -108,7 +108,7 @@ impl Service {
         writes.extend(
             changed
                 .iter()
-                .map(|g| self.dir.touch_write(&GROUP_TYPE, g, &at, Condition::Exists)),
+                .map(|g| self.dir.touch_write(Kind::Group, g, &at, Condition::Exists)),
         );
         GroupWrites {
             adds,
@@ -134,7 +134,7 @@ impl Service {
         for group in &w.changed {
             match self
                 .dir
-                .touch(&GROUP_TYPE, group, &w.at, Condition::Exists, &[])
+                .touch(Kind::Group, group, &w.at, Condition::Exists, &[])
                 .await
             {
                 // A group deleted meanwhile: nothing to version.

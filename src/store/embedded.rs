@@ -512,7 +512,9 @@ mod tests {
     async fn query_pages_stop_at_one_megabyte() {
         let (_d, db) = open();
         for i in 0..30 {
-            let mut item = Item::new(keys::Keys::default().resource("User", &format!("{i:03}")));
+            let mut item = Item::new(
+                keys::Keys::default().resource(crate::scim::Kind::User, &format!("{i:03}")),
+            );
             item.set_s(TYPE_INDEX.pk, "User")
                 .set_s(TYPE_INDEX.sk, format!("{i:03}"));
             item.set_s("doc", "x".repeat(100 * 1024));
@@ -548,8 +550,12 @@ mod tests {
             .map(|i| {
                 let db = Arc::clone(&db);
                 tokio::spawn(async move {
-                    let own = Item::new(keys::Keys::default().resource("User", &format!("own{i}")));
-                    let shared = Item::new(keys::Keys::default().resource("User", "shared"));
+                    let own = Item::new(
+                        keys::Keys::default().resource(crate::scim::Kind::User, &format!("own{i}")),
+                    );
+                    let shared = Item::new(
+                        keys::Keys::default().resource(crate::scim::Kind::User, "shared"),
+                    );
                     let r = db
                         .transact(&[
                             Write::put(own.clone(), Condition::NotExists),
@@ -582,7 +588,7 @@ mod tests {
     async fn the_file_opens_again_as_soon_as_the_store_is_dropped() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("again.redb");
-        let item = Item::new(keys::Keys::default().resource("User", "kept"));
+        let item = Item::new(keys::Keys::default().resource(crate::scim::Kind::User, "kept"));
         {
             let db = Embedded::open(&path).unwrap_or_else(|e| panic!("{e}"));
             db.write(&Write::put(item.clone(), Condition::None))
@@ -596,8 +602,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_condition_applies_nothing() {
         let (_d, db) = open();
-        let a = Item::new(keys::Keys::default().resource("User", "a"));
-        let b = Item::new(keys::Keys::default().resource("User", "b"));
+        let a = Item::new(keys::Keys::default().resource(crate::scim::Kind::User, "a"));
+        let b = Item::new(keys::Keys::default().resource(crate::scim::Kind::User, "b"));
         db.write(&Write::put(b.clone(), Condition::None))
             .await
             .unwrap_or_else(|e| panic!("{e}"));

@@ -27,8 +27,18 @@
 //! a Query or GetItem names one partition, so none can reach another
 //! tenant's items.
 
-use crate::scim::ScimError;
+use crate::scim::{Kind, ScimError};
 use crate::tenant::Tenant;
+
+/// How a kind's keys begin (after the tenant's prefix). Stored names are
+/// the resource types' names, so that an application reading the table
+/// sees `User#…` and `Group#…`.
+fn type_prefix(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "User",
+        Kind::Group => "Group",
+    }
+}
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -125,9 +135,9 @@ impl Keys {
         }
     }
 
-    pub fn resource(&self, resource_type: &str, id: &str) -> Key {
+    pub fn resource(&self, kind: Kind, id: &str) -> Key {
         Key {
-            pk: format!("{}{resource_type}#{id}", self.prefix),
+            pk: format!("{}{}#{id}", self.prefix, type_prefix(kind)),
             sk: RESOURCE_SK.into(),
         }
     }
@@ -141,20 +151,25 @@ impl Keys {
     }
 
     /// `gsi1pk` of a resource.
-    pub fn type_partition(&self, resource_type: &str) -> String {
-        format!("{}{resource_type}", self.prefix)
+    pub fn type_partition(&self, kind: Kind) -> String {
+        format!("{}{}", self.prefix, type_prefix(kind))
     }
 
     /// `gsi2pk` of a resource with this `externalId`.
-    pub fn external_id_partition(&self, resource_type: &str, external_id: &str) -> String {
-        format!("{}{resource_type}#externalId#{external_id}", self.prefix)
+    pub fn external_id_partition(&self, kind: Kind, external_id: &str) -> String {
+        format!(
+            "{}{}#externalId#{external_id}",
+            self.prefix,
+            type_prefix(kind)
+        )
     }
 
     /// `gsi3pk` of a group with this `displayName`.
-    pub fn display_name_partition(&self, resource_type: &str, display_name: &str) -> String {
+    pub fn display_name_partition(&self, display_name: &str) -> String {
         format!(
-            "{}{resource_type}#displayName#{}",
+            "{}{}#displayName#{}",
             self.prefix,
+            type_prefix(Kind::Group),
             fold(display_name)
         )
     }
@@ -162,7 +177,7 @@ impl Keys {
     /// The lookup item that finds user `id` by one of its emails.
     pub fn email_lookup(&self, id: &str, email: &str) -> Key {
         Key {
-            pk: self.resource("User", id).pk,
+            pk: self.resource(Kind::User, id).pk,
             sk: format!("EMAIL#{}", fold(email)),
         }
     }
@@ -175,14 +190,14 @@ impl Keys {
     /// The edge that makes `member_id` a member of group `group_id`.
     pub fn member_edge(&self, group_id: &str, member_id: &str) -> Key {
         Key {
-            pk: self.resource("Group", group_id).pk,
+            pk: self.resource(Kind::Group, group_id).pk,
             sk: format!("{MEMBER_PREFIX}{member_id}"),
         }
     }
 
     /// The partition and sort key prefix holding a group's member edges.
     pub fn members_of(&self, group_id: &str) -> (String, &'static str) {
-        (self.resource("Group", group_id).pk, MEMBER_PREFIX)
+        (self.resource(Kind::Group, group_id).pk, MEMBER_PREFIX)
     }
 
     /// `gsi2pk` of the edges whose member is `member_id`.
@@ -191,10 +206,10 @@ impl Keys {
     }
 
     /// A pending cleanup of the edges of a deleted resource.
-    pub fn cleanup_task(&self, at: &str, resource_type: &str, id: &str) -> Key {
+    pub fn cleanup_task(&self, at: &str, kind: Kind, id: &str) -> Key {
         Key {
             pk: self.cleanup_partition(),
-            sk: format!("{at}#{resource_type}#{id}"),
+            sk: format!("{at}#{}#{id}", type_prefix(kind)),
         }
     }
 
@@ -260,7 +275,7 @@ mod tests {
             k.user_name_guard("BJensen@Example.com"),
             k.user_name_guard("bjensen@example.COM")
         );
-        assert_ne!(k.user_name_guard("a"), k.resource("User", "a"));
+        assert_ne!(k.user_name_guard("a"), k.resource(Kind::User, "a"));
     }
 
     #[test]
@@ -269,27 +284,27 @@ mod tests {
         let (pk, prefix) = k.members_of("g1");
         let edge = k.member_edge("g1", "u1");
         assert_eq!(edge.pk, pk);
-        assert_eq!(edge.pk, k.resource("Group", "g1").pk);
+        assert_eq!(edge.pk, k.resource(Kind::Group, "g1").pk);
         assert!(edge.sk.starts_with(prefix));
-        assert!(!k.resource("Group", "g1").sk.starts_with(prefix));
+        assert!(!k.resource(Kind::Group, "g1").sk.starts_with(prefix));
     }
 
     #[test]
     fn the_single_tenant_directory_keeps_its_unprefixed_keys() {
         let k = Keys::default();
-        assert_eq!(k.resource("User", "u1").pk, "User#u1");
-        assert_eq!(k.type_partition("Group"), "Group");
+        assert_eq!(k.resource(Kind::User, "u1").pk, "User#u1");
+        assert_eq!(k.type_partition(Kind::Group), "Group");
         assert_eq!(k.cleanup_partition(), "CLEANUP");
     }
 
     /// Every partition key of one directory, for one set of values.
     fn partitions(k: &Keys) -> Vec<String> {
         vec![
-            k.resource("User", "x").pk,
+            k.resource(Kind::User, "x").pk,
             k.user_name_guard("x").pk,
-            k.type_partition("User"),
-            k.external_id_partition("User", "x"),
-            k.display_name_partition("Group", "x"),
+            k.type_partition(Kind::User),
+            k.external_id_partition(Kind::User, "x"),
+            k.display_name_partition("x"),
             k.email_lookup("x", "x@example.com").pk,
             k.email_partition("x@example.com"),
             k.member_edge("g", "x").pk,

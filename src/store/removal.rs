@@ -4,6 +4,7 @@
 use super::directory::{DirError, Directory};
 use super::keys::{Key, RESOURCE_SK, TYPE_INDEX, attr};
 use super::table::{Condition, Item, Query, Write};
+use crate::scim::Kind;
 
 /// What one round of removing a directory did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,29 +45,30 @@ impl Directory {
         let mut found = !page.items.is_empty();
         for task in &page.items {
             if let (Some(ty), Some(id)) = (task.s(attr::TARGET_TYPE), task.s(attr::ID)) {
-                let pk = self.keys.resource(ty, id).pk;
+                // Any other name reads as a user, as it always has.
+                let kind = Kind::from_name(ty).unwrap_or(Kind::User);
+                let pk = self.keys.resource(kind, id).pk;
                 if !self.purge_partition(&pk, budget, &mut round).await? {
                     return Ok(round);
                 }
             }
             anchors.push(delete(task.key()));
         }
-        for rt in ["Group", "User"] {
-            let q = Query::partition(Some(&TYPE_INDEX), self.keys.type_partition(rt), page_size);
+        for kind in [Kind::Group, Kind::User] {
+            let q = Query::partition(Some(&TYPE_INDEX), self.keys.type_partition(kind), page_size);
             let page = self.table.query(&q).await?;
             found |= !page.items.is_empty();
             for item in &page.items {
                 let key = item.key();
-                if rt == "Group" {
+                if kind == Kind::Group {
                     if !self.purge_partition(&key.pk, budget, &mut round).await? {
                         return Ok(round);
                     }
                 } else if let Ok(user) = Self::from_item(item) {
                     // The keys its own writes give it: its guard and email
                     // lookups.
-                    let rt = &crate::scim::schema::USER_TYPE;
-                    dependents.extend(self.guards(rt, &user.doc).into_iter().map(delete));
-                    let emails = self.lookups(rt, &user);
+                    dependents.extend(self.guards(kind, &user.doc).into_iter().map(delete));
+                    let emails = self.lookups(kind, &user);
                     dependents.extend(emails.into_iter().map(|e| delete(e.key())));
                 }
                 anchors.push(delete(key));
@@ -85,8 +87,8 @@ impl Directory {
     pub async fn is_empty(&self) -> Result<bool, DirError> {
         let probes = [
             Query::partition(None, self.keys.cleanup_partition(), 1),
-            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition("User"), 1),
-            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition("Group"), 1),
+            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition(Kind::User), 1),
+            Query::partition(Some(&TYPE_INDEX), self.keys.type_partition(Kind::Group), 1),
         ];
         for q in &probes {
             if !self.table.query(q).await?.items.is_empty() {

@@ -535,7 +535,7 @@ mod tests {
     use crate::store::keys;
 
     fn item_of(bytes: usize) -> Item {
-        let mut i = Item::new(keys::Keys::default().resource("User", "x"));
+        let mut i = Item::new(keys::Keys::default().resource(crate::scim::Kind::User, "x"));
         i.set_s("doc", "a".repeat(bytes));
         i
     }
@@ -556,7 +556,7 @@ mod tests {
         let ws: Vec<Write> = (0..=MAX_TRANSACT_ITEMS)
             .map(|i| {
                 Write::delete(
-                    keys::Keys::default().resource("User", &i.to_string()),
+                    keys::Keys::default().resource(crate::scim::Kind::User, &i.to_string()),
                     Condition::None,
                 )
             })
@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn refuses_two_writes_of_one_item() {
-        let k = keys::Keys::default().resource("User", "x");
+        let k = keys::Keys::default().resource(crate::scim::Kind::User, "x");
         let ws = [
             Write::delete(k.clone(), Condition::None),
             Write::delete(k, Condition::None),
@@ -583,7 +583,7 @@ mod tests {
         let ws: Vec<Write> = (0..60)
             .map(|i| {
                 Write::delete(
-                    keys::Keys::default().resource("User", &i.to_string()),
+                    keys::Keys::default().resource(crate::scim::Kind::User, &i.to_string()),
                     Condition::None,
                 )
             })

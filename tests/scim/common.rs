@@ -326,7 +326,7 @@ pub async fn import_users(
         })
         .collect();
     Directory::new(table.clone())
-        .import(&scim_lambda::scim::schema::USER_TYPE, &users)
+        .import(scim_lambda::scim::Kind::User, &users)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     users.into_iter().map(|s| s.meta.id).collect()

@@ -403,7 +403,8 @@ fn violations(items: &[HashMap<String, String>], pending_allowed: bool) -> Vec<S
         by_key.insert((get(i, "pk"), get(i, "sk")), i);
     }
     let exists = |ty: &str, id: &str| {
-        let k = keys::Keys::default().resource(ty, id);
+        let kind = scim_lambda::scim::Kind::from_name(ty).unwrap_or(scim_lambda::scim::Kind::User);
+        let k = keys::Keys::default().resource(kind, id);
         by_key.contains_key(&(k.pk, k.sk))
     };
     let tasks: BTreeSet<String> = items
@@ -417,7 +418,9 @@ fn violations(items: &[HashMap<String, String>], pending_allowed: bool) -> Vec<S
         if sk == "UNIQUE" {
             let id = get(i, "id");
             let user = by_key.get(&(
-                keys::Keys::default().resource("User", &id).pk,
+                keys::Keys::default()
+                    .resource(scim_lambda::scim::Kind::User, &id)
+                    .pk,
                 "RESOURCE".into(),
             ));
             let holds = user.is_some_and(|u| {

@@ -98,7 +98,6 @@ async fn a_tenants_event_lands_in_its_directory() {
 #[tokio::test]
 async fn every_event_file_gets_its_expected_status() {
     use scim_lambda::scim::resource::Meta;
-    use scim_lambda::scim::schema::{GROUP_TYPE, USER_TYPE};
     use scim_lambda::store::{Directory, Edge, Stored};
 
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -129,11 +128,11 @@ async fn every_event_file_gets_its_expected_status() {
         ),
     ];
     let group = "e9e30dba-f08f-4109-8486-d5c6a331660a";
-    dir.import(&USER_TYPE, &users)
+    dir.import(scim_lambda::scim::Kind::User, &users)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     dir.import(
-        &GROUP_TYPE,
+        scim_lambda::scim::Kind::Group,
         &[seed(
             group,
             serde_json::json!({"displayName": "Tour Guides"}),
@@ -144,7 +143,7 @@ async fn every_event_file_gets_its_expected_status() {
     let edge = Edge {
         group_id: group.into(),
         member_id: bjensen.into(),
-        member_type: "User",
+        member_type: scim_lambda::scim::Kind::User,
     };
     dir.write_edges(&[edge], &[])
         .await

@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use scim_lambda::scim::schema::{GROUP_TYPE, USER_TYPE};
 use scim_lambda::store::Directory;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
@@ -438,13 +437,13 @@ async fn under_load_no_5xx_one_winner_per_race_and_invariants_hold(h: Harness) {
         assert_eq!(done, Ok(true));
     }
     let (users, _) = dir
-        .scan_type(&USER_TYPE, usize::MAX)
+        .scan_type(scim_lambda::scim::Kind::User, usize::MAX)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     for u in &users {
         let name = u.doc["userName"].as_str().unwrap_or_default();
         let found = dir
-            .find_by_user_name(&USER_TYPE, name)
+            .find_by_user_name(scim_lambda::scim::Kind::User, name)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
@@ -455,7 +454,7 @@ async fn under_load_no_5xx_one_winner_per_race_and_invariants_hold(h: Harness) {
     }
     let ids: std::collections::BTreeSet<&str> = users.iter().map(|u| u.meta.id.as_str()).collect();
     let (groups, _) = dir
-        .scan_type(&GROUP_TYPE, usize::MAX)
+        .scan_type(scim_lambda::scim::Kind::Group, usize::MAX)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     for g in &groups {

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::edges::{Edge, edge_deletes, group_edges, member_edges};
 use super::{DirError, Directory};
+use crate::scim::Kind;
 use crate::store::keys::{Key, attr};
 use crate::store::table::{Condition, MAX_BATCH_WRITE_ITEMS, Query, Write};
 
@@ -12,7 +13,7 @@ use crate::store::table::{Condition, MAX_BATCH_WRITE_ITEMS, Query, Write};
 #[derive(Debug, Clone)]
 pub struct CleanupTask {
     pub(super) key: Key,
-    pub(super) resource_type: String,
+    pub(super) kind: Kind,
     pub(super) id: String,
 }
 
@@ -27,7 +28,8 @@ impl Directory {
             .filter_map(|i| {
                 Some(CleanupTask {
                     key: i.key(),
-                    resource_type: i.s(attr::TARGET_TYPE)?.to_string(),
+                    // Any other name reads as a user, as it always has.
+                    kind: Kind::from_name(i.s(attr::TARGET_TYPE)?).unwrap_or(Kind::User),
                     id: i.s(attr::ID)?.to_string(),
                 })
             })
@@ -41,7 +43,7 @@ impl Directory {
         // members) is read a full Query page (1 MB) a round, on from where
         // the last round stopped, until its end.
         let mut sides = vec![Some(member_edges(&self.keys, &task.id, usize::MAX))];
-        if task.resource_type == "Group" {
+        if task.kind == Kind::Group {
             sides.push(Some(group_edges(&self.keys, &task.id, usize::MAX)));
         }
         // Deletes carried to the next round so that every BatchWriteItem

@@ -2,6 +2,7 @@
 //! groups through the inverted index (`gsi2`).
 
 use super::{DirError, Directory};
+use crate::scim::Kind;
 use crate::store::keys::{Key, Keys, LOOKUP_INDEX, attr};
 use crate::store::table::{self, Condition, Item, Query, Write};
 
@@ -11,8 +12,7 @@ use crate::store::table::{self, Condition, Item, Query, Write};
 pub struct Edge {
     pub group_id: String,
     pub member_id: String,
-    /// `User` or `Group`.
-    pub member_type: &'static str,
+    pub member_type: Kind,
 }
 
 impl Edge {
@@ -23,7 +23,7 @@ impl Edge {
             .set_s(attr::TYPE, "Membership")
             .set_s(attr::GROUP, self.group_id.clone())
             .set_s(attr::MEMBER, self.member_id.clone())
-            .set_s(attr::MEMBER_TYPE, self.member_type);
+            .set_s(attr::MEMBER_TYPE, self.member_type.name());
         item
     }
 
@@ -31,11 +31,8 @@ impl Edge {
         Some(Self {
             group_id: item.s(attr::GROUP)?.to_string(),
             member_id: item.s(attr::MEMBER)?.to_string(),
-            member_type: if item.s(attr::MEMBER_TYPE)? == "Group" {
-                "Group"
-            } else {
-                "User"
-            },
+            // Any other name reads as a user, as it always has.
+            member_type: Kind::from_name(item.s(attr::MEMBER_TYPE)?).unwrap_or(Kind::User),
         })
     }
 }

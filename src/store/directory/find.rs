@@ -2,7 +2,7 @@
 //! `displayName` (GSIs), and by type in id order (`gsi1`), with counts.
 
 use super::{DirError, Directory, Stored};
-use crate::scim::schema::ResourceType;
+use crate::scim::Kind;
 use crate::store::keys::{DISPLAY_NAME_INDEX, LOOKUP_INDEX, TYPE_INDEX, attr};
 use crate::store::table::{Item, Query};
 
@@ -11,16 +11,16 @@ impl Directory {
     /// lookup items, then BatchGetItems for the users.
     pub async fn find_by_email(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         email: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
         let q = Query::partition(Some(&LOOKUP_INDEX), self.keys.email_partition(email), limit);
         let (items, more) = self.collect_items(q, limit).await?;
-        let ids: Vec<(&ResourceType, &str)> = items
+        let ids: Vec<(Kind, &str)> = items
             .iter()
             .filter_map(|i| i.s(attr::ID))
-            .map(|id| (rt, id))
+            .map(|id| (kind, id))
             .collect();
         let mut users: Vec<Stored> = self
             .get_many(&ids)
@@ -35,11 +35,10 @@ impl Directory {
     /// Groups with this `displayName` (any letter case): Queries on `gsi3`.
     pub async fn find_by_display_name(
         &self,
-        rt: &ResourceType,
         display_name: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let pk = self.keys.display_name_partition(rt.name, display_name);
+        let pk = self.keys.display_name_partition(display_name);
         self.collect(
             Query::partition(Some(&DISPLAY_NAME_INDEX), pk, limit),
             limit,
@@ -51,7 +50,7 @@ impl Directory {
     /// then user), both strongly consistent.
     pub async fn find_by_user_name(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         user_name: &str,
     ) -> Result<Option<Stored>, DirError> {
         let Some(guard) = self
@@ -62,7 +61,7 @@ impl Directory {
             return Ok(None);
         };
         match guard.s(attr::ID) {
-            Some(id) => self.get(rt, id).await,
+            Some(id) => self.get(kind, id).await,
             None => Ok(None),
         }
     }
@@ -70,11 +69,11 @@ impl Directory {
     /// Resources with this `externalId`: Queries on `gsi2`, at most `limit`.
     pub async fn find_by_external_id(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         external_id: &str,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        let pk = self.keys.external_id_partition(rt.name, external_id);
+        let pk = self.keys.external_id_partition(kind, external_id);
         self.collect(Query::partition(Some(&LOOKUP_INDEX), pk, limit), limit)
             .await
     }
@@ -83,10 +82,10 @@ impl Directory {
     /// until `limit` are read. Returns them and whether more exist.
     pub async fn scan_type(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
-        self.scan_type_after(rt, None, limit).await
+        self.scan_type_after(kind, None, limit).await
     }
 
     /// Like `scan_type`, starting after the resource with id `after`: the
@@ -94,18 +93,18 @@ impl Directory {
     /// is that of the page, whatever its depth.
     pub async fn scan_type_after(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Stored>, bool), DirError> {
         let mut q = Query::partition(
             Some(&TYPE_INDEX),
-            self.keys.type_partition(rt.name),
+            self.keys.type_partition(kind),
             limit.max(1),
         );
         q.start_after = after.map(|id| {
-            let mut item = Item::new(self.keys.resource(rt.name, id));
-            item.set_s(TYPE_INDEX.pk, self.keys.type_partition(rt.name))
+            let mut item = Item::new(self.keys.resource(kind, id));
+            item.set_s(TYPE_INDEX.pk, self.keys.type_partition(kind))
                 .set_s(TYPE_INDEX.sk, id);
             item
         });
@@ -152,10 +151,10 @@ impl Directory {
     }
 
     /// How many resources of a type exist (Select=COUNT Queries on `gsi1`).
-    pub async fn count(&self, rt: &ResourceType) -> Result<usize, DirError> {
+    pub async fn count(&self, kind: Kind) -> Result<usize, DirError> {
         Ok(self
             .table
-            .count(Some(&TYPE_INDEX), &self.keys.type_partition(rt.name))
+            .count(Some(&TYPE_INDEX), &self.keys.type_partition(kind))
             .await?)
     }
 }

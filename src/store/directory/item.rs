@@ -4,16 +4,16 @@
 use serde_json::Value;
 
 use super::{DirError, Directory, Stored};
+use crate::scim::Kind;
 use crate::scim::resource::{Doc, Meta};
-use crate::scim::schema::ResourceType;
 use crate::store::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX, attr};
 use crate::store::table::{Item, StoreError};
 
 impl Directory {
     /// The guard items a resource's document needs (its `userName`, for users).
-    pub(in crate::store) fn guards(&self, rt: &ResourceType, doc: &Doc) -> Vec<Key> {
-        match (rt.name, doc.get("userName").and_then(Value::as_str)) {
-            ("User", Some(name)) => vec![self.keys.user_name_guard(name)],
+    pub(in crate::store) fn guards(&self, kind: Kind, doc: &Doc) -> Vec<Key> {
+        match (kind, doc.get("userName").and_then(Value::as_str)) {
+            (Kind::User, Some(name)) => vec![self.keys.user_name_guard(name)],
             _ => Vec::new(),
         }
     }
@@ -21,8 +21,8 @@ impl Directory {
     /// The lookup items a resource's document needs: one per distinct email
     /// of a user, so that `emails.value eq` is one Query on `gsi2`. They carry
     /// no condition; they change in the same transaction as the resource.
-    pub(in crate::store) fn lookups(&self, rt: &ResourceType, s: &Stored) -> Vec<Item> {
-        if rt.name != "User" {
+    pub(in crate::store) fn lookups(&self, kind: Kind, s: &Stored) -> Vec<Item> {
+        if kind != Kind::User {
             return Vec::new();
         }
         let mut seen = std::collections::HashSet::new();
@@ -46,24 +46,20 @@ impl Directory {
             .collect()
     }
 
-    pub(in crate::store) fn guard_item(rt: &ResourceType, key: Key, id: &str) -> Item {
+    pub(in crate::store) fn guard_item(kind: Kind, key: Key, id: &str) -> Item {
         let mut guard = Item::new(key);
         guard
             .set_s(attr::ID, id)
-            .set_s(attr::TYPE, format!("{}Guard", rt.name));
+            .set_s(attr::TYPE, format!("{}Guard", kind.name()));
         guard
     }
 
-    pub(in crate::store) fn to_item(
-        &self,
-        rt: &ResourceType,
-        s: &Stored,
-    ) -> Result<Item, DirError> {
+    pub(in crate::store) fn to_item(&self, kind: Kind, s: &Stored) -> Result<Item, DirError> {
         let doc = serde_json::to_string(&s.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut item = Item::new(self.keys.resource(rt.name, &s.meta.id));
-        item.set_s(TYPE_INDEX.pk, self.keys.type_partition(rt.name))
+        let mut item = Item::new(self.keys.resource(kind, &s.meta.id));
+        item.set_s(TYPE_INDEX.pk, self.keys.type_partition(kind))
             .set_s(TYPE_INDEX.sk, s.meta.id.clone())
-            .set_s(attr::TYPE, rt.name)
+            .set_s(attr::TYPE, kind.name())
             .set_s(attr::ID, s.meta.id.clone())
             .set_s(attr::DOC, doc)
             .set_s(attr::CREATED, s.meta.created.clone())
@@ -73,17 +69,14 @@ impl Directory {
                 i64::try_from(s.meta.version).unwrap_or(i64::MAX),
             );
         if let Some(ext) = s.doc.get("externalId").and_then(Value::as_str) {
-            item.set_s(
-                LOOKUP_INDEX.pk,
-                self.keys.external_id_partition(rt.name, ext),
-            )
-            .set_s(LOOKUP_INDEX.sk, s.meta.id.clone());
+            item.set_s(LOOKUP_INDEX.pk, self.keys.external_id_partition(kind, ext))
+                .set_s(LOOKUP_INDEX.sk, s.meta.id.clone());
         }
-        if rt.name == "Group" {
+        if kind == Kind::Group {
             if let Some(name) = s.doc.get("displayName").and_then(Value::as_str) {
                 item.set_s(
                     DISPLAY_NAME_INDEX.pk,
-                    self.keys.display_name_partition(rt.name, name),
+                    self.keys.display_name_partition(name),
                 )
                 .set_s(DISPLAY_NAME_INDEX.sk, s.meta.id.clone());
             }

@@ -15,8 +15,8 @@ mod item;
 
 use super::keys::{Key, Keys, attr};
 use super::table::{Condition, Item, Requests, StoreError, Table, Write};
+use crate::scim::Kind;
 use crate::scim::resource::{Doc, Meta};
-use crate::scim::schema::ResourceType;
 use crate::tenant::Tenant;
 
 pub use cleanup::CleanupTask;
@@ -86,27 +86,22 @@ impl Directory {
     }
 
     /// 1 GetItem.
-    pub async fn get(&self, rt: &ResourceType, id: &str) -> Result<Option<Stored>, DirError> {
-        let item = self.table.get(&self.keys.resource(rt.name, id)).await?;
+    pub async fn get(&self, kind: Kind, id: &str) -> Result<Option<Stored>, DirError> {
+        let item = self.table.get(&self.keys.resource(kind, id)).await?;
         item.as_ref().map(Self::from_item).transpose()
     }
 
     /// 1 PutItem, or 1 TransactWriteItems with the guard items.
-    pub async fn create(
-        &self,
-        rt: &ResourceType,
-        s: &Stored,
-        with: &[Write],
-    ) -> Result<(), DirError> {
-        let mut writes = vec![Write::put(self.to_item(rt, s)?, Condition::NotExists)];
-        for g in self.guards(rt, &s.doc) {
+    pub async fn create(&self, kind: Kind, s: &Stored, with: &[Write]) -> Result<(), DirError> {
+        let mut writes = vec![Write::put(self.to_item(kind, s)?, Condition::NotExists)];
+        for g in self.guards(kind, &s.doc) {
             writes.push(Write::put(
-                Self::guard_item(rt, g, &s.meta.id),
+                Self::guard_item(kind, g, &s.meta.id),
                 Condition::NotExists,
             ));
         }
         writes.extend(
-            self.lookups(rt, s)
+            self.lookups(kind, s)
                 .into_iter()
                 .map(|i| Write::put(i, Condition::None)),
         );
@@ -121,28 +116,28 @@ impl Directory {
     /// TransactWriteItems when a guard moves (rename).
     pub async fn replace(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         old: &Stored,
         new: &Stored,
         with: &[Write],
     ) -> Result<(), DirError> {
         let mut writes = vec![Write::put(
-            self.to_item(rt, new)?,
+            self.to_item(kind, new)?,
             Condition::VersionIs(Self::version(old)),
         )];
-        let before = self.guards(rt, &old.doc);
-        let after = self.guards(rt, &new.doc);
+        let before = self.guards(kind, &old.doc);
+        let after = self.guards(kind, &new.doc);
         for g in before.iter().filter(|g| !after.contains(g)) {
             writes.push(Write::delete(g.clone(), Condition::None));
         }
         let first_new_guard = writes.len();
         for g in after.into_iter().filter(|g| !before.contains(g)) {
             writes.push(Write::put(
-                Self::guard_item(rt, g, &new.meta.id),
+                Self::guard_item(kind, g, &new.meta.id),
                 Condition::NotExists,
             ));
         }
-        let (old_lookups, new_lookups) = (self.lookups(rt, old), self.lookups(rt, new));
+        let (old_lookups, new_lookups) = (self.lookups(kind, old), self.lookups(kind, new));
         let new_keys: Vec<Key> = new_lookups.iter().map(Item::key).collect();
         let old_keys: Vec<Key> = old_lookups.iter().map(Item::key).collect();
         for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
@@ -178,15 +173,15 @@ impl Directory {
     /// cannot keep it from going.
     pub async fn delete(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         old: &Stored,
         at: &str,
         pinned: bool,
     ) -> Result<CleanupTask, DirError> {
         let dependents: Vec<Key> = self
-            .guards(rt, &old.doc)
+            .guards(kind, &old.doc)
             .into_iter()
-            .chain(self.lookups(rt, old).iter().map(Item::key))
+            .chain(self.lookups(kind, old).iter().map(Item::key))
             .collect();
         let condition = if pinned || !dependents.is_empty() {
             Condition::VersionIs(Self::version(old))
@@ -194,7 +189,7 @@ impl Directory {
             Condition::Exists
         };
         let mut writes = vec![Write::delete(
-            self.keys.resource(rt.name, &old.meta.id),
+            self.keys.resource(kind, &old.meta.id),
             condition,
         )];
         writes.extend(
@@ -203,12 +198,12 @@ impl Directory {
                 .map(|k| Write::delete(k, Condition::None)),
         );
         let task = CleanupTask {
-            key: self.keys.cleanup_task(at, rt.name, &old.meta.id),
-            resource_type: rt.name.to_string(),
+            key: self.keys.cleanup_task(at, kind, &old.meta.id),
+            kind,
             id: old.meta.id.clone(),
         };
         let mut item = Item::new(task.key.clone());
-        item.set_s(attr::TARGET_TYPE, rt.name)
+        item.set_s(attr::TARGET_TYPE, kind.name())
             .set_s(attr::ID, old.meta.id.clone());
         writes.push(Write::put(item, Condition::None));
         match self.table.write_all(&writes).await {
@@ -221,18 +216,18 @@ impl Directory {
     /// Writes resources and their guard items without conditions, in
     /// BatchWriteItems: for bulk loading into a table where they cannot
     /// clash (migrations, tests, benchmarks), never for requests.
-    pub async fn import(&self, rt: &ResourceType, resources: &[Stored]) -> Result<(), DirError> {
+    pub async fn import(&self, kind: Kind, resources: &[Stored]) -> Result<(), DirError> {
         let mut writes = Vec::with_capacity(resources.len() * 2);
         for s in resources {
-            writes.push(Write::put(self.to_item(rt, s)?, Condition::None));
-            for g in self.guards(rt, &s.doc) {
+            writes.push(Write::put(self.to_item(kind, s)?, Condition::None));
+            for g in self.guards(kind, &s.doc) {
                 writes.push(Write::put(
-                    Self::guard_item(rt, g, &s.meta.id),
+                    Self::guard_item(kind, g, &s.meta.id),
                     Condition::None,
                 ));
             }
             writes.extend(
-                self.lookups(rt, s)
+                self.lookups(kind, s)
                     .into_iter()
                     .map(|i| Write::put(i, Condition::None)),
             );
@@ -242,15 +237,9 @@ impl Directory {
 
     /// The write that bumps `version` and `lastModified` of a resource in
     /// place, under `condition`, to go in a transaction with others.
-    pub fn touch_write(
-        &self,
-        rt: &ResourceType,
-        id: &str,
-        at: &str,
-        condition: Condition,
-    ) -> Write {
+    pub fn touch_write(&self, kind: Kind, id: &str, at: &str, condition: Condition) -> Write {
         Write::Touch {
-            key: self.keys.resource(rt.name, id),
+            key: self.keys.resource(kind, id),
             last_modified: at.to_string(),
             condition,
         }
@@ -260,13 +249,13 @@ impl Directory {
     /// UpdateItem), under `condition`.
     pub async fn touch(
         &self,
-        rt: &ResourceType,
+        kind: Kind,
         id: &str,
         at: &str,
         condition: Condition,
         with: &[Write],
     ) -> Result<(), DirError> {
-        let mut writes = vec![self.touch_write(rt, id, at, condition)];
+        let mut writes = vec![self.touch_write(kind, id, at, condition)];
         writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
@@ -275,22 +264,18 @@ impl Directory {
     }
 
     /// Resources by (type, id), those that exist: BatchGetItems.
-    pub async fn get_many(
-        &self,
-        refs: &[(&ResourceType, &str)],
-    ) -> Result<Vec<(String, Stored)>, DirError> {
+    pub async fn get_many(&self, refs: &[(Kind, &str)]) -> Result<Vec<(Kind, Stored)>, DirError> {
         let keys: Vec<Key> = refs
             .iter()
-            .map(|(rt, id)| self.keys.resource(rt.name, id))
+            .map(|(kind, id)| self.keys.resource(*kind, id))
             .collect();
         let items = self.table.get_many(&keys).await?;
         items
             .iter()
             .map(|i| {
-                Ok((
-                    i.s(attr::TYPE).unwrap_or_default().to_string(),
-                    Self::from_item(i)?,
-                ))
+                // Any other name reads as a user, as it always has.
+                let kind = i.s(attr::TYPE).and_then(Kind::from_name);
+                Ok((kind.unwrap_or(Kind::User), Self::from_item(i)?))
             })
             .collect()
     }
