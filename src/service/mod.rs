@@ -26,14 +26,15 @@ use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
 
 /// How long, and how many rounds, a write that lost a race with another
-/// write is redone (when the client did not pin a version with `If-Match`).
-const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(5);
-const WRITE_RETRY_ROUNDS: u32 = 40;
+/// write is redone (when the client did not pin a version with `If-Match`):
+/// well inside the request timeout, so the answer is the write's own.
+const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(10);
+const WRITE_RETRY_ROUNDS: u32 = 60;
 /// The first wait between rounds, doubled each round up to the cap; each
 /// wait is drawn at random below that bound (full jitter), so that writers
 /// racing for one resource spread out instead of colliding again in step.
 const WRITE_RETRY_FIRST_WAIT: Duration = Duration::from_millis(2);
-const WRITE_RETRY_MAX_WAIT: Duration = Duration::from_millis(100);
+const WRITE_RETRY_MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// The rounds of one write that redoes itself when another write of the
 /// same resource came in between its read and its conditional write.

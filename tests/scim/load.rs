@@ -197,8 +197,8 @@ async fn race(
     c.call(method, path, Some(body), if_match).await.status
 }
 
-/// Member set races: in each round a quarter of the clients PUT a group
-/// with one of four members while the others each add a user of their own.
+/// Member set races: in each round an eighth of the clients PUT a group
+/// with one member each while the others each add a user of their own.
 /// The PUT of the highest version must be what the group held then: the
 /// group ends with its member and one added user for each write after it.
 async fn member_set_races(
@@ -236,7 +236,7 @@ async fn member_set_races(
             .map(|(n, mut c)| {
                 let (barrier, path, people) = (Arc::clone(barrier), path.clone(), Arc::clone(&people));
                 tokio::spawn(async move {
-                    let putter = n % 4 == 0;
+                    let putter = n % 8 == 0;
                     let (method, body) = if putter {
                         let member = &people[n % 16];
                         ("PUT", json!({"displayName": "set", "members": [{"value": member}]}))
