@@ -1,6 +1,14 @@
 //! The DynamoDB driver (`aws-sdk-dynamodb`): each call is one request (or, for
 //! `count`, one per 1 MB page); a transaction that loses a conflict with a
 //! concurrent one is retried a few times before the caller is told to back off.
+//!
+//! Rooms: this file (the driver's requests), `convert` (items, expressions
+//! and errors between the table interface and the SDK), `create` (the table).
+
+mod convert;
+mod create;
+
+pub use create::create_table;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,17 +16,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete, DeleteRequest,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
-    Put, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, Select, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, ConsumedCapacity, DeleteRequest, KeysAndAttributes, PutRequest,
+    ReturnConsumedCapacity, Select, WriteRequest,
 };
 
-use super::keys::{INDEXES, IndexDef, Key, PK, SK, attr};
-use super::table::{AttrValue, Capacity, Condition, Driver, Item, Page, Query, StoreError, Write};
+use convert::{
+    classify, condition_expr, from_map, key_map, lost_conflict, to_av, to_map, touch_expr,
+    transact_item,
+};
+
+use super::keys::{IndexDef, Key, PK, SK};
+use super::table::{Capacity, Driver, Item, Page, Query, StoreError, Write};
 
 const CONFLICT_RETRIES: u32 = 6;
 
@@ -61,196 +71,6 @@ impl Dynamo {
         }
     }
 }
-
-fn to_av(v: &AttrValue) -> AttributeValue {
-    match v {
-        AttrValue::S(s) => AttributeValue::S(s.clone()),
-        AttrValue::N(n) => AttributeValue::N(n.to_string()),
-    }
-}
-
-fn to_map(item: &Item) -> HashMap<String, AttributeValue> {
-    item.0.iter().map(|(k, v)| (k.clone(), to_av(v))).collect()
-}
-
-fn from_map(map: &HashMap<String, AttributeValue>) -> Item {
-    let mut item = Item::default();
-    for (k, v) in map {
-        match v {
-            AttributeValue::S(s) => {
-                item.set_s(k, s.clone());
-            }
-            AttributeValue::N(n) => {
-                if let Ok(n) = n.parse() {
-                    item.set_n(k, n);
-                }
-            }
-            // Attributes of other types are not ours (an application may add
-            // its own); they are left alone.
-            _ => {}
-        }
-    }
-    item
-}
-
-fn key_map(key: &Key) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (PK.to_string(), AttributeValue::S(key.pk.clone())),
-        (SK.to_string(), AttributeValue::S(key.sk.clone())),
-    ])
-}
-
-type Expr = (
-    Option<String>,
-    Option<HashMap<String, String>>,
-    Option<HashMap<String, AttributeValue>>,
-);
-
-fn condition_expr(c: Condition) -> Expr {
-    match c {
-        Condition::None => (None, None, None),
-        Condition::NotExists => (Some(format!("attribute_not_exists({PK})")), None, None),
-        Condition::Exists => (Some(format!("attribute_exists({PK})")), None, None),
-        Condition::VersionIs(v) => (
-            Some("#ver = :ver".into()),
-            Some(HashMap::from([("#ver".into(), attr::VERSION.into())])),
-            Some(HashMap::from([(
-                ":ver".into(),
-                AttributeValue::N(v.to_string()),
-            )])),
-        ),
-    }
-}
-
-/// The UpdateItem of a `Write::Touch`: update expression, condition, names
-/// and values (the condition's merged in).
-fn touch_expr(
-    last_modified: &str,
-    condition: Condition,
-) -> (
-    String,
-    Option<String>,
-    HashMap<String, String>,
-    HashMap<String, AttributeValue>,
-) {
-    let (c, n, v) = match condition {
-        Condition::None => condition_expr(Condition::Exists),
-        c => condition_expr(c),
-    };
-    let mut names = n.unwrap_or_default();
-    let mut values = v.unwrap_or_default();
-    names.insert("#ver".into(), attr::VERSION.into());
-    names.insert("#lm".into(), attr::LAST_MODIFIED.into());
-    values.insert(":one".into(), AttributeValue::N("1".into()));
-    values.insert(":lm".into(), AttributeValue::S(last_modified.to_string()));
-    ("SET #lm = :lm ADD #ver :one".into(), c, names, values)
-}
-
-/// Maps an SDK error (after the SDK's own retries) by its kind and code; the
-/// full text goes to the log only. What a retry later may cure (throttling,
-/// DynamoDB's internal errors, timeouts, lost connections) is `Busy`, which
-/// the client gets as 503 with Retry-After.
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    op: &str,
-    e: &SdkError<E, R>,
-) -> StoreError {
-    if matches!(
-        e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) {
-        tracing::warn!(operation = op, error = ?e, "DynamoDB unreachable or slow");
-        return StoreError::Busy;
-    }
-    match e.code() {
-        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: 0 },
-        Some(
-            "ThrottlingException"
-            | "ProvisionedThroughputExceededException"
-            | "RequestLimitExceeded"
-            | "TransactionConflictException"
-            | "TransactionInProgressException"
-            | "InternalServerError"
-            | "ServiceUnavailable"
-            | "LimitExceededException",
-        ) => {
-            tracing::warn!(
-                operation = op,
-                code = e.code(),
-                "DynamoDB asks to retry later"
-            );
-            StoreError::Busy
-        }
-        _ => {
-            tracing::error!(operation = op, error = ?e, "DynamoDB request failed");
-            StoreError::Backend(format!("{op}: {}", e.code().unwrap_or("unknown error")))
-        }
-    }
-}
-
-/// A write that lost to a concurrent transaction on the same item: worth
-/// trying again at once (the SDK does not retry these).
-fn lost_conflict<E: ProvideErrorMetadata>(e: &E) -> bool {
-    // (Not TransactionInProgressException: the SDK retries that one itself,
-    // with the same client token.)
-    e.code() == Some("TransactionConflictException")
-}
-
-fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem, StoreError> {
-    let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
-    Ok(match w {
-        Write::Put { item, condition } => {
-            let (c, n, v) = condition_expr(*condition);
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(table)
-                        .set_item(Some(to_map(item)))
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(n)
-                        .set_expression_attribute_values(v)
-                        .build()
-                        .map_err(bad)?,
-                )
-                .build()
-        }
-        Write::Touch {
-            key,
-            last_modified,
-            condition,
-        } => {
-            let (update, c, n, v) = touch_expr(last_modified, *condition);
-            TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(table)
-                        .set_key(Some(key_map(key)))
-                        .update_expression(update)
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(Some(n))
-                        .set_expression_attribute_values(Some(v))
-                        .build()
-                        .map_err(bad)?,
-                )
-                .build()
-        }
-        Write::Delete { key, condition } => {
-            let (c, n, v) = condition_expr(*condition);
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(table)
-                        .set_key(Some(key_map(key)))
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(n)
-                        .set_expression_attribute_values(v)
-                        .build()
-                        .map_err(bad)?,
-                )
-                .build()
-        }
-    })
-}
-
 /// Jittered exponential backoff: 10 ms, 20 ms, ... each scaled by 0.5 to 1.5.
 async fn backoff(attempt: u32) {
     let mut b = [0u8; 1];
@@ -602,55 +422,4 @@ impl Dynamo {
         }
         Err(StoreError::Busy)
     }
-}
-
-/// The table's key schema and GSIs, as the store uses them: what tests create
-/// in DynamoDB Local and what `template.yaml` must declare.
-pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
-    let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
-    let s = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(bad)
-    };
-    let k = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .map_err(bad)
-    };
-    let mut defs = vec![s(PK)?, s(SK)?];
-    let mut gsis = Vec::new();
-    for ix in INDEXES {
-        defs.push(s(ix.pk)?);
-        defs.push(s(ix.sk)?);
-        gsis.push(
-            GlobalSecondaryIndex::builder()
-                .index_name(ix.name)
-                .key_schema(k(ix.pk, KeyType::Hash)?)
-                .key_schema(k(ix.sk, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(bad)?,
-        );
-    }
-    client
-        .create_table()
-        .table_name(name)
-        .set_attribute_definitions(Some(defs))
-        .key_schema(k(PK, KeyType::Hash)?)
-        .key_schema(k(SK, KeyType::Range)?)
-        .set_global_secondary_indexes(Some(gsis))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .map_err(|e| classify("CreateTable", &e))?;
-    Ok(())
 }

@@ -1,0 +1,193 @@
+//! The embedded driver's one writer: group commits of queued writes, each
+//! job's conditions checked and its writes applied (with their index
+//! entries) inside one redb write transaction, all or none.
+
+use std::sync::mpsc;
+
+use redb::{Database, ReadableTable, WriteTransaction};
+
+use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
+use crate::store::keys::{INDEXES, Key, attr};
+use crate::store::table::{Condition, Item, StoreError, Write};
+
+pub(super) fn write_loop(db: &Database, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut size = first.writes.len();
+        let mut group = vec![first];
+        while size < MAX_GROUP_WRITES {
+            let Ok(job) = queue.try_recv() else { break };
+            size += job.writes.len();
+            group.push(job);
+        }
+        let results = commit_group(db, &group);
+        for (job, result) in group.into_iter().zip(results) {
+            // The requester may have gone (its client hung up); the write
+            // stands regardless, as it would on DynamoDB.
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// Commits a group of jobs in one transaction, each job all-or-none: a job
+/// whose condition fails is left out and told so. Should the transaction
+/// itself fail, each job is retried in a transaction of its own, so one bad
+/// job cannot fail the others.
+pub(super) fn commit_group(db: &Database, group: &[Job]) -> Vec<Result<(), StoreError>> {
+    if group.len() > 1 {
+        if let Ok(results) = try_group(db, group) {
+            return results;
+        }
+    }
+    group
+        .iter()
+        .map(|job| {
+            let tx = db.begin_write().map_err(backend)?;
+            apply(&mut Tables::open(&tx)?, &job.writes)?;
+            tx.commit().map_err(backend)
+        })
+        .collect()
+}
+
+pub(super) fn try_group(
+    db: &Database,
+    group: &[Job],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let tx = db.begin_write().map_err(backend)?;
+    let mut tables = Tables::open(&tx)?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        match apply(&mut tables, &job.writes) {
+            Ok(()) => results.push(Ok(())),
+            // Conditions are checked before anything is written, so a
+            // refused job has left no trace in the transaction.
+            Err(refused @ StoreError::ConditionFailed { .. }) => results.push(Err(refused)),
+            Err(failed) => return Err(failed),
+        }
+    }
+    drop(tables);
+    tx.commit().map_err(backend)?;
+    Ok(results)
+}
+
+type IndexKey = (&'static str, &'static str, &'static str, &'static str);
+
+/// The tables of a write transaction, opened once for all its writes
+/// (opening and closing a redb table costs a lookup and an update of the
+/// table directory).
+pub(super) struct Tables<'tx> {
+    items: redb::Table<'tx, (&'static str, &'static str), &'static [u8]>,
+    indexes: Vec<redb::Table<'tx, IndexKey, ()>>,
+}
+
+impl<'tx> Tables<'tx> {
+    fn open(tx: &'tx WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            items: tx.open_table(ITEMS).map_err(backend)?,
+            indexes: INDEXES
+                .iter()
+                .map(|ix| tx.open_table(index_table(ix)).map_err(backend))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let got = self
+            .items
+            .get((key.pk.as_str(), key.sk.as_str()))
+            .map_err(backend)?;
+        got.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Replaces the item at `key` (`old`) with `new` (or nothing), and its
+    /// index entries with the new ones; entries in both are left alone.
+    fn replace(
+        &mut self,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(), StoreError> {
+        let entries = |item: Option<&Item>| item.map(index_entries).unwrap_or_default();
+        let (before, after) = (entries(old), entries(new));
+        for (i, ipk, isk) in &before {
+            if !after.contains(&(*i, ipk.clone(), isk.clone())) {
+                self.indexes[*i]
+                    .remove((ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()))
+                    .map_err(backend)?;
+            }
+        }
+        for (i, ipk, isk) in &after {
+            if !before.contains(&(*i, ipk.clone(), isk.clone())) {
+                self.indexes[*i]
+                    .insert(
+                        (ipk.as_str(), isk.as_str(), key.pk.as_str(), key.sk.as_str()),
+                        (),
+                    )
+                    .map_err(backend)?;
+            }
+        }
+        let k = (key.pk.as_str(), key.sk.as_str());
+        match new {
+            Some(item) => {
+                let bytes = serde_json::to_vec(item).map_err(backend)?;
+                self.items.insert(k, bytes.as_slice()).map_err(backend)?;
+            }
+            None if old.is_some() => {
+                self.items.remove(k).map_err(backend)?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn holds(condition: Condition, current: Option<&Item>) -> bool {
+    match condition {
+        Condition::None => true,
+        Condition::NotExists => current.is_none(),
+        Condition::Exists => current.is_some(),
+        Condition::VersionIs(v) => current.and_then(|i| i.n(attr::VERSION)) == Some(v),
+    }
+}
+
+/// An item's index entries: (position in `INDEXES`, index pk, index sk).
+pub(super) fn index_entries(item: &Item) -> Vec<(usize, String, String)> {
+    INDEXES
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ix)| Some((i, item.s(ix.pk)?.to_string(), item.s(ix.sk)?.to_string())))
+        .collect()
+}
+
+/// Checks every condition, then applies every write; a failed condition
+/// returns before anything is written.
+pub(super) fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), StoreError> {
+    let mut olds = Vec::with_capacity(writes.len());
+    for (index, w) in writes.iter().enumerate() {
+        let (key, condition) = (w.key(), w.condition());
+        let old = tables.get(&key)?;
+        let condition = match (w, condition) {
+            // An update, like DynamoDB's, needs an item to update.
+            (Write::Touch { .. }, Condition::None) => Condition::Exists,
+            (_, c) => c,
+        };
+        if !holds(condition, old.as_ref()) {
+            return Err(StoreError::ConditionFailed { index });
+        }
+        olds.push((key, old));
+    }
+    for (w, (key, old)) in writes.iter().zip(olds) {
+        match w {
+            Write::Put { item, .. } => tables.replace(&key, old.as_ref(), Some(item))?,
+            Write::Delete { .. } => tables.replace(&key, old.as_ref(), None)?,
+            Write::Touch { last_modified, .. } => {
+                if let Some(mut item) = old.clone() {
+                    let version = item.n(attr::VERSION).unwrap_or(0) + 1;
+                    item.set_n(attr::VERSION, version)
+                        .set_s(attr::LAST_MODIFIED, last_modified.clone());
+                    tables.replace(&key, old.as_ref(), Some(&item))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
