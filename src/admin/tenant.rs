@@ -221,7 +221,7 @@ async fn revoke(
 fn describe(e: &DirError) -> String {
     match e {
         DirError::UserNameTaken => "a userName is taken".into(),
-        DirError::VersionMismatch => "an item changed meanwhile".into(),
+        DirError::VersionMismatch | DirError::OtherChanged => "an item changed meanwhile".into(),
         DirError::Store(e) => e.to_string(),
     }
 }

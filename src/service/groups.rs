@@ -15,15 +15,16 @@ use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Meta, Ref};
 use crate::scim::schema::GROUP_TYPE;
 use crate::store::keys;
-use crate::store::table::{Condition, Write};
+use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Edge, Stored};
 
-/// The edge writes, in the group's transaction when they fit, else after it.
-fn outside(writes: &[Write], atomic: bool) -> Outside<'_> {
-    match (atomic, writes.is_empty()) {
-        (_, true) => Outside::Nothing,
-        (true, false) => Outside::InTransaction(writes),
-        (false, false) => Outside::Afterwards,
+/// The edge writes, in the group's transaction when they fit, else in
+/// batches under a claim on the group.
+fn outside(writes: &[Write]) -> Outside<'_> {
+    match writes.len() {
+        0 => Outside::Nothing,
+        n if n <= EDGES_IN_ONE_TRANSACTION => Outside::InTransaction(writes),
+        _ => super::claim_from_now(),
     }
 }
 
@@ -359,10 +360,6 @@ enum GroupDoc<'a> {
     Replace(&'a Doc),
 }
 
-/// How many times a group is read again for an answer that must show one
-/// stored state while other writes keep moving its version.
-const SETTLE_READS: usize = 3;
-
 /// A reference to a resource read back from the table (by its stored type).
 pub(super) fn to_ref(kind: Kind, s: Stored) -> Ref {
     Ref {
@@ -557,11 +554,10 @@ impl Service {
     /// Writes a group read at `old`'s version, with its edge changes:
     /// the group, or `None` when another write came in between (and no
     /// `If-Match` pinned the version). Up to 99 edge changes go in the
-    /// group's own transaction: all or nothing. More are written in
-    /// batches: after the group when a pinned version must hold first (a
-    /// 412 then changes nothing), else before it, so that the group's
-    /// conditional write comes last and a round that lost its race is redone
-    /// over the edges as they are then.
+    /// group's own transaction: all or nothing. More go in batches between
+    /// the group's write, which takes a claim on it, and the claim's
+    /// release: no other write of the group comes in between, so the result
+    /// is the same as the transaction's.
     async fn write_group(
         &self,
         old: Stored,
@@ -571,12 +567,7 @@ impl Service {
         if_match: Option<&str>,
     ) -> Result<Option<Stored>, ScimError> {
         let writes = self.dir.edge_writes(adds, removes);
-        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        let edges_first = !atomic && if_match.is_none();
-        if edges_first {
-            self.dir.write_edges(adds, removes).await?;
-        }
-        let with = outside(&writes, atomic);
+        let with = outside(&writes);
         let written = match change {
             GroupDoc::Same => self.touch_group(old, with, if_match).await?,
             GroupDoc::Patch(ops) => {
@@ -590,13 +581,19 @@ impl Service {
                     .await?
             }
         };
-        if written.is_some() && !atomic && !edges_first {
-            self.dir.write_edges(adds, removes).await?;
+        match (written, with) {
+            (Some(claimed), Outside::Claiming(_)) => {
+                let batches = async { Ok(self.dir.write_edges(adds, removes).await?) };
+                Ok(Some(
+                    self.finish_claimed(Kind::Group, claimed, batches).await?,
+                ))
+            }
+            (written, _) => Ok(written),
         }
-        Ok(written)
     }
 
-    /// Moves a group's version in place, under the version it was read at.
+    /// Moves a group's version in place, under the version it was read at
+    /// (taking a claim on it when its edges are written in batches).
     async fn touch_group(
         &self,
         old: Stored,
@@ -607,11 +604,23 @@ impl Service {
         let at = now();
         let condition = Condition::VersionIs(i64::try_from(old.meta.version).unwrap_or(i64::MAX));
         let id = &old.meta.id;
-        match self
-            .dir
-            .touch(Kind::Group, id, &at, condition, with.in_transaction())
-            .await
-        {
+        let claim = match with.claim_until() {
+            Some(until) => Claim::Take(until),
+            None => Claim::Keep,
+        };
+        let touched = match claim {
+            Claim::Keep => {
+                self.dir
+                    .touch(Kind::Group, id, &at, condition, with.in_transaction())
+                    .await
+            }
+            claim => {
+                self.dir
+                    .touch_claim(Kind::Group, id, &at, condition, claim)
+                    .await
+            }
+        };
+        match touched {
             Ok(()) => Ok(Some(Stored {
                 meta: Meta {
                     last_modified: at,
@@ -645,8 +654,12 @@ impl Service {
         if keys::check_key_value("id", id).is_err() {
             return Err(not_found(&GROUP_TYPE, "(too long)"));
         }
+        // Small sets of named members need no read of the group: their
+        // edges go in one transaction with the group's version.
+        let named: usize = changes.iter().map(MemberChange::named).sum();
         let blind = other.is_empty()
             && if_match.is_none()
+            && named <= EDGES_IN_ONE_TRANSACTION
             && !changes.iter().any(MemberChange::needs_current);
         let view = if blind {
             self.patch_members_blind(id, &changes, want).await?
@@ -658,12 +671,10 @@ impl Service {
         Ok(view)
     }
 
-    /// Named members added and removed without reading the group: the
-    /// group's version moves in place, conditional on the group existing.
-    /// A large change writes its edges first, in batches (if they fail
-    /// half-way the version is unchanged and a retry is idempotent; if the
-    /// group is not there, the added edges are taken back and the answer is
-    /// 404).
+    /// Named members added and removed without reading the group, at most
+    /// 99: their edges and the group's version in one transaction,
+    /// conditional on the group existing (and holding no claim: a write in
+    /// batches in progress is waited out).
     async fn patch_members_blind(
         &self,
         id: &str,
@@ -677,26 +688,25 @@ impl Service {
         };
         let (adds, removes) = plan_edges(id, &plan, &found, None);
         let writes = self.dir.edge_writes(&adds, &removes);
-        let atomic = writes.len() <= EDGES_IN_ONE_TRANSACTION;
-        if !atomic {
-            self.dir.write_edges(&adds, &removes).await?;
-        }
-        let with = outside(&writes, atomic).in_transaction();
-        match self
-            .dir
-            .touch(Kind::Group, id, &now(), Condition::Exists, with)
-            .await
-        {
-            Ok(()) => {}
-            Err(DirError::VersionMismatch) => {
-                if !atomic {
-                    if let Err(e) = self.dir.write_edges(&[], &adds).await {
-                        tracing::warn!(error = ?e, "taking back edges of a deleted group failed");
+        let mut retry = Retry::new();
+        loop {
+            let touched = self
+                .dir
+                .touch(Kind::Group, id, &now(), Condition::Exists, &writes)
+                .await;
+            match touched {
+                Ok(()) => break,
+                Err(DirError::VersionMismatch) => {
+                    // Gone, or claimed by a write in batches.
+                    if self.dir.get(Kind::Group, id).await?.is_none() {
+                        return Err(not_found(&GROUP_TYPE, id));
+                    }
+                    if !retry.again(&GROUP_TYPE, id).await {
+                        return Err(ScimError::unavailable());
                     }
                 }
-                return Err(not_found(&GROUP_TYPE, id));
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
         match want {
             None => Ok(None),
@@ -771,10 +781,14 @@ impl Service {
         if !with_members {
             return Ok(View { stored, refs: None });
         }
-        for _ in 0..SETTLE_READS {
+        let mut retry = Retry::new();
+        loop {
             let refs = self.members_of(id).await?;
             let again = self.get(&GROUP_TYPE, id).await?;
-            if again.meta.version == stored.meta.version {
+            if again.meta.version == stored.meta.version || !retry.again(&GROUP_TYPE, id).await {
+                // (Past the retries, the members as last read, with the
+                // version read just before them: the change is made, and
+                // the answer must not be a 503.)
                 return Ok(View {
                     stored,
                     refs: Some(refs),
@@ -782,13 +796,6 @@ impl Service {
             }
             stored = again;
         }
-        // Still moving: the members as last read, with the version read
-        // just before them.
-        let refs = self.members_of(id).await?;
-        Ok(View {
-            stored,
-            refs: Some(refs),
-        })
     }
 
     /// A PATCH that did not read its group found a fault in the request:

@@ -21,7 +21,7 @@ pub use list::{INDEXED, ListQuery, ListResult, Position};
 use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schema::ResourceType;
 use crate::scim::{Kind, ScimError, patch};
-use crate::store::table::Write;
+use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
 
@@ -170,9 +170,12 @@ pub(crate) enum Outside<'a> {
     Nothing,
     /// Writes that go in the resource's own transaction.
     InTransaction(&'a [Write]),
-    /// Edges written after it, outside its transaction: the resource is
-    /// written (its version moves) even if its document does not change.
-    Afterwards,
+    /// Writes made in batches outside its transaction, while the resource
+    /// holds a claim until this time (milliseconds since the Unix epoch):
+    /// the resource is written (its version moves) even if its document
+    /// does not change, and no other write of it comes in until the claim
+    /// is released.
+    Claiming(i64),
 }
 
 impl<'a> Outside<'a> {
@@ -182,6 +185,23 @@ impl<'a> Outside<'a> {
             _ => &[],
         }
     }
+
+    fn claim_until(self) -> Option<i64> {
+        match self {
+            Self::Claiming(until) => Some(until),
+            _ => None,
+        }
+    }
+}
+
+/// How long a claim holds before it lapses: past the request timeout
+/// (25 s by default, when the request is stopped), so a claim outlives
+/// only a writer that died.
+const CLAIM_MILLIS: i64 = 30_000;
+
+/// A claim from now, for a change that writes in batches.
+pub(crate) fn claim_from_now() -> Outside<'static> {
+    Outside::Claiming(crate::store::table::unix_ms().saturating_add(CLAIM_MILLIS))
 }
 
 /// Whether an `If-Match` / `If-None-Match` list names this entity tag (or
@@ -275,6 +295,51 @@ impl Service {
             cleanup,
             tenants: Arc::clone(&self.tenants),
         }
+    }
+
+    /// Releases the claim a resource took at `claimed`'s version (1
+    /// UpdateItem): the resource as it then is. A claim that lapsed and was
+    /// taken over is a 503 (the change was made, over a later one; a retry
+    /// makes it again).
+    async fn release_claim(&self, kind: Kind, claimed: Stored) -> Result<Stored, ScimError> {
+        let at = now();
+        let version = i64::try_from(claimed.meta.version).unwrap_or(i64::MAX);
+        let condition = Condition::Claimed(version);
+        let id = &claimed.meta.id;
+        match self
+            .dir
+            .touch_claim(kind, id, &at, condition, Claim::Release)
+            .await
+        {
+            Ok(()) => Ok(Stored {
+                meta: Meta {
+                    last_modified: at,
+                    version: claimed.meta.version + 1,
+                    ..claimed.meta
+                },
+                doc: claimed.doc,
+            }),
+            Err(DirError::VersionMismatch) => {
+                tracing::warn!(resource_type = kind.name(), id = %id, "a claim lapsed before its writer finished");
+                Err(ScimError::unavailable())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes in batches under a claim `claimed` holds, then releases it;
+    /// if the batches fail, the claim is released all the same (what was
+    /// written stays; a retry of the request finishes it).
+    async fn finish_claimed(
+        &self,
+        kind: Kind,
+        claimed: Stored,
+        batches: impl std::future::Future<Output = Result<(), ScimError>>,
+    ) -> Result<Stored, ScimError> {
+        let written = batches.await;
+        let released = self.release_claim(kind, claimed).await;
+        written?;
+        released
     }
 
     /// A PatchOp body's operations: at most `max_patch_operations`, so that
@@ -397,11 +462,20 @@ impl Service {
         };
         match self
             .dir
-            .replace(rt.kind, &old, &new, with.in_transaction())
+            .replace(
+                rt.kind,
+                &old,
+                &new,
+                with.in_transaction(),
+                with.claim_until(),
+            )
             .await
         {
             Ok(()) => Ok(Some(new)),
             Err(DirError::VersionMismatch) if if_match.is_none() => Ok(None),
+            // The resource's own version held: If-Match is checked again
+            // with the next round's read.
+            Err(DirError::OtherChanged) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -497,6 +571,7 @@ impl From<DirError> for ScimError {
             DirError::VersionMismatch => ScimError::precondition_failed(
                 "the resource was changed by another request; read it again and retry",
             ),
+            DirError::OtherChanged => ScimError::unavailable(),
             DirError::Store(s) => s.into(),
         }
     }

@@ -192,9 +192,9 @@ impl Service {
     /// A PUT that also sets the user's groups. Each round reads the user,
     /// then its edges, and writes under the version it read, so that two
     /// such PUTs of one user end as one of them: with the user's write in
-    /// one transaction when it fits, else with the edges written first and
-    /// the user's conditional write last (a round that lost its race is
-    /// redone over the edges as they are then).
+    /// one transaction when it fits, else with the user's write taking a
+    /// claim on it, the edges and groups' versions in batches, and the
+    /// claim's release (no other write of the user comes in between).
     async fn replace_user_and_groups(
         &self,
         id: &str,
@@ -215,23 +215,30 @@ impl Service {
             let with = if w.writes.len() <= GROUP_WRITES_IN_ONE_TRANSACTION {
                 Outside::InTransaction(&w.writes)
             } else {
-                self.write_group_writes_apart(&w).await?;
-                Outside::Afterwards
+                super::claim_from_now()
             };
             let written = self
                 .modify_round(&USER_TYPE, old, if_match, with, &replace)
                 .await?;
-            if let Some(stored) = written {
-                self.continue_cleanup().await;
-                // The groups just written, not a re-read of a lagging index.
-                return Ok(View {
-                    stored,
-                    refs: with_groups.then_some(groups),
-                });
-            }
-            if !retry.again(&USER_TYPE, id).await {
-                return Err(ScimError::unavailable());
-            }
+            let stored = match (written, with) {
+                (None, _) => {
+                    if !retry.again(&USER_TYPE, id).await {
+                        return Err(ScimError::unavailable());
+                    }
+                    continue;
+                }
+                (Some(claimed), Outside::Claiming(_)) => {
+                    let batches = self.write_group_writes_apart(&w);
+                    self.finish_claimed(Kind::User, claimed, batches).await?
+                }
+                (Some(stored), _) => stored,
+            };
+            self.continue_cleanup().await;
+            // The groups just written, not a re-read of a lagging index.
+            return Ok(View {
+                stored,
+                refs: with_groups.then_some(groups),
+            });
         }
     }
 

@@ -63,6 +63,9 @@ pub mod attr {
     pub const MEMBER_TYPE: &str = "memberType";
     /// A cleanup task's resource type.
     pub const TARGET_TYPE: &str = "resourceType";
+    /// Until when (milliseconds since the Unix epoch) a writer holds its
+    /// claim on a resource.
+    pub const CLAIMED_UNTIL: &str = "claimedUntil";
 }
 
 /// A global secondary index: its name and key attributes (both strings).

@@ -328,11 +328,160 @@ async fn writes_without_if_match_are_not_starved_by_a_stream_of_patches(h: Harne
     }
 }
 
+fn refs_of(s: &[String]) -> Vec<&String> {
+    s.iter().collect()
+}
+
+/// Users written straight to the table, for sets larger than a transaction.
+async fn imported_users(h: &Harness, prefix: &str, n: usize) -> Vec<String> {
+    crate::common::import_users(&h.table, n, |i| {
+        let mut doc = serde_json::Map::new();
+        doc.insert("userName".into(), json!(format!("{prefix}{i}@example.com")));
+        (doc, "2026-01-01T00:00:00Z".into())
+    })
+    .await
+}
+
+/// Two PUTs of member sets of 150 (more than one transaction holds) and an
+/// add of one more member, at once: the group ends with the set of the
+/// later PUT, and the added member only if the add came after it. A write
+/// in batches moves the version twice (its claim and the claim's release),
+/// an add once.
+async fn large_member_set_replacements_are_serial(h: Harness) {
+    let h = Arc::new(h);
+    let users = imported_users(&h, "large", 451).await;
+    let (s0, rest) = users.split_at(150);
+    let (s1, rest) = rest.split_at(150);
+    let (s2, extra) = rest.split_at(150);
+    for round in 0..5 {
+        let gid = new_group(&h, &format!("large{round}"), &refs_of(s0)).await;
+        let a = put_members(&h, &gid, "large", &refs_of(s1));
+        let b = put_members(&h, &gid, "large", &refs_of(s2));
+        let add = add_member(&h, &gid, &extra[0]);
+        let (a, b, add) = (joined(a).await, joined(b).await, joined(add).await);
+        assert_eq!(
+            (a.status, b.status, add.status),
+            (200, 200, 204),
+            "{} {}",
+            a.body,
+            b.body
+        );
+        let last = if version(&a) > version(&b) { &a } else { &b };
+        let written = ids_in(&last.body, "members");
+        assert!(written == set(&refs_of(s1)) || written == set(&refs_of(s2)));
+        let (final_version, final_members) = stored_group(&h, &gid).await;
+        let mut expected = written.clone();
+        if final_version == version(last) + 1 {
+            expected.insert(extra[0].clone());
+        } else {
+            assert_eq!(final_version, version(last), "round {round}");
+        }
+        assert_eq!(final_members.len(), expected.len(), "round {round}");
+        assert_eq!(final_members, expected, "round {round}");
+    }
+}
+
+/// A change of more members than one transaction holds that is refused
+/// (an attribute the group does not have; a version If-Match does not
+/// name) writes no edge.
+async fn a_refused_large_member_change_writes_nothing(h: Harness) {
+    let h = Arc::new(h);
+    let users = imported_users(&h, "refused", 300).await;
+    let (s0, s1) = users.split_at(150);
+    let gid = new_group(&h, "refused", &s0.iter().collect::<Vec<_>>()).await;
+    let before = stored_group(&h, &gid).await;
+    let members = refs(&s1.iter().collect::<Vec<_>>());
+    let bad = patch_op(json!([
+        {"op": "replace", "path": "members", "value": members},
+        {"op": "replace", "path": "nosuch", "value": 1}
+    ]));
+    let r = joined(spawn(
+        &h,
+        "PATCH",
+        format!("/scim/v2/Groups/{gid}"),
+        Some(bad),
+    ))
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(stored_group(&h, &gid).await, before);
+    let stale = h
+        .send_with(
+            "PUT",
+            &format!("/scim/v2/Groups/{gid}"),
+            Some(json!({"displayName": "refused", "members": members}).to_string()),
+            &[
+                ("authorization", &format!("Bearer {}", crate::common::TOKEN)),
+                ("if-match", "W/\"999\""),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert_eq!(stored_group(&h, &gid).await, before);
+}
+
+/// With `groups` writable: two PUTs of one user naming 9 groups each (more
+/// writes than fit beside the user's in one transaction) end as one of
+/// them; a PUT whose userName is taken, or whose If-Match is stale, puts
+/// the user in no group.
+async fn user_puts_naming_many_groups_are_serial_and_refusals_write_nothing(d: Driver) {
+    let mut c = config();
+    c.user_groups_writable = true;
+    let h = Arc::new(d.harness(&c).await);
+    let mut groups = Vec::new();
+    for i in 0..18 {
+        groups.push(new_group(&h, &format!("many{i}"), &[]).await);
+    }
+    let (g1, g2) = groups.split_at(9);
+    let taken = h
+        .create_user(json!({"userName": "taken@example.com"}))
+        .await;
+    assert!(taken["id"].is_string());
+    for round in 0..5 {
+        let name = format!("many{round}@example.com");
+        let user = h.create_user(json!({"userName": name})).await;
+        let uid = user["id"].as_str().unwrap_or_default().to_string();
+        let put = |gs: &[String], user_name: &str| {
+            let gs: Vec<Value> = gs.iter().map(|g| json!({"value": g})).collect();
+            spawn(
+                &h,
+                "PUT",
+                format!("/scim/v2/Users/{uid}"),
+                Some(json!({"userName": user_name, "groups": gs})),
+            )
+        };
+        let refused = joined(put(g1, "taken@example.com")).await;
+        assert_eq!(refused.status, 409, "{}", refused.body);
+        let r = h.send("GET", &format!("/scim/v2/Users/{uid}"), None).await;
+        assert!(
+            ids_in(&r.body, "groups").is_empty(),
+            "round {round}: {}",
+            r.body
+        );
+        let (a, b) = (put(g1, &name), put(g2, &name));
+        let (a, b) = (joined(a).await, joined(b).await);
+        assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
+        let last = if version(&a) > version(&b) { &a } else { &b };
+        let r = h.send("GET", &format!("/scim/v2/Users/{uid}"), None).await;
+        assert_eq!(version(&r), version(last), "round {round}");
+        assert_eq!(
+            ids_in(&r.body, "groups"),
+            ids_in(&last.body, "groups"),
+            "round {round}"
+        );
+        assert_eq!(ids_in(&r.body, "groups").len(), 9, "round {round}");
+    }
+}
+
 crate::on_both_drivers!(
     concurrent_member_set_replacements_leave_exactly_one_of_them,
     a_member_set_replacement_racing_adds_answers_what_it_stored,
     a_member_replace_patch_racing_an_add_is_serial,
     a_filtered_member_removal_racing_an_add_is_serial,
     writes_without_if_match_are_not_starved_by_a_stream_of_patches,
+    large_member_set_replacements_are_serial,
+    a_refused_large_member_change_writes_nothing,
 );
-crate::on_both_drivers_with_config!(concurrent_user_puts_naming_groups_leave_one_set);
+crate::on_both_drivers_with_config!(
+    concurrent_user_puts_naming_groups_leave_one_set,
+    user_puts_naming_many_groups_are_serial_and_refusals_write_nothing,
+);

@@ -14,7 +14,7 @@ mod find;
 mod item;
 
 use super::keys::{Key, Keys, attr};
-use super::table::{Condition, Item, Requests, StoreError, Table, Write};
+use super::table::{Claim, Condition, Item, Requests, StoreError, Table, Write};
 use crate::scim::Kind;
 use crate::scim::resource::{Doc, Meta};
 use crate::tenant::Tenant;
@@ -32,8 +32,12 @@ pub struct Stored {
 pub enum DirError {
     /// Another resource already holds this `userName` (any letter case).
     UserNameTaken,
-    /// The resource changed (or went away) since it was read.
+    /// The resource changed (or went away) since it was read, or another
+    /// writer holds a claim on it.
     VersionMismatch,
+    /// A write that went with the resource's own found its item changed
+    /// (say, a group to touch was deleted): the round is to be redone.
+    OtherChanged,
     Store(StoreError),
 }
 
@@ -113,18 +117,21 @@ impl Directory {
     }
 
     /// Replaces `old` with `new` if `old` is still current: 1 PutItem, or 1
-    /// TransactWriteItems when a guard moves (rename).
+    /// TransactWriteItems when a guard moves (rename). With `claim_until`,
+    /// `new` holds a claim until then (see [`Claim`]).
     pub async fn replace(
         &self,
         kind: Kind,
         old: &Stored,
         new: &Stored,
         with: &[Write],
+        claim_until: Option<i64>,
     ) -> Result<(), DirError> {
-        let mut writes = vec![Write::put(
-            self.to_item(kind, new)?,
-            Condition::VersionIs(Self::version(old)),
-        )];
+        let mut item = self.to_item(kind, new)?;
+        if let Some(until) = claim_until {
+            item.set_n(attr::CLAIMED_UNTIL, until);
+        }
+        let mut writes = vec![Write::put(item, Condition::VersionIs(Self::version(old)))];
         let before = self.guards(kind, &old.doc);
         let after = self.guards(kind, &new.doc);
         for g in before.iter().filter(|g| !after.contains(g)) {
@@ -156,7 +163,7 @@ impl Directory {
                 // A write that goes with this one found its item changed
                 // (say, a group to touch was deleted): the round is redone.
                 Some(0) => Err(DirError::VersionMismatch),
-                Some(i) if i >= first_with => Err(DirError::VersionMismatch),
+                Some(i) if i >= first_with => Err(DirError::OtherChanged),
                 Some(i) if i >= first_new_guard => Err(DirError::UserNameTaken),
                 _ => Err(e.into()),
             },
@@ -242,6 +249,29 @@ impl Directory {
             key: self.keys.resource(kind, id),
             last_modified: at.to_string(),
             condition,
+            claim: Claim::Keep,
+        }
+    }
+
+    /// Bumps a resource's version in place (1 UpdateItem) while taking or
+    /// releasing a claim on it, under `condition`.
+    pub async fn touch_claim(
+        &self,
+        kind: Kind,
+        id: &str,
+        at: &str,
+        condition: Condition,
+        claim: Claim,
+    ) -> Result<(), DirError> {
+        let w = Write::Touch {
+            key: self.keys.resource(kind, id),
+            last_modified: at.to_string(),
+            condition,
+            claim,
+        };
+        match self.table.write_all(&[w]).await {
+            Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
+            other => Ok(other?),
         }
     }
 

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use crate::store::keys::{Key, PK, SK, attr};
-use crate::store::table::{AttrValue, Condition, Item, StoreError, Write};
+use crate::store::table::{AttrValue, Claim, Condition, Item, StoreError, Write, unix_ms};
 
 pub(super) fn to_av(v: &AttrValue) -> AttributeValue {
     match v {
@@ -55,17 +55,32 @@ pub(super) type Expr = (
 );
 
 pub(super) fn condition_expr(c: Condition) -> Expr {
+    // No live claim: none, or one that lapsed before now.
+    let unclaimed = "(attribute_not_exists(#cu) OR #cu < :now)";
+    let claim_names = || HashMap::from([("#cu".to_string(), attr::CLAIMED_UNTIL.to_string())]);
+    let now = || (":now".to_string(), AttributeValue::N(unix_ms().to_string()));
+    let version = |v: i64| (":ver".to_string(), AttributeValue::N(v.to_string()));
     match c {
         Condition::None => (None, None, None),
         Condition::NotExists => (Some(format!("attribute_not_exists({PK})")), None, None),
-        Condition::Exists => (Some(format!("attribute_exists({PK})")), None, None),
-        Condition::VersionIs(v) => (
+        Condition::Exists => (
+            Some(format!("attribute_exists({PK}) AND {unclaimed}")),
+            Some(claim_names()),
+            Some(HashMap::from([now()])),
+        ),
+        Condition::VersionIs(v) => {
+            let mut names = claim_names();
+            names.insert("#ver".into(), attr::VERSION.into());
+            (
+                Some(format!("#ver = :ver AND {unclaimed}")),
+                Some(names),
+                Some(HashMap::from([version(v), now()])),
+            )
+        }
+        Condition::Claimed(v) => (
             Some("#ver = :ver".into()),
             Some(HashMap::from([("#ver".into(), attr::VERSION.into())])),
-            Some(HashMap::from([(
-                ":ver".into(),
-                AttributeValue::N(v.to_string()),
-            )])),
+            Some(HashMap::from([version(v)])),
         ),
     }
 }
@@ -75,6 +90,7 @@ pub(super) fn condition_expr(c: Condition) -> Expr {
 pub(super) fn touch_expr(
     last_modified: &str,
     condition: Condition,
+    claim: Claim,
 ) -> (
     String,
     Option<String>,
@@ -91,7 +107,19 @@ pub(super) fn touch_expr(
     names.insert("#lm".into(), attr::LAST_MODIFIED.into());
     values.insert(":one".into(), AttributeValue::N("1".into()));
     values.insert(":lm".into(), AttributeValue::S(last_modified.to_string()));
-    ("SET #lm = :lm ADD #ver :one".into(), c, names, values)
+    let update = match claim {
+        Claim::Keep => "SET #lm = :lm ADD #ver :one".to_string(),
+        Claim::Take(until) => {
+            names.insert("#cu".into(), attr::CLAIMED_UNTIL.into());
+            values.insert(":cu".into(), AttributeValue::N(until.to_string()));
+            "SET #lm = :lm, #cu = :cu ADD #ver :one".to_string()
+        }
+        Claim::Release => {
+            names.insert("#cu".into(), attr::CLAIMED_UNTIL.into());
+            "SET #lm = :lm ADD #ver :one REMOVE #cu".to_string()
+        }
+    };
+    (update, c, names, values)
 }
 
 /// Maps an SDK error (after the SDK's own retries) by its kind and code; the
@@ -165,8 +193,9 @@ pub(super) fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem,
             key,
             last_modified,
             condition,
+            claim,
         } => {
-            let (update, c, n, v) = touch_expr(last_modified, *condition);
+            let (update, c, n, v) = touch_expr(last_modified, *condition, *claim);
             TransactWriteItem::builder()
                 .update(
                     Update::builder()

@@ -235,8 +235,9 @@ impl Driver for Dynamo {
                     key,
                     last_modified,
                     condition,
+                    claim,
                 } => {
-                    let (update, c, n, v) = touch_expr(last_modified, *condition);
+                    let (update, c, n, v) = touch_expr(last_modified, *condition, *claim);
                     self.client
                         .update_item()
                         .table_name(&self.table)

@@ -8,7 +8,7 @@ use redb::{Database, ReadableTable, WriteTransaction};
 
 use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
 use crate::store::keys::{INDEXES, Key, attr};
-use crate::store::table::{Condition, Item, StoreError, Write};
+use crate::store::table::{Claim, Condition, Item, StoreError, Write, unix_ms};
 
 pub(super) fn write_loop(db: &Database, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
@@ -140,12 +140,15 @@ impl<'tx> Tables<'tx> {
     }
 }
 
-pub(super) fn holds(condition: Condition, current: Option<&Item>) -> bool {
+pub(super) fn holds(condition: Condition, current: Option<&Item>, now_ms: i64) -> bool {
+    let unclaimed = |i: &Item| i.n(attr::CLAIMED_UNTIL).is_none_or(|until| until < now_ms);
+    let version = current.and_then(|i| i.n(attr::VERSION));
     match condition {
         Condition::None => true,
         Condition::NotExists => current.is_none(),
-        Condition::Exists => current.is_some(),
-        Condition::VersionIs(v) => current.and_then(|i| i.n(attr::VERSION)) == Some(v),
+        Condition::Exists => current.is_some_and(unclaimed),
+        Condition::VersionIs(v) => version == Some(v) && current.is_some_and(unclaimed),
+        Condition::Claimed(v) => version == Some(v),
     }
 }
 
@@ -161,6 +164,7 @@ pub(super) fn index_entries(item: &Item) -> Vec<(usize, String, String)> {
 /// Checks every condition, then applies every write; a failed condition
 /// returns before anything is written.
 pub(super) fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), StoreError> {
+    let now_ms = unix_ms();
     let mut olds = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
         let (key, condition) = (w.key(), w.condition());
@@ -170,7 +174,7 @@ pub(super) fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), Sto
             (Write::Touch { .. }, Condition::None) => Condition::Exists,
             (_, c) => c,
         };
-        if !holds(condition, old.as_ref()) {
+        if !holds(condition, old.as_ref(), now_ms) {
             return Err(StoreError::ConditionFailed { index });
         }
         olds.push((key, old));
@@ -179,11 +183,24 @@ pub(super) fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), Sto
         match w {
             Write::Put { item, .. } => tables.replace(&key, old.as_ref(), Some(item))?,
             Write::Delete { .. } => tables.replace(&key, old.as_ref(), None)?,
-            Write::Touch { last_modified, .. } => {
+            Write::Touch {
+                last_modified,
+                claim,
+                ..
+            } => {
                 if let Some(mut item) = old.clone() {
                     let version = item.n(attr::VERSION).unwrap_or(0) + 1;
                     item.set_n(attr::VERSION, version)
                         .set_s(attr::LAST_MODIFIED, last_modified.clone());
+                    match claim {
+                        Claim::Keep => {}
+                        Claim::Take(until) => {
+                            item.set_n(attr::CLAIMED_UNTIL, *until);
+                        }
+                        Claim::Release => {
+                            item.0.remove(attr::CLAIMED_UNTIL);
+                        }
+                    }
                     tables.replace(&key, old.as_ref(), Some(&item))?;
                 }
             }

@@ -79,7 +79,8 @@ impl Item {
     }
 }
 
-/// The condition a write is made under.
+/// The condition a write is made under. `Exists` and `VersionIs` also
+/// require that no writer holds a live claim on the item (see [`Claim`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     None,
@@ -89,6 +90,29 @@ pub enum Condition {
     Exists,
     /// The item exists and its `version` attribute equals this.
     VersionIs(i64),
+    /// The item's `version` equals this, whatever claim it holds: the
+    /// writer that took the claim (at this version) finishing its work.
+    Claimed(i64),
+}
+
+/// A claim on an item: a writer whose change takes more than one request
+/// (batches of edges around a resource's own write) holds it from its first
+/// write to its last, so that no other write of the resource comes in
+/// between; it lapses at `claimedUntil` (milliseconds since the Unix epoch)
+/// if the writer never finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Keep,
+    Take(i64),
+    Release,
+}
+
+/// Milliseconds since the Unix epoch, for claims.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +131,7 @@ pub enum Write {
         key: Key,
         last_modified: String,
         condition: Condition,
+        claim: Claim,
     },
 }
 
