@@ -1,51 +1,48 @@
-//! Operator-declared extension schemas, end to end on both drivers. A test
-//! binary of its own: the declarations are installed once per process,
-//! before anything reads a resource type.
+//! Operator-declared extension schemas (`SCIM_SCHEMA_EXTENSIONS`), end to
+//! end on both drivers. Each router carries the schemas it was built with.
 
-#[allow(dead_code)]
-#[path = "scim/common.rs"]
-mod common;
+use serde_json::{Value, json};
 
-use std::sync::Once;
-
-use common::Harness;
-use serde_json::json;
+use crate::common::{Driver, Harness, config};
 
 const ACME_USER: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
 const ACME_GROUP: &str = "urn:example:params:scim:schemas:extension:acme:2.0:Group";
 
-fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let decls = scim_lambda::scim::extensions::parse(
-            &json!([
-                {"resourceType": "User", "required": false, "schema": {
-                    "id": ACME_USER, "name": "AcmeUser", "description": "Acme badge data",
-                    "attributes": [
-                        {"name": "badge", "type": "integer", "required": true},
-                        {"name": "clearance", "type": "complex", "subAttributes": [
-                            {"name": "level", "type": "string", "canonicalValues": ["low", "high"]}]},
-                        {"name": "hired", "type": "dateTime"},
-                        {"name": "secret", "type": "string", "mutability": "writeOnly"},
-                        {"name": "tags", "type": "string", "multiValued": true}
-                    ]}},
-                {"resourceType": "Group", "required": true, "schema": {
-                    "id": ACME_GROUP, "name": "AcmeGroup",
-                    "attributes": [{"name": "costCode", "type": "string", "required": true}]}}
-            ])
-            .to_string(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        scim_lambda::scim::schema::install_extensions(decls).unwrap_or_else(|e| panic!("{e}"));
-    });
+fn acme() -> Value {
+    json!([
+        {"resourceType": "User", "required": false, "schema": {
+            "id": ACME_USER, "name": "AcmeUser", "description": "Acme badge data",
+            "attributes": [
+                {"name": "badge", "type": "integer", "required": true},
+                {"name": "clearance", "type": "complex", "subAttributes": [
+                    {"name": "level", "type": "string", "canonicalValues": ["low", "high"]}]},
+                {"name": "hired", "type": "dateTime"},
+                {"name": "secret", "type": "string", "mutability": "writeOnly"},
+                {"name": "tags", "type": "string", "multiValued": true}
+            ]}},
+        {"resourceType": "Group", "required": true, "schema": {
+            "id": ACME_GROUP, "name": "AcmeGroup",
+            "attributes": [{"name": "costCode", "type": "string", "required": true}]}}
+    ])
+}
+
+/// A harness whose router was built from this declarations file, read
+/// through the configuration as at start-up.
+async fn declaring(driver: Driver, declarations: Value) -> Harness {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("extensions.json");
+    std::fs::write(&path, declarations.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = config();
+    config.schema_extensions = Some(path);
+    driver.harness(&config).await
 }
 
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn declared_extensions_are_discoverable(h: Harness) {
-    install();
+async fn declared_extensions_are_discoverable(driver: Driver) {
+    let h = declaring(driver, acme()).await;
     let r = h
         .send("GET", &format!("/scim/v2/Schemas/{ACME_USER}"), None)
         .await;
@@ -64,8 +61,8 @@ async fn declared_extensions_are_discoverable(h: Harness) {
     );
 }
 
-async fn extension_attributes_are_validated_stored_returned_patched_and_filtered(h: Harness) {
-    install();
+async fn extension_attributes_are_validated_stored_returned_patched_and_filtered(driver: Driver) {
+    let h = declaring(driver, acme()).await;
     let r = h
         .send("POST", "/scim/v2/Users", Some(json!({
             "userName": "acme@example.com",
@@ -143,8 +140,8 @@ async fn extension_attributes_are_validated_stored_returned_patched_and_filtered
     assert_eq!(r.body[ACME_USER], json!({"badge": 42}));
 }
 
-async fn a_required_extension_must_be_present(h: Harness) {
-    install();
+async fn a_required_extension_must_be_present(driver: Driver) {
+    let h = declaring(driver, acme()).await;
     let r = h
         .send(
             "POST",
@@ -172,7 +169,7 @@ async fn a_required_extension_must_be_present(h: Harness) {
     assert_eq!(r.body[ACME_GROUP]["costCode"], "CC-1");
 }
 
-on_both_drivers!(
+crate::on_both_drivers_with_config!(
     declared_extensions_are_discoverable,
     extension_attributes_are_validated_stored_returned_patched_and_filtered,
     a_required_extension_must_be_present,
