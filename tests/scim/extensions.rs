@@ -1,12 +1,14 @@
 //! Operator-declared extension schemas (`SCIM_SCHEMA_EXTENSIONS`), end to
-//! end on both drivers. Each router carries the schemas it was built with.
+//! end on both drivers. Each router carries the schemas it was built with,
+//! so directories with different declarations live side by side.
 
 use serde_json::{Value, json};
 
-use crate::common::{Driver, Harness, config};
+use crate::common::{Driver, Harness, config, ids};
 
 const ACME_USER: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
 const ACME_GROUP: &str = "urn:example:params:scim:schemas:extension:acme:2.0:Group";
+const GLOBEX_USER: &str = "urn:example:params:scim:schemas:extension:globex:2.0:User";
 
 fn acme() -> Value {
     json!([
@@ -23,6 +25,14 @@ fn acme() -> Value {
         {"resourceType": "Group", "required": true, "schema": {
             "id": ACME_GROUP, "name": "AcmeGroup",
             "attributes": [{"name": "costCode", "type": "string", "required": true}]}}
+    ])
+}
+
+fn globex() -> Value {
+    json!([
+        {"resourceType": "User", "schema": {
+            "id": GLOBEX_USER, "name": "GlobexUser",
+            "attributes": [{"name": "floor", "type": "integer"}]}}
     ])
 }
 
@@ -169,8 +179,102 @@ async fn a_required_extension_must_be_present(driver: Driver) {
     assert_eq!(r.body[ACME_GROUP]["costCode"], "CC-1");
 }
 
+/// Two directories in one process, built from different declarations:
+/// each serves its own schemas and keeps its own extension's attributes,
+/// and the other knows nothing of them.
+async fn two_directories_in_one_process_each_serve_their_own_extensions(driver: Driver) {
+    let acme_dir = declaring(driver, acme()).await;
+    let globex_dir = declaring(driver, globex()).await;
+    let builtin = [
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    ];
+    let served = |declared: &[&str]| -> Vec<String> {
+        builtin
+            .iter()
+            .chain(declared)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let r = acme_dir.send("GET", "/scim/v2/Schemas", None).await;
+    assert_eq!(ids(&r.body), served(&[ACME_USER, ACME_GROUP]));
+    let r = globex_dir.send("GET", "/scim/v2/Schemas", None).await;
+    assert_eq!(ids(&r.body), served(&[GLOBEX_USER]));
+    globex_dir
+        .send("GET", &format!("/scim/v2/Schemas/{ACME_USER}"), None)
+        .await
+        .assert_error(404, None);
+    acme_dir
+        .send("GET", &format!("/scim/v2/Schemas/{GLOBEX_USER}"), None)
+        .await
+        .assert_error(404, None);
+    let r = globex_dir
+        .send("GET", "/scim/v2/ResourceTypes/User", None)
+        .await;
+    assert_eq!(
+        r.body["schemaExtensions"][1],
+        json!({"schema": GLOBEX_USER, "required": false})
+    );
+
+    // The same body to both: each keeps the extension it declares, and
+    // ignores the other's, as it ignores any unknown attribute.
+    let body = json!({
+        "userName": "both@example.com",
+        ACME_USER: {"badge": 7},
+        GLOBEX_USER: {"floor": "12"}
+    });
+    let a = acme_dir.create_user(body.clone()).await;
+    let g = globex_dir.create_user(body).await;
+    assert_eq!(a[ACME_USER], json!({"badge": 7}));
+    assert_eq!(a.get(GLOBEX_USER), None, "{a}");
+    assert_eq!(g[GLOBEX_USER], json!({"floor": 12}));
+    assert_eq!(g.get(ACME_USER), None, "{g}");
+    assert_eq!(
+        g["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User", GLOBEX_USER])
+    );
+
+    // Each validates its own extension only.
+    globex_dir
+        .send(
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"userName": "bad@example.com", GLOBEX_USER: {"floor": "top"}})),
+        )
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let fine = acme_dir
+        .create_user(json!({"userName": "fine@example.com", GLOBEX_USER: {"floor": "top"}}))
+        .await;
+    assert_eq!(fine.get(GLOBEX_USER), None, "{fine}");
+
+    // Filters and PATCH paths naming the other's attributes are refused.
+    let filter = enc(&format!("{ACME_USER}:badge eq 7"));
+    let r = acme_dir
+        .send("GET", &format!("/scim/v2/Users?filter={filter}"), None)
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    globex_dir
+        .send("GET", &format!("/scim/v2/Users?filter={filter}"), None)
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    let id = g["id"].as_str().unwrap_or_default();
+    globex_dir
+        .send(
+            "PATCH",
+            &format!("/scim/v2/Users/{id}"),
+            Some(json!({"Operations": [
+                {"op": "replace", "path": format!("{ACME_USER}:badge"), "value": 8}
+            ]})),
+        )
+        .await
+        .assert_error(400, Some("invalidPath"));
+}
+
 crate::on_both_drivers_with_config!(
     declared_extensions_are_discoverable,
     extension_attributes_are_validated_stored_returned_patched_and_filtered,
     a_required_extension_must_be_present,
+    two_directories_in_one_process_each_serve_their_own_extensions,
 );
