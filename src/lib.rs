@@ -20,6 +20,7 @@ use axum::Router;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::scim::schemas::Schemas;
 use crate::service::{Service, ServiceLimits};
 use crate::store::{Directory, Table};
 
@@ -64,13 +65,24 @@ pub async fn open_table(
     }
 }
 
-/// The router over a table, with the given authentication.
-pub fn app_router(config: &Config, table: Table, auth: Auth) -> Router {
-    router_for(config, service(config, table), auth)
+/// The router over a table, with the given authentication and the
+/// configured schemas; an error if the declarations file cannot be used.
+pub fn app_router(config: &Config, table: Table, auth: Auth) -> Result<Router, String> {
+    let service = service(config, table, schemas(config)?);
+    Ok(router_for(config, service, auth))
 }
 
-/// The service over a table, with the configured limits.
-pub fn service(config: &Config, table: Table) -> Service {
+/// The built-in schemas and the extensions `SCIM_SCHEMA_EXTENSIONS` declares.
+pub fn schemas(config: &Config) -> Result<Arc<Schemas>, String> {
+    let declared = match &config.schema_extensions {
+        Some(path) => scim::extensions::load(path)?,
+        None => Vec::new(),
+    };
+    Ok(Arc::new(Schemas::with_extensions(declared)))
+}
+
+/// The service over a table, with the configured limits and these schemas.
+pub fn service(config: &Config, table: Table, schemas: Arc<Schemas>) -> Service {
     let limits = ServiceLimits {
         max_filter_scan: config.max_filter_scan,
         default_page_size: config.default_page_size,
@@ -83,7 +95,7 @@ pub fn service(config: &Config, table: Table) -> Service {
         leftover_check_on_first_write: config.leftover_check_on_first_write,
         max_patch_operations: config.max_patch_operations,
     };
-    Service::new(Directory::new(table), limits)
+    Service::new(Directory::new(table), limits, schemas)
 }
 
 /// Cursors are signed with `SCIM_CURSOR_KEY`, or a random per-process key.
@@ -117,10 +129,8 @@ impl App {
     /// Builds everything from the configuration: AWS clients only when the
     /// configuration asks for an AWS service.
     pub async fn build(config: &Config) -> Result<Self, String> {
-        // Before anything reads a resource type.
-        if let Some(path) = &config.schema_extensions {
-            scim::extensions::load(path)?;
-        }
+        // First, so that a bad declarations file fails before any AWS call.
+        let schemas = schemas(config)?;
         let needs_aws = config.table_name.is_some()
             || config.token_secret_id.is_some()
             || config.tenant_secret_prefix.is_some()
@@ -182,7 +192,7 @@ impl App {
         }
         let config = &config;
         let table = open_table(config, aws.as_ref()).await?;
-        let service = service(config, table.clone());
+        let service = service(config, table.clone(), schemas);
         Ok(Self {
             router: router_for(config, service, auth),
             token,

@@ -31,7 +31,8 @@ async fn server(limits: Limits) -> Server {
     let config =
         scim_lambda::config::Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
     let router =
-        scim_lambda::app_router(&config, Table::new(Arc::new(db)), Auth::fixed(TOKEN.into()));
+        scim_lambda::app_router(&config, Table::new(Arc::new(db)), Auth::fixed(TOKEN.into()))
+            .unwrap_or_else(|e| panic!("{e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));

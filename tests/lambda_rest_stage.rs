@@ -27,7 +27,8 @@ fn rest_api_event_on_a_named_stage_reaches_the_router() {
             &config,
             scim_lambda::store::Table::new(Arc::new(db)),
             scim_lambda::auth::Auth::fixed("event-token-for-local-invocations".into()),
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let path = format!(
             "{}/events/apigw-v1-service-provider-config.json",
             env!("CARGO_MANIFEST_DIR")

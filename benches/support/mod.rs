@@ -45,7 +45,8 @@ impl Bench {
         let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
         config.delete_cleanup_budget = Duration::from_secs(600);
         config.request_timeout = Duration::from_secs(3600);
-        let router = scim_lambda::app_router(&config, table.clone(), Auth::fixed(TOKEN.into()));
+        let router = scim_lambda::app_router(&config, table.clone(), Auth::fixed(TOKEN.into()))
+            .unwrap_or_else(|e| panic!("{e}"));
         Self {
             router,
             dir: Directory::new(table.clone()),

@@ -39,6 +39,11 @@ impl Services {
     pub fn limits(&self) -> crate::service::ServiceLimits {
         self.0.limits
     }
+
+    /// The resource types and schemas every tenant's directory serves.
+    pub fn schemas(&self) -> &crate::scim::schemas::Schemas {
+        self.0.schemas()
+    }
 }
 
 /// What every handler can reach.

@@ -17,17 +17,14 @@ use crate::scim::filter::{AttrPath, Filter, Resolved};
 use crate::scim::list::{ListParams, PageBudget, Paging, SortOrder, json_len, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::resource::render;
-use crate::scim::schema::{self, ResourceType};
+use crate::scim::schemas::ResourceType;
 use crate::service::{ListQuery, Position, Service, View};
 
 type Result<T> = std::result::Result<T, ScimError>;
 
-/// A resource type served at an endpoint.
+/// A resource kind served at an endpoint.
 pub trait Endpoint: Send + Sync + 'static {
     const KIND: Kind;
-    fn rt() -> &'static ResourceType {
-        schema::resource_type(Self::KIND)
-    }
 }
 
 pub struct Users;
@@ -71,12 +68,21 @@ pub async fn service_provider_config(
     ))
 }
 
-pub async fn resource_types(BaseUrl(base): BaseUrl, params: Params) -> Result<Response> {
+pub async fn resource_types(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    params: Params,
+) -> Result<Response> {
     refuse_filter(&params)?;
-    Ok(scim_json(StatusCode::OK, &discovery::resource_types(&base)))
+    let schemas = state.services.schemas();
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::resource_types(schemas, &base),
+    ))
 }
 
 pub async fn resource_type(
+    State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
     PathParam(name): PathParam,
     params: Params,
@@ -84,25 +90,38 @@ pub async fn resource_type(
     refuse_filter(&params)?;
     Ok(scim_json(
         StatusCode::OK,
-        &discovery::resource_type(&name, &base)?,
+        &discovery::resource_type(state.services.schemas(), &name, &base)?,
     ))
 }
 
-pub async fn schemas(BaseUrl(base): BaseUrl, params: Params) -> Result<Response> {
+pub async fn schemas(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    params: Params,
+) -> Result<Response> {
     refuse_filter(&params)?;
-    Ok(scim_json(StatusCode::OK, &discovery::schemas(&base)))
+    let schemas = state.services.schemas();
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::schemas(schemas, &base),
+    ))
 }
 
 pub async fn schema(
+    State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
     PathParam(urn): PathParam,
     params: Params,
 ) -> Result<Response> {
     refuse_filter(&params)?;
-    Ok(scim_json(StatusCode::OK, &discovery::schema(&urn, &base)?))
+    let schemas = state.services.schemas();
+    Ok(scim_json(
+        StatusCode::OK,
+        &discovery::schema(schemas, &urn, &base)?,
+    ))
 }
 
-fn projection(rt: &ResourceType, params: &Params) -> Result<Projection> {
+fn projection<'s>(rt: &'s ResourceType, params: &Params) -> Result<Projection<'s>> {
     Projection::parse_bounded(
         params.get("attributes"),
         params.get("excludedAttributes"),
@@ -112,11 +131,11 @@ fn projection(rt: &ResourceType, params: &Params) -> Result<Projection> {
 
 /// Whether the response will show the type's references (so the service
 /// computes them only then).
-fn wants_refs(rt: &ResourceType, p: &Projection) -> bool {
+fn wants_refs(rt: &ResourceType, p: &Projection<'_>) -> bool {
     p.wants(rt.kind.refs_attribute())
 }
 
-fn body(rt: &ResourceType, v: &View, base: &str, p: &Projection) -> Value {
+fn body(rt: &ResourceType, v: &View, base: &str, p: &Projection<'_>) -> Value {
     let mut out = render(&v.stored.doc, &v.stored.meta, rt, base, v.refs.as_deref());
     p.apply(&mut out, rt);
     out
@@ -127,7 +146,7 @@ fn respond(
     status: StatusCode,
     v: &View,
     base: &str,
-    p: &Projection,
+    p: &Projection<'_>,
 ) -> Response {
     let out = body(rt, v, base, p);
     let location = (status == StatusCode::CREATED)
@@ -141,10 +160,11 @@ pub async fn create<K: Endpoint>(
     params: Params,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    let p = projection(K::rt(), &params)?;
-    let with_refs = wants_refs(K::rt(), &p);
+    let rt = service.resource_type(K::KIND);
+    let p = projection(rt, &params)?;
+    let with_refs = wants_refs(rt, &p);
     let v = service.create_resource(K::KIND, &json, with_refs).await?;
-    Ok(respond(K::rt(), StatusCode::CREATED, &v, &base, &p))
+    Ok(respond(rt, StatusCode::CREATED, &v, &base, &p))
 }
 
 pub async fn get_one<K: Endpoint>(
@@ -154,9 +174,10 @@ pub async fn get_one<K: Endpoint>(
     params: Params,
     pre: Preconditions,
 ) -> Result<Response> {
-    let p = projection(K::rt(), &params)?;
-    let with_refs = wants_refs(K::rt(), &p);
-    let v = service.get_view(K::rt(), &id, with_refs).await?;
+    let rt = service.resource_type(K::KIND);
+    let p = projection(rt, &params)?;
+    let with_refs = wants_refs(rt, &p);
+    let v = service.get_view(rt, &id, with_refs).await?;
     crate::service::check_if_match(pre.if_match.as_deref(), &v.stored.meta)?;
     let etag = v.stored.meta.etag();
     if pre
@@ -170,14 +191,14 @@ pub async fn get_one<K: Endpoint>(
         }
         return Ok(resp);
     }
-    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
+    Ok(respond(rt, StatusCode::OK, &v, &base, &p))
 }
 
 /// `If-None-Match` on a write (rare): `*` or the current entity tag means
 /// the client wanted no write over this version, 412 (RFC 9110 §13.1.2).
 async fn check_if_none_match(
     service: &Service,
-    rt: &'static ResourceType,
+    rt: &ResourceType,
     id: &str,
     pre: &Preconditions,
 ) -> Result<()> {
@@ -220,9 +241,13 @@ fn page_budget(state: &AppState) -> PageBudget {
 }
 
 /// A list's filter, sort and projection, checked against one resource type.
-type Parsed = (Option<Filter>, Option<(Resolved, SortOrder)>, Projection);
+type Parsed<'s> = (
+    Option<Filter>,
+    Option<(Resolved<'s>, SortOrder)>,
+    Projection<'s>,
+);
 
-fn parse_list(rt: &'static ResourceType, lp: &ListParams) -> Result<Parsed> {
+fn parse_list<'s>(rt: &'s ResourceType, lp: &ListParams) -> Result<Parsed<'s>> {
     let filter = lp
         .filter
         .as_deref()
@@ -266,10 +291,10 @@ struct Page {
 /// response is always sent, so paging always moves.
 async fn list_page(
     service: &Service,
-    rt: &'static ResourceType,
+    rt: &ResourceType,
     base: &str,
-    p: &Projection,
-    mut q: ListQuery,
+    p: &Projection<'_>,
+    mut q: ListQuery<'_>,
     budget: &mut PageBudget,
     response_empty: bool,
 ) -> Result<Page> {
@@ -307,7 +332,7 @@ async fn list_page(
 async fn run_list(
     state: &AppState,
     service: &Service,
-    rt: &'static ResourceType,
+    rt: &ResourceType,
     base: &str,
     lp: &ListParams,
 ) -> Result<Value> {
@@ -363,10 +388,11 @@ pub async fn list<K: Endpoint>(
     BaseUrl(base): BaseUrl,
     params: Params,
 ) -> Result<Response> {
+    let rt = service.resource_type(K::KIND);
     let lp = list_params_from_query(&state, &params)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, &service, K::rt(), &base, &lp).await?,
+        &run_list(&state, &service, rt, &base, &lp).await?,
     ))
 }
 
@@ -378,10 +404,11 @@ pub async fn search<K: Endpoint>(
     BaseUrl(base): BaseUrl,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
+    let rt = service.resource_type(K::KIND);
     let lp = list_params_from_search(&state, &json)?;
     Ok(scim_json(
         StatusCode::OK,
-        &run_list(&state, &service, K::rt(), &base, &lp).await?,
+        &run_list(&state, &service, rt, &base, &lp).await?,
     ))
 }
 
@@ -421,7 +448,7 @@ pub async fn search_all(
     let mut cut = false;
     let mut first_error = None;
     let mut answered = false;
-    for rt in schema::resource_types() {
+    for rt in service.schemas().resource_types() {
         let paging = Paging {
             start_index: skip + 1,
             count: if cut { 0 } else { want },
@@ -467,7 +494,7 @@ pub async fn search_all(
 /// One type's page of a list, or its part of a root search's window.
 async fn type_page(
     service: &Service,
-    rt: &'static ResourceType,
+    rt: &ResourceType,
     base: &str,
     lp: &ListParams,
     position: Position,
@@ -493,14 +520,15 @@ pub async fn replace<K: Endpoint>(
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    check_if_none_match(&service, K::rt(), &id, &pre).await?;
-    let p = projection(K::rt(), &params)?;
-    let with_refs = wants_refs(K::rt(), &p);
+    let rt = service.resource_type(K::KIND);
+    check_if_none_match(&service, rt, &id, &pre).await?;
+    let p = projection(rt, &params)?;
+    let with_refs = wants_refs(rt, &p);
     let if_match = pre.if_match.as_deref();
     let v = service
         .replace_resource(K::KIND, &id, &json, if_match, with_refs)
         .await?;
-    Ok(respond(K::rt(), StatusCode::OK, &v, &base, &p))
+    Ok(respond(rt, StatusCode::OK, &v, &base, &p))
 }
 
 /// PATCH answers 200 with the resource; for a group, 204 unless the client
@@ -514,9 +542,10 @@ pub async fn patch<K: Endpoint>(
     pre: Preconditions,
     JsonBody(json): JsonBody,
 ) -> Result<Response> {
-    check_if_none_match(&service, K::rt(), &id, &pre).await?;
-    let p = projection(K::rt(), &params)?;
-    let with_refs = wants_refs(K::rt(), &p);
+    let rt = service.resource_type(K::KIND);
+    check_if_none_match(&service, rt, &id, &pre).await?;
+    let p = projection(rt, &params)?;
+    let with_refs = wants_refs(rt, &p);
     let if_match = pre.if_match.as_deref();
     let want = match K::KIND {
         Kind::User => Some(with_refs),
@@ -527,7 +556,7 @@ pub async fn patch<K: Endpoint>(
             .patch_resource(K::KIND, &id, &json, if_match, want)
             .await?
         {
-            Some(v) => respond(K::rt(), StatusCode::OK, &v, &base, &p),
+            Some(v) => respond(rt, StatusCode::OK, &v, &base, &p),
             None => StatusCode::NO_CONTENT.into_response(),
         },
     )
@@ -538,7 +567,8 @@ pub async fn delete<K: Endpoint>(
     PathParam(id): PathParam,
     pre: Preconditions,
 ) -> Result<Response> {
-    check_if_none_match(&service, K::rt(), &id, &pre).await?;
+    let rt = service.resource_type(K::KIND);
+    check_if_none_match(&service, rt, &id, &pre).await?;
     let if_match = pre.if_match.as_deref();
     service.delete_resource(K::KIND, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::list::list_response;
-use super::schema::{SPC_SCHEMA, resource_types as all_resource_types, schemas as all_schemas};
+use super::schema::SPC_SCHEMA;
+use super::schemas::Schemas;
 
 /// What the service provider supports, as configured.
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +48,9 @@ pub fn service_provider_config(f: Features, base_url: &str) -> Value {
     })
 }
 
-pub fn resource_types(base_url: &str) -> Value {
-    let all: Vec<Value> = all_resource_types()
+pub fn resource_types(schemas: &Schemas, base_url: &str) -> Value {
+    let all: Vec<Value> = schemas
+        .resource_types()
         .iter()
         .map(|rt| rt.to_json(base_url))
         .collect();
@@ -56,23 +58,24 @@ pub fn resource_types(base_url: &str) -> Value {
     list_response(all, Some(n), Some(1), None)
 }
 
-pub fn resource_type(name: &str, base_url: &str) -> Result<Value, ScimError> {
-    all_resource_types()
+pub fn resource_type(schemas: &Schemas, name: &str, base_url: &str) -> Result<Value, ScimError> {
+    schemas
+        .resource_types()
         .iter()
         .find(|rt| rt.name().eq_ignore_ascii_case(name))
         .map(|rt| rt.to_json(base_url))
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
 }
 
-pub fn schemas(base_url: &str) -> Value {
-    let all: Vec<Value> = all_schemas().iter().map(|s| s.to_json(base_url)).collect();
+pub fn schemas(schemas: &Schemas, base_url: &str) -> Value {
+    let all: Vec<Value> = schemas.all().map(|s| s.to_json(base_url)).collect();
     let n = all.len();
     list_response(all, Some(n), Some(1), None)
 }
 
-pub fn schema(urn: &str, base_url: &str) -> Result<Value, ScimError> {
-    all_schemas()
-        .iter()
+pub fn schema(schemas: &Schemas, urn: &str, base_url: &str) -> Result<Value, ScimError> {
+    schemas
+        .all()
         .find(|s| s.id.eq_ignore_ascii_case(urn))
         .map(|s| s.to_json(base_url))
         .ok_or_else(|| ScimError::not_found(format!("no schema '{urn}'")))

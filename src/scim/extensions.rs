@@ -6,13 +6,16 @@
 //! and validated, stored, returned, patched and filtered like the built-in
 //! Enterprise User extension.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::kind::Kind;
-use super::schema::{Attr, AttrType, Extension, Mutability, Returned, Schema, Uniqueness, schemas};
+use super::schema::{Attr, AttrType, Mutability, Names, Returned, Schema, Uniqueness};
+use super::schemas::{Extension, Schemas};
 
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
+fn owned(s: &str) -> Cow<'static, str> {
+    Cow::Owned(s.to_string())
 }
 
 fn text<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, String> {
@@ -29,19 +32,19 @@ fn flag(v: &Value, key: &str, at: &str) -> Result<bool, String> {
     }
 }
 
-fn strings(v: &Value, key: &str, at: &str) -> Result<&'static [&'static str], String> {
+fn strings(v: &Value, key: &str, at: &str) -> Result<Names, String> {
     match v.get(key) {
-        None | Some(Value::Null) => Ok(&[]),
+        None | Some(Value::Null) => Ok(Names::Builtin(&[])),
         Some(Value::Array(items)) => {
             let list = items
                 .iter()
                 .map(|i| {
                     i.as_str()
-                        .map(leak)
+                        .map(str::to_string)
                         .ok_or_else(|| format!("{at}: \"{key}\" must list strings"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Box::leak(list.into_boxed_slice()))
+            Ok(Names::Declared(list))
         }
         Some(_) => Err(format!("{at}: \"{key}\" must be a list")),
     }
@@ -93,20 +96,20 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
             ("complex", AttrType::Complex),
         ],
     )?;
-    let subs: &'static [Attr] = match (ty, v.get("subAttributes")) {
+    let subs: Cow<'static, [Attr]> = match (ty, v.get("subAttributes")) {
         (AttrType::Complex, Some(Value::Array(items))) if !nested => {
             let list = items
                 .iter()
                 .map(|i| attribute(i, &at, true))
                 .collect::<Result<Vec<_>, _>>()?;
-            Box::leak(list.into_boxed_slice())
+            Cow::Owned(list)
         }
         (AttrType::Complex, _) => {
             return Err(format!(
                 "{at}: a complex attribute needs \"subAttributes\" (and cannot be nested)"
             ));
         }
-        (_, None | Some(Value::Null)) => &[],
+        (_, None | Some(Value::Null)) => Cow::Borrowed(&[]),
         (_, Some(_)) => {
             return Err(format!(
                 "{at}: only complex attributes have \"subAttributes\""
@@ -150,7 +153,7 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
         ));
     }
     Ok(Attr {
-        name: leak(name),
+        name: owned(name),
         ty,
         multi_valued: flag(v, "multiValued", &at)?,
         required,
@@ -171,7 +174,7 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
         canonical_values: strings(v, "canonicalValues", &at)?,
         reference_types: strings(v, "referenceTypes", &at)?,
         sub_attributes: subs,
-        description: leak(v.get("description").and_then(Value::as_str).unwrap_or("")),
+        description: owned(v.get("description").and_then(Value::as_str).unwrap_or("")),
     })
 }
 
@@ -197,7 +200,9 @@ pub fn parse(text_in: &str) -> Result<Vec<Extension>, String> {
         if !id.to_ascii_lowercase().starts_with("urn:") {
             return Err(format!("{at}: the schema id must be a URN"));
         }
-        let taken = schemas().iter().any(|k| k.id.eq_ignore_ascii_case(id))
+        let taken = Schemas::builtin()
+            .all()
+            .any(|k| k.id.eq_ignore_ascii_case(id))
             || out.iter().any(|e| e.schema.id.eq_ignore_ascii_case(id));
         if taken {
             return Err(format!(
@@ -211,12 +216,12 @@ pub fn parse(text_in: &str) -> Result<Vec<Extension>, String> {
             .iter()
             .map(|a| attribute(a, id, false))
             .collect::<Result<Vec<_>, _>>()?;
-        let schema: &'static Schema = Box::leak(Box::new(Schema {
-            id: leak(id),
-            name: leak(s.get("name").and_then(Value::as_str).unwrap_or(id)),
-            description: leak(s.get("description").and_then(Value::as_str).unwrap_or("")),
-            attributes: Box::leak(attrs.into_boxed_slice()),
-        }));
+        let schema = Schema {
+            id: owned(id),
+            name: owned(s.get("name").and_then(Value::as_str).unwrap_or(id)),
+            description: owned(s.get("description").and_then(Value::as_str).unwrap_or("")),
+            attributes: Cow::Owned(attrs),
+        };
         out.push(Extension {
             resource_type,
             schema,
@@ -226,11 +231,10 @@ pub fn parse(text_in: &str) -> Result<Vec<Extension>, String> {
     Ok(out)
 }
 
-/// Reads and installs the declarations file; call before anything serves.
-pub fn load(path: &std::path::Path) -> Result<(), String> {
+/// Reads a declarations file.
+pub fn load(path: &std::path::Path) -> Result<Vec<Extension>, String> {
     let text_in = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let decls = parse(&text_in).map_err(|e| format!("{}: {e}", path.display()))?;
-    super::schema::install_extensions(decls)
+    parse(&text_in).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -248,7 +252,7 @@ mod tests {
             ]}}]"#)
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(decls.len(), 1);
-        let s = decls[0].schema;
+        let s = &decls[0].schema;
         assert!(decls[0].required);
         assert_eq!(s.attr("BADGE").map(|a| a.ty), Some(AttrType::Integer));
         assert_eq!(

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::ScimError;
-use super::schema::{Attr, AttrType, ResourceType};
+use super::schema::{Attr, AttrType};
+use super::schemas::ResourceType;
 
 /// Filters longer than this are refused before parsing.
 pub const MAX_FILTER_LEN: usize = 4096;
@@ -123,7 +124,7 @@ impl AttrPath {
 
     /// Resolves the path against a resource type: which schema's attribute
     /// (`None` schema = core or common), and its sub-attribute if any.
-    pub fn resolve(&self, rt: &ResourceType) -> Option<Resolved> {
+    pub fn resolve<'s>(&self, rt: &'s ResourceType) -> Option<Resolved<'s>> {
         let (ext, attr) = match &self.urn {
             // Unqualified names are core attributes; failing that, an
             // extension's (Entra ID filters and patches `manager` bare).
@@ -132,7 +133,7 @@ impl AttrPath {
                 None => rt
                     .extensions
                     .iter()
-                    .find_map(|s| s.attr(&self.name).map(|a| (Some(s.id), a)))?,
+                    .find_map(|s| s.attr(&self.name).map(|a| (Some(&*s.id), a)))?,
             },
             Some(urn) => {
                 let schema = rt.schema_by_urn(urn)?;
@@ -140,7 +141,7 @@ impl AttrPath {
                 if std::ptr::eq(schema, rt.schema) {
                     (None, attr)
                 } else {
-                    (Some(schema.id), attr)
+                    (Some(&*schema.id), attr)
                 }
             }
         };
@@ -165,19 +166,19 @@ impl fmt::Display for AttrPath {
     }
 }
 
-/// An attribute path resolved against a schema.
+/// An attribute path resolved against a schema, borrowing its definitions.
 #[derive(Debug, Clone, Copy)]
-pub struct Resolved {
+pub struct Resolved<'s> {
     /// The extension schema URN holding the attribute, `None` for core/common.
-    pub ext: Option<&'static str>,
-    pub attr: &'static Attr,
-    pub sub: Option<&'static Attr>,
+    pub ext: Option<&'s str>,
+    pub attr: &'s Attr,
+    pub sub: Option<&'s Attr>,
 }
 
-impl Resolved {
+impl<'s> Resolved<'s> {
     /// The attribute whose value is compared: the sub-attribute if named, else
     /// the `value` sub-attribute of a complex attribute, else the attribute.
-    fn leaf(&self) -> &'static Attr {
+    fn leaf(&self) -> &'s Attr {
         self.sub
             .or_else(|| {
                 (self.attr.ty == AttrType::Complex)
@@ -190,8 +191,8 @@ impl Resolved {
     /// The attribute's value in a resource document (canonical names).
     pub fn container<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
         match self.ext {
-            Some(urn) => doc.get(urn)?.get(self.attr.name),
-            None => doc.get(self.attr.name),
+            Some(urn) => doc.get(urn)?.get(&*self.attr.name),
+            None => doc.get(&*self.attr.name),
         }
     }
 }
@@ -484,7 +485,7 @@ impl Filter {
 
     /// Checks every attribute path and operator against the schema. `within`
     /// is the complex attribute whose sub-attributes a `[...]` filter names.
-    pub fn check(&self, rt: &ResourceType, within: Option<&'static Attr>) -> Result<(), ScimError> {
+    pub fn check(&self, rt: &ResourceType, within: Option<&Attr>) -> Result<(), ScimError> {
         match self {
             Self::And(a, b) | Self::Or(a, b) => {
                 a.check(rt, within)?;
@@ -516,23 +517,21 @@ impl Filter {
     /// Whether the resource document matches. The filter must have passed
     /// `check` for the same resource type.
     pub fn matches(&self, doc: &Value, rt: &ResourceType) -> bool {
-        self.eval(&Scope::Resource(doc), rt)
+        self.eval(&Scope::Resource(doc, rt))
     }
 
     /// Whether one value of the complex attribute `attr` matches this filter,
     /// whose paths name `attr`'s sub-attributes.
-    pub fn matches_element(&self, element: &Value, attr: &'static Attr) -> bool {
-        // Inside an element, paths name sub-attributes: the resource type is
-        // never consulted, so any will do.
-        self.eval(&Scope::Element(element, attr), &super::schema::USER_TYPE)
+    pub fn matches_element(&self, element: &Value, attr: &Attr) -> bool {
+        self.eval(&Scope::Element(element, attr))
     }
 
-    fn eval(&self, scope: &Scope<'_>, rt: &ResourceType) -> bool {
+    fn eval(&self, scope: &Scope<'_>) -> bool {
         match self {
-            Self::And(a, b) => a.eval(scope, rt) && b.eval(scope, rt),
-            Self::Or(a, b) => a.eval(scope, rt) || b.eval(scope, rt),
-            Self::Not(a) => !a.eval(scope, rt),
-            Self::Present(p) => scope.values(p, rt).into_iter().any(|v| match v {
+            Self::And(a, b) => a.eval(scope) && b.eval(scope),
+            Self::Or(a, b) => a.eval(scope) || b.eval(scope),
+            Self::Not(a) => !a.eval(scope),
+            Self::Present(p) => scope.values(p).into_iter().any(|v| match v {
                 Value::Null => false,
                 Value::String(s) => !s.is_empty(),
                 Value::Array(a) => !a.is_empty(),
@@ -540,10 +539,10 @@ impl Filter {
                 _ => true,
             }),
             Self::Compare(p, op, lit) => {
-                let Some(leaf) = scope.leaf(p, rt) else {
+                let Some(leaf) = scope.leaf(p) else {
                     return false;
                 };
-                let values = scope.values(p, rt);
+                let values = scope.values(p);
                 match (op, lit) {
                     (CompareOp::Eq, Literal::Null) => values.iter().all(|v| v.is_null()),
                     (CompareOp::Ne, Literal::Null) => values.iter().any(|v| !v.is_null()),
@@ -554,17 +553,17 @@ impl Filter {
                 }
             }
             Self::Complex(p, inner) => {
-                let Scope::Resource(doc) = scope else {
+                let Scope::Resource(doc, rt) = scope else {
                     return false;
                 };
                 let Some(r) = p.resolve(rt) else {
                     return false;
                 };
                 match r.container(doc) {
-                    Some(Value::Array(items)) => items
-                        .iter()
-                        .any(|e| inner.eval(&Scope::Element(e, r.attr), rt)),
-                    Some(v @ Value::Object(_)) => inner.eval(&Scope::Element(v, r.attr), rt),
+                    Some(Value::Array(items)) => {
+                        items.iter().any(|e| inner.eval(&Scope::Element(e, r.attr)))
+                    }
+                    Some(v @ Value::Object(_)) => inner.eval(&Scope::Element(v, r.attr)),
                     _ => false,
                 }
             }
@@ -634,28 +633,31 @@ impl Filter {
     }
 }
 
+/// What a filter is evaluated against: a resource of a type, or (inside
+/// `attr[...]`) one value of a complex attribute, whose paths name
+/// sub-attributes.
 enum Scope<'a> {
-    Resource(&'a Value),
-    Element(&'a Value, &'static Attr),
+    Resource(&'a Value, &'a ResourceType),
+    Element(&'a Value, &'a Attr),
 }
 
-impl Scope<'_> {
-    fn leaf(&self, p: &AttrPath, rt: &ResourceType) -> Option<&'static Attr> {
+impl<'a> Scope<'a> {
+    fn leaf(&self, p: &AttrPath) -> Option<&'a Attr> {
         match self {
-            Self::Resource(_) => p.resolve(rt).map(|r| r.leaf()),
+            Self::Resource(_, rt) => p.resolve(rt).map(|r| r.leaf()),
             Self::Element(_, parent) => parent.sub(&p.name),
         }
     }
 
     /// Every value the path reaches (multi-valued attributes fan out).
-    fn values(&self, p: &AttrPath, rt: &ResourceType) -> Vec<&Value> {
+    fn values(&self, p: &AttrPath) -> Vec<&'a Value> {
         match self {
             Self::Element(e, parent) => parent
                 .sub(&p.name)
-                .and_then(|a| e.get(a.name))
+                .and_then(|a| e.get(&*a.name))
                 .into_iter()
                 .collect(),
-            Self::Resource(doc) => {
+            Self::Resource(doc, rt) => {
                 let Some(r) = p.resolve(rt) else {
                     return Vec::new();
                 };
@@ -672,7 +674,7 @@ impl Scope<'_> {
                         .flatten()
                 });
                 match sub {
-                    Some(s) => items.into_iter().filter_map(|i| i.get(s.name)).collect(),
+                    Some(s) => items.into_iter().filter_map(|i| i.get(&*s.name)).collect(),
                     None => items,
                 }
             }
@@ -684,11 +686,11 @@ fn unknown_attr(p: &AttrPath) -> ScimError {
     ScimError::invalid_filter(format!("unknown attribute '{p}'"))
 }
 
-fn resolve_in(
+fn resolve_in<'s>(
     p: &AttrPath,
-    rt: &ResourceType,
-    within: Option<&'static Attr>,
-) -> Result<&'static Attr, ScimError> {
+    rt: &'s ResourceType,
+    within: Option<&'s Attr>,
+) -> Result<&'s Attr, ScimError> {
     match within {
         Some(parent) => {
             if p.urn.is_some() || p.sub.is_some() {
@@ -840,11 +842,14 @@ impl fmt::Display for Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::USER_TYPE;
+    use crate::scim::Kind;
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
 
     fn parse(s: &str) -> Result<Filter, ScimError> {
-        Filter::parse(s, &USER_TYPE)
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
+        Filter::parse(s, user_type)
     }
 
     fn user() -> Value {
@@ -885,12 +890,16 @@ mod tests {
 
     #[test]
     fn user_name_matches_case_insensitively() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let f = parse(r#"userName eq "BJENSEN""#).unwrap_or_else(|e| panic!("{e}"));
-        assert!(f.matches(&user(), &USER_TYPE));
+        assert!(f.matches(&user(), user_type));
     }
 
     #[test]
     fn multi_valued_and_complex_filters_match_any_value() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let doc = user();
         for (s, want) in [
             (r#"emails.value eq "babs@jensen.org""#, true),
@@ -911,7 +920,7 @@ mod tests {
             (r#"name.familyName ne "Jensen""#, false),
         ] {
             let f = parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-            assert_eq!(f.matches(&doc, &USER_TYPE), want, "{s}");
+            assert_eq!(f.matches(&doc, user_type), want, "{s}");
         }
     }
 
@@ -944,13 +953,15 @@ mod tests {
 
     #[test]
     fn finds_indexable_equality_on_either_side_of_and() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let f = parse(r#"active eq true and userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            f.eq_lookup(&USER_TYPE, "userName", None).as_deref(),
+            f.eq_lookup(user_type, "userName", None).as_deref(),
             Some("x")
         );
         let f = parse(r#"active eq true or userName eq "x""#).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(f.eq_lookup(&USER_TYPE, "userName", None), None);
+        assert_eq!(f.eq_lookup(user_type, "userName", None), None);
     }
 
     /// A deterministic generator of filter ASTs (xorshift), so that a

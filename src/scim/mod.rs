@@ -13,6 +13,7 @@ pub mod patch;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod schemas;
 
 pub use error::{ScimError, ScimType};
 pub use kind::Kind;

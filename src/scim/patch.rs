@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::error::ScimError;
 use super::filter::{AttrPath, CompareOp, Filter, Literal};
 use super::resource::{self, Doc, TopLevel};
-use super::schema::{Attr, AttrType, Mutability, ResourceType, Schema};
+use super::schema::{Attr, AttrType, Mutability, Schema};
+use super::schemas::ResourceType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -85,23 +86,19 @@ pub fn parse_operations(body: &Value) -> Result<Vec<Operation>, ScimError> {
 
 /// A PATCH path resolved against the resource type.
 #[derive(Debug)]
-enum Target {
+enum Target<'s> {
     /// A whole extension object (`path: "urn:...:User"`).
-    Extension(&'static Schema),
+    Extension(&'s Schema),
     Attribute {
-        ext: Option<&'static str>,
-        attr: &'static Attr,
+        ext: Option<&'s str>,
+        attr: &'s Attr,
         filter: Option<Filter>,
-        sub: Option<&'static Attr>,
+        sub: Option<&'s Attr>,
     },
 }
 
-fn parse_path(path: &str, rt: &ResourceType) -> Result<Target, ScimError> {
-    if let Some(s) = rt
-        .extensions
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(path))
-    {
+fn parse_path<'s>(path: &str, rt: &'s ResourceType) -> Result<Target<'s>, ScimError> {
+    if let Some(s) = rt.extension(path) {
         return Ok(Target::Extension(s));
     }
     let bad = || ScimError::invalid_path(format!("'{path}' is not a valid attribute path"));
@@ -218,7 +215,7 @@ fn apply_target(
     match target {
         Target::Extension(schema) => {
             if op == Op::Remove {
-                doc.remove(schema.id);
+                doc.remove(&*schema.id);
                 return Ok(());
             }
             let Some(Value::Object(values)) = value else {
@@ -229,7 +226,7 @@ fn apply_target(
             for (k, v) in values {
                 if let Some(attr) = schema.attr(k) {
                     let t = Target::Attribute {
-                        ext: Some(schema.id),
+                        ext: Some(&*schema.id),
                         attr,
                         filter: None,
                         sub: None,
@@ -266,7 +263,7 @@ fn apply_target(
 
 fn container<'a>(
     doc: &'a mut Doc,
-    ext: Option<&'static str>,
+    ext: Option<&str>,
 ) -> Result<&'a mut Map<String, Value>, ScimError> {
     let Some(urn) = ext else {
         return Ok(doc);
@@ -289,12 +286,12 @@ fn require_value<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a Value, 
 fn apply_plain(
     c: &mut Map<String, Value>,
     op: Op,
-    attr: &'static Attr,
-    sub: Option<&'static Attr>,
+    attr: &Attr,
+    sub: Option<&Attr>,
     value: Option<&Value>,
     path: &str,
 ) -> Result<(), ScimError> {
-    let name = attr.name;
+    let name = &*attr.name;
     match (op, sub) {
         (Op::Remove, None) => {
             match (value, attr.multi_valued, c.get_mut(name)) {
@@ -318,12 +315,12 @@ fn apply_plain(
                 Some(Value::Array(items)) => {
                     for item in items.iter_mut() {
                         if let Value::Object(o) = item {
-                            o.remove(s.name);
+                            o.remove(&*s.name);
                         }
                     }
                 }
                 Some(Value::Object(o)) => {
-                    o.remove(s.name);
+                    o.remove(&*s.name);
                 }
                 _ => {}
             }
@@ -397,13 +394,13 @@ fn apply_plain(
 fn apply_filtered(
     c: &mut Map<String, Value>,
     op: Op,
-    attr: &'static Attr,
+    attr: &Attr,
     filter: &Filter,
-    sub: Option<&'static Attr>,
+    sub: Option<&Attr>,
     value: Option<&Value>,
     path: &str,
 ) -> Result<(), ScimError> {
-    let name = attr.name;
+    let name = &*attr.name;
     let mut items = match c.remove(name) {
         Some(Value::Array(a)) => a,
         Some(single @ Value::Object(_)) => vec![single],
@@ -448,7 +445,7 @@ fn apply_filtered(
             (Op::Remove, Some(s)) => {
                 for &i in &matched {
                     if let Some(Value::Object(o)) = items.get_mut(i) {
-                        o.remove(s.name);
+                        o.remove(&*s.name);
                     }
                 }
             }
@@ -488,8 +485,8 @@ fn apply_filtered(
 
 /// The element an `eq`-only filter describes (`type eq "work" and primary eq
 /// true` → `{"type": "work", "primary": true}`), if it is that simple.
-fn seed_from_filter(f: &Filter, attr: &'static Attr) -> Option<Value> {
-    fn walk(f: &Filter, attr: &'static Attr, out: &mut Map<String, Value>) -> Option<()> {
+fn seed_from_filter(f: &Filter, attr: &Attr) -> Option<Value> {
+    fn walk(f: &Filter, attr: &Attr, out: &mut Map<String, Value>) -> Option<()> {
         match f {
             Filter::And(a, b) => {
                 walk(a, attr, out)?;
@@ -521,7 +518,7 @@ fn set_sub(item: &mut Value, s: &Attr, v: Option<Value>) {
                 o.insert(s.name.to_string(), v);
             }
             None => {
-                o.remove(s.name);
+                o.remove(&*s.name);
             }
         }
     }
@@ -568,11 +565,15 @@ fn same_value(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::Kind;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, USER_TYPE};
+    use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
 
     fn base() -> Doc {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         resource::normalize(
             &json!({
                 "userName": "bjensen",
@@ -583,13 +584,15 @@ mod tests {
                 ],
                 "active": true
             }),
-            &USER_TYPE,
+            user_type,
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn patch(doc: &Doc, body: Value) -> Result<Doc, ScimError> {
-        apply(doc, &parse_operations(&body)?, &USER_TYPE)
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
+        apply(doc, &parse_operations(&body)?, user_type)
     }
 
     #[test]
@@ -604,7 +607,9 @@ mod tests {
 
     #[test]
     fn adds_a_filtered_email_that_does_not_exist_yet() {
-        let doc = resource::normalize(&json!({"userName": "x"}), &USER_TYPE)
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
+        let doc = resource::normalize(&json!({"userName": "x"}), user_type)
             .unwrap_or_else(|e| panic!("{e}"));
         let out = patch(
             &doc,
@@ -733,8 +738,9 @@ mod tests {
 #[cfg(test)]
 mod robustness_tests {
     use super::*;
+    use crate::scim::Kind;
     use crate::scim::projection::Projection;
-    use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
 
     /// A small deterministic generator (xorshift), so failures reproduce.
@@ -761,14 +767,17 @@ mod robustness_tests {
 
     #[test]
     fn arbitrary_filters_paths_and_projections_never_panic() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
+        let group_type = schemas.resource_type(Kind::Group);
         let doc = resource::normalize(
             &json!({"userName": "x", "emails": [{"value": "a", "type": "work"}]}),
-            &USER_TYPE,
+            user_type,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         for s in strings(20_000) {
-            if let Ok(f) = Filter::parse(&s, &USER_TYPE) {
-                let _ = f.matches(&Value::Object(doc.clone()), &USER_TYPE);
+            if let Ok(f) = Filter::parse(&s, user_type) {
+                let _ = f.matches(&Value::Object(doc.clone()), user_type);
                 let _ = f.to_string();
             }
             let ops = vec![Operation {
@@ -776,15 +785,15 @@ mod robustness_tests {
                 path: Some(s.clone()),
                 value: Some(json!("v")),
             }];
-            let _ = apply(&doc, &ops, &USER_TYPE);
+            let _ = apply(&doc, &ops, user_type);
             let ops = vec![Operation {
                 op: Op::Remove,
                 path: Some(s.clone()),
                 value: None,
             }];
-            let _ = apply(&doc, &ops, &USER_TYPE);
+            let _ = apply(&doc, &ops, user_type);
             let mut out = json!({"id": "1", "userName": "x"});
-            Projection::parse(Some(&s), Some(&s), &GROUP_TYPE).apply(&mut out, &GROUP_TYPE);
+            Projection::parse(Some(&s), Some(&s), group_type).apply(&mut out, group_type);
         }
     }
 }

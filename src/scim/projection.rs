@@ -6,35 +6,34 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::AttrPath;
-use super::schema::{ResourceType, Returned};
+use super::schema::Returned;
+use super::schemas::ResourceType;
 
 /// One selected attribute: in an extension (by URN) or core, optionally a
 /// sub-attribute. `name` empty means the whole extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Selected {
-    ext: Option<&'static str>,
-    name: &'static str,
-    sub: Option<&'static str>,
+struct Selected<'s> {
+    ext: Option<&'s str>,
+    name: &'s str,
+    sub: Option<&'s str>,
 }
 
+/// What a response carries, naming attributes with the resource type's
+/// own strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Projection {
-    include: Option<Vec<Selected>>,
-    exclude: Vec<Selected>,
+pub struct Projection<'s> {
+    include: Option<Vec<Selected<'s>>>,
+    exclude: Vec<Selected<'s>>,
 }
 
-fn parse_list(list: &str, rt: &ResourceType) -> Vec<Selected> {
+fn parse_list<'s>(list: &str, rt: &'s ResourceType) -> Vec<Selected<'s>> {
     list.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .filter_map(|token| {
-            if let Some(ext) = rt
-                .extensions
-                .iter()
-                .find(|s| s.id.eq_ignore_ascii_case(token))
-            {
+            if let Some(ext) = rt.extension(token) {
                 return Some(Selected {
-                    ext: Some(ext.id),
+                    ext: Some(&ext.id),
                     name: "",
                     sub: None,
                 });
@@ -42,8 +41,8 @@ fn parse_list(list: &str, rt: &ResourceType) -> Vec<Selected> {
             let r = AttrPath::parse(token)?.resolve(rt)?;
             Some(Selected {
                 ext: r.ext,
-                name: r.attr.name,
-                sub: r.sub.map(|s| s.name),
+                name: &r.attr.name,
+                sub: r.sub.map(|s| &*s.name),
             })
         })
         .collect()
@@ -55,7 +54,7 @@ fn parse_list(list: &str, rt: &ResourceType) -> Vec<Selected> {
 /// with the enterprise extension has under 100 attribute paths.
 pub const MAX_NAMES: usize = 300;
 
-impl Projection {
+impl<'s> Projection<'s> {
     /// Like `parse`, refusing more than [`MAX_NAMES`] names. The error is
     /// `invalidValue`: RFC 7644 §3.12 defines `tooMany` for a filter that
     /// yields too many results, while this is a parameter's value the
@@ -63,7 +62,7 @@ impl Projection {
     pub fn parse_bounded(
         attributes: Option<&str>,
         excluded: Option<&str>,
-        rt: &ResourceType,
+        rt: &'s ResourceType,
     ) -> Result<Self, ScimError> {
         let names = |list: Option<&str>| {
             list.map_or(0, |l| l.split(',').filter(|t| !t.trim().is_empty()).count())
@@ -77,7 +76,7 @@ impl Projection {
         Ok(Self::parse(attributes, excluded, rt))
     }
 
-    pub fn parse(attributes: Option<&str>, excluded: Option<&str>, rt: &ResourceType) -> Self {
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>, rt: &'s ResourceType) -> Self {
         Self {
             include: attributes.map(|a| parse_list(a, rt)),
             exclude: excluded.map(|e| parse_list(e, rt)).unwrap_or_default(),
@@ -231,7 +230,8 @@ fn remove_selected(obj: &mut Map<String, Value>, sel: &Selected) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::{GROUP_TYPE, USER_TYPE};
+    use crate::scim::Kind;
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
 
     fn user() -> Value {
@@ -248,13 +248,15 @@ mod tests {
 
     #[test]
     fn attributes_keep_only_the_named_ones_plus_id_and_schemas() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let mut u = user();
         Projection::parse(
             Some("userName,name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
             None,
-            &USER_TYPE,
+            user_type,
         )
-        .apply(&mut u, &USER_TYPE);
+        .apply(&mut u, user_type);
         assert_eq!(
             u,
             json!({
@@ -270,9 +272,11 @@ mod tests {
 
     #[test]
     fn excluded_attributes_drop_those_but_never_id() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let mut u = user();
-        Projection::parse(None, Some("emails,id,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"), &USER_TYPE)
-            .apply(&mut u, &USER_TYPE);
+        Projection::parse(None, Some("emails,id,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"), user_type)
+            .apply(&mut u, user_type);
         assert_eq!(u["id"], "u1");
         assert!(u.get("emails").is_none());
         assert_eq!(u["name"], json!({"givenName": "A"}));
@@ -284,9 +288,11 @@ mod tests {
 
     #[test]
     fn tells_whether_members_are_wanted() {
+        let schemas = Schemas::builtin();
+        let group_type = schemas.resource_type(Kind::Group);
         assert!(Projection::default().wants("members"));
-        assert!(!Projection::parse(None, Some("members"), &GROUP_TYPE).wants("members"));
-        assert!(!Projection::parse(Some("displayName"), None, &GROUP_TYPE).wants("members"));
-        assert!(Projection::parse(Some("members.value"), None, &GROUP_TYPE).wants("members"));
+        assert!(!Projection::parse(None, Some("members"), group_type).wants("members"));
+        assert!(!Projection::parse(Some("displayName"), None, group_type).wants("members"));
+        assert!(Projection::parse(Some("members.value"), None, group_type).wants("members"));
     }
 }

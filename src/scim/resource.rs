@@ -7,31 +7,28 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::kind::Kind;
-use super::schema::{Attr, AttrType, Mutability, ResourceType, Returned};
+use super::schema::{Attr, AttrType, Mutability, Returned};
+use super::schemas::ResourceType;
 
 /// A resource's stored document: attributes by canonical name, extensions
 /// under their schema URN; never `id`, `meta` or `schemas`.
 pub type Doc = Map<String, Value>;
 
 /// Where an attribute named at the top level of a body belongs.
-pub(crate) enum TopLevel {
+pub(crate) enum TopLevel<'s> {
     /// A core or common attribute.
-    Core(&'static Attr),
+    Core(&'s Attr),
     /// An extension schema object (`"urn:...:User": {...}`).
-    Extension(&'static super::schema::Schema),
+    Extension(&'s super::schema::Schema),
     /// `schemas`, `id`, `meta` and other keys the client does not set.
     Ignored,
 }
 
-pub(crate) fn classify(key: &str, rt: &ResourceType) -> TopLevel {
+pub(crate) fn classify<'s>(key: &str, rt: &'s ResourceType) -> TopLevel<'s> {
     if key.eq_ignore_ascii_case("schemas") {
         return TopLevel::Ignored;
     }
-    if let Some(s) = rt
-        .extensions
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(key))
-    {
+    if let Some(s) = rt.extension(key) {
         return TopLevel::Extension(s);
     }
     match rt.core_attr(key) {
@@ -55,7 +52,7 @@ pub fn normalize(input: &Value, rt: &ResourceType) -> Result<Doc, ScimError> {
                 tracing::debug!(attribute = %key, "ignoring unknown or read-only attribute");
             }
             TopLevel::Core(attr) => {
-                if let Some(v) = normalize_attr(attr, value, attr.name)? {
+                if let Some(v) = normalize_attr(attr, value, &attr.name)? {
                     doc.insert(attr.name.to_string(), v);
                 }
             }
@@ -72,7 +69,7 @@ pub fn normalize(input: &Value, rt: &ResourceType) -> Result<Doc, ScimError> {
                 let mut ext = Map::new();
                 for (k, v) in ext_in {
                     if let Some(attr) = schema.attr(k) {
-                        if let Some(v) = normalize_attr(attr, v, attr.name)? {
+                        if let Some(v) = normalize_attr(attr, v, &attr.name)? {
                             ext.insert(attr.name.to_string(), v);
                         }
                     }
@@ -96,16 +93,16 @@ pub fn check_required(doc: &Doc, rt: &ResourceType) -> Result<(), ScimError> {
         Some(_) => true,
     };
     for attr in rt.schema.attributes.iter().filter(|a| a.required) {
-        if !present(doc.get(attr.name)) {
+        if !present(doc.get(&*attr.name)) {
             return Err(ScimError::invalid_value(format!(
                 "'{}' is required",
                 attr.name
             )));
         }
     }
-    for ext in rt.extensions {
-        let Some(obj) = doc.get(ext.id) else {
-            if rt.required_extensions.contains(&ext.id) {
+    for ext in &rt.extensions {
+        let Some(obj) = doc.get(&*ext.id) else {
+            if rt.requires(&ext.id) {
                 return Err(ScimError::invalid_value(format!(
                     "the extension '{}' is required",
                     ext.id
@@ -114,7 +111,7 @@ pub fn check_required(doc: &Doc, rt: &ResourceType) -> Result<(), ScimError> {
             continue;
         };
         for attr in ext.attributes.iter().filter(|a| a.required) {
-            if !present(obj.get(attr.name)) {
+            if !present(obj.get(&*attr.name)) {
                 return Err(ScimError::invalid_value(format!(
                     "'{}:{}' is required",
                     ext.id, attr.name
@@ -282,8 +279,8 @@ fn scalar(attr: &Attr, value: &Value, path: &str) -> Result<Value, ScimError> {
 
 /// Fails when an immutable attribute that had a value is given a different one.
 pub fn check_immutable(old: &Doc, new: &Doc, rt: &ResourceType) -> Result<(), ScimError> {
-    let scopes =
-        std::iter::once((None, rt.schema)).chain(rt.extensions.iter().map(|s| (Some(s.id), *s)));
+    let scopes = std::iter::once((None, rt.schema))
+        .chain(rt.extensions.iter().map(|s| (Some(&*s.id), &**s)));
     for (ext, schema) in scopes {
         let get = |d: &Doc, name: &str| -> Option<Value> {
             match ext {
@@ -296,7 +293,7 @@ pub fn check_immutable(old: &Doc, new: &Doc, rt: &ResourceType) -> Result<(), Sc
             .iter()
             .filter(|a| a.mutability == Mutability::Immutable)
         {
-            if let (Some(before), after) = (get(old, attr.name), get(new, attr.name)) {
+            if let (Some(before), after) = (get(old, &attr.name), get(new, &attr.name)) {
                 if after.as_ref() != Some(&before) {
                     return Err(ScimError::mutability(format!(
                         "'{}' is immutable and cannot be changed",
@@ -365,10 +362,10 @@ pub fn render(
     refs: Option<&[Ref]>,
 ) -> Value {
     let mut out = Map::new();
-    let mut schemas = vec![Value::String(rt.schema.id.into())];
-    for ext in rt.extensions {
-        if doc.contains_key(ext.id) {
-            schemas.push(Value::String(ext.id.into()));
+    let mut schemas = vec![Value::String(rt.schema.id.to_string())];
+    for ext in &rt.extensions {
+        if doc.contains_key(&*ext.id) {
+            schemas.push(Value::String(ext.id.to_string()));
         }
     }
     out.insert("schemas".into(), Value::Array(schemas));
@@ -410,11 +407,15 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, USER_TYPE};
+    use crate::scim::Kind;
+    use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
 
     #[test]
     fn canonicalizes_names_and_coerces_idp_quirks() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let doc = normalize(
             &json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -428,7 +429,7 @@ mod tests {
                     "employeeNumber": 42, "manager": "mgr-id"
                 }
             }),
-            &USER_TYPE,
+            user_type,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(doc["userName"], "a@example.com");
@@ -449,6 +450,8 @@ mod tests {
 
     #[test]
     fn rejects_wrong_types_missing_user_name_and_two_primaries() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         for body in [
             json!({"userName": "a", "active": "maybe"}),
             json!({"userName": "a", "name": "not an object"}),
@@ -457,15 +460,17 @@ mod tests {
             json!({"userName": "a", "emails": [{"value": "x", "primary": true}, {"value": "y", "primary": true}]}),
             json!(["not", "an", "object"]),
         ] {
-            assert!(normalize(&body, &USER_TYPE).is_err(), "{body}");
+            assert!(normalize(&body, user_type).is_err(), "{body}");
         }
     }
 
     #[test]
     fn render_adds_meta_and_extension_schema() {
+        let schemas = Schemas::builtin();
+        let user_type = schemas.resource_type(Kind::User);
         let doc = normalize(
             &json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}}),
-            &USER_TYPE,
+            user_type,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let meta = Meta {
@@ -474,7 +479,7 @@ mod tests {
             last_modified: "m".into(),
             version: 3,
         };
-        let out = render(&doc, &meta, &USER_TYPE, "https://h/scim/v2", None);
+        let out = render(&doc, &meta, user_type, "https://h/scim/v2", None);
         assert_eq!(out["schemas"][1], ENTERPRISE_USER_SCHEMA);
         assert_eq!(out["meta"]["location"], "https://h/scim/v2/Users/u1");
         assert_eq!(out["meta"]["version"], "W/\"3\"");
@@ -484,37 +489,43 @@ mod tests {
 #[cfg(test)]
 mod immutability_tests {
     use super::*;
-    use crate::scim::schema::{Schema, USER};
+    use crate::scim::schema::Schema;
+    use crate::scim::schemas::{Extension, Schemas};
     use serde_json::json;
 
-    static BADGE_ATTRS: &[Attr] = &[Attr::string("badge", "A badge number set once.").immutable()];
-    static BADGE: Schema = Schema {
-        id: "urn:example:params:scim:schemas:extension:badge:2.0:User",
-        name: "Badge",
-        description: "test extension",
-        attributes: BADGE_ATTRS,
-    };
-    static BADGED_USER: ResourceType = ResourceType {
-        kind: Kind::User,
-        description: "",
-        schema: &USER,
-        extensions: &[&BADGE],
-        required_extensions: &[],
-    };
+    const BADGE_URN: &str = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+    const BADGE_ATTRS: &[Attr] = &[Attr::string("badge", "A badge number set once.").immutable()];
 
-    fn doc(badge: Option<&str>) -> Doc {
+    /// Users with an extension whose one attribute is immutable.
+    fn badged() -> Schemas {
+        Schemas::with_extensions(vec![Extension {
+            resource_type: Kind::User,
+            schema: Schema {
+                id: BADGE_URN.into(),
+                name: "Badge".into(),
+                description: "test extension".into(),
+                attributes: BADGE_ATTRS.into(),
+            },
+            required: false,
+        }])
+    }
+
+    fn doc(users: &ResourceType, badge: Option<&str>) -> Doc {
         let mut body = json!({"userName": "a"});
         if let Some(b) = badge {
-            body[BADGE.id] = json!({"badge": b});
+            body[BADGE_URN] = json!({"badge": b});
         }
-        normalize(&body, &BADGED_USER).unwrap_or_else(|e| panic!("{e}"))
+        normalize(&body, users).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn immutable_attributes_may_be_set_once_but_not_changed() {
-        assert!(check_immutable(&doc(None), &doc(Some("7")), &BADGED_USER).is_ok());
-        assert!(check_immutable(&doc(Some("7")), &doc(Some("7")), &BADGED_USER).is_ok());
-        let err = check_immutable(&doc(Some("7")), &doc(Some("8")), &BADGED_USER).err();
+        let schemas = badged();
+        let users = schemas.resource_type(Kind::User);
+        let doc = |badge| doc(users, badge);
+        assert!(check_immutable(&doc(None), &doc(Some("7")), users).is_ok());
+        assert!(check_immutable(&doc(Some("7")), &doc(Some("7")), users).is_ok());
+        let err = check_immutable(&doc(Some("7")), &doc(Some("8")), users).err();
         assert_eq!(
             err.and_then(|e| e.scim_type),
             Some(crate::scim::ScimType::Mutability)

@@ -2,11 +2,9 @@
 //! `/ResourceTypes`, validation of incoming resources, and filter/PATCH path
 //! resolution. Attribute names are matched case-insensitively (RFC 7643 §2.1).
 
-use std::sync::{LazyLock, OnceLock};
+use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
-
-use super::kind::Kind;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -101,10 +99,43 @@ impl Uniqueness {
     }
 }
 
-/// One attribute definition with its RFC 7643 §7 characteristics.
-#[derive(Debug, Clone, Copy)]
+/// Names an attribute lists (canonical values, reference types): constants
+/// in the built-in schemas, the declaration's own in a declared one.
+#[derive(Debug, Clone)]
+pub enum Names {
+    Builtin(&'static [&'static str]),
+    Declared(Vec<String>),
+}
+
+impl Names {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (builtin, declared): (&[&str], &[String]) = match self {
+            Self::Builtin(b) => (b, &[]),
+            Self::Declared(d) => (&[], d),
+        };
+        builtin
+            .iter()
+            .copied()
+            .chain(declared.iter().map(String::as_str))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Builtin(b) => b.len(),
+            Self::Declared(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One attribute definition with its RFC 7643 §7 characteristics. Built-in
+/// attributes borrow constants; a declared one owns what its file said.
+#[derive(Debug, Clone)]
 pub struct Attr {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub ty: AttrType,
     pub multi_valued: bool,
     pub required: bool,
@@ -112,16 +143,26 @@ pub struct Attr {
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
-    pub canonical_values: &'static [&'static str],
-    pub reference_types: &'static [&'static str],
-    pub sub_attributes: &'static [Attr],
-    pub description: &'static str,
+    pub canonical_values: Names,
+    pub reference_types: Names,
+    pub sub_attributes: Cow<'static, [Attr]>,
+    pub description: Cow<'static, str>,
 }
 
 impl Attr {
-    pub(crate) const fn new(name: &'static str, ty: AttrType, description: &'static str) -> Self {
+    /// Every list-valued characteristic is given here, once: a const fn
+    /// cannot replace one afterwards (that would drop the old value, and
+    /// destructors do not run at compile time).
+    const fn of(
+        name: &'static str,
+        ty: AttrType,
+        canonical: &'static [&'static str],
+        references: &'static [&'static str],
+        subs: &'static [Attr],
+        description: &'static str,
+    ) -> Self {
         Self {
-            name,
+            name: Cow::Borrowed(name),
             ty,
             multi_valued: false,
             required: false,
@@ -129,14 +170,25 @@ impl Attr {
             mutability: Mutability::ReadWrite,
             returned: Returned::Default,
             uniqueness: Uniqueness::None,
-            canonical_values: &[],
-            reference_types: &[],
-            sub_attributes: &[],
-            description,
+            canonical_values: Names::Builtin(canonical),
+            reference_types: Names::Builtin(references),
+            sub_attributes: Cow::Borrowed(subs),
+            description: Cow::Borrowed(description),
         }
+    }
+    pub(crate) const fn new(name: &'static str, ty: AttrType, description: &'static str) -> Self {
+        Self::of(name, ty, &[], &[], &[], description)
     }
     pub(crate) const fn string(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttrType::String, description)
+    }
+    /// A string attribute with canonical values.
+    pub(crate) const fn choice(
+        name: &'static str,
+        values: &'static [&'static str],
+        description: &'static str,
+    ) -> Self {
+        Self::of(name, AttrType::String, values, &[], &[], description)
     }
     pub(crate) const fn boolean(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttrType::Boolean, description)
@@ -149,18 +201,14 @@ impl Attr {
         types: &'static [&'static str],
         description: &'static str,
     ) -> Self {
-        let mut a = Self::new(name, AttrType::Reference, description);
-        a.reference_types = types;
-        a
+        Self::of(name, AttrType::Reference, &[], types, &[], description)
     }
     pub(crate) const fn complex(
         name: &'static str,
         subs: &'static [Attr],
         description: &'static str,
     ) -> Self {
-        let mut a = Self::new(name, AttrType::Complex, description);
-        a.sub_attributes = subs;
-        a
+        Self::of(name, AttrType::Complex, &[], &[], subs, description)
     }
     pub(crate) const fn multi(mut self) -> Self {
         self.multi_valued = true;
@@ -194,13 +242,9 @@ impl Attr {
         self.uniqueness = u;
         self
     }
-    pub(crate) const fn canonical(mut self, values: &'static [&'static str]) -> Self {
-        self.canonical_values = values;
-        self
-    }
 
     /// A sub-attribute by name, case-insensitively.
-    pub fn sub(&self, name: &str) -> Option<&'static Attr> {
+    pub fn sub(&self, name: &str) -> Option<&Attr> {
         self.sub_attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
@@ -215,7 +259,8 @@ impl Attr {
         m.insert("description".into(), json!(self.description));
         m.insert("required".into(), json!(self.required));
         if !self.canonical_values.is_empty() {
-            m.insert("canonicalValues".into(), json!(self.canonical_values));
+            let values: Vec<&str> = self.canonical_values.iter().collect();
+            m.insert("canonicalValues".into(), json!(values));
         }
         if matches!(
             self.ty,
@@ -229,7 +274,8 @@ impl Attr {
             m.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
         }
         if !self.reference_types.is_empty() {
-            m.insert("referenceTypes".into(), json!(self.reference_types));
+            let types: Vec<&str> = self.reference_types.iter().collect();
+            m.insert("referenceTypes".into(), json!(types));
         }
         if !self.sub_attributes.is_empty() {
             let subs: Vec<Value> = self.sub_attributes.iter().map(Attr::to_json).collect();
@@ -240,16 +286,30 @@ impl Attr {
 }
 
 /// A schema: its URN, name and attributes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Schema {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub attributes: &'static [Attr],
+    pub id: Cow<'static, str>,
+    pub name: Cow<'static, str>,
+    pub description: Cow<'static, str>,
+    pub attributes: Cow<'static, [Attr]>,
 }
 
 impl Schema {
-    pub fn attr(&self, name: &str) -> Option<&'static Attr> {
+    const fn builtin(
+        id: &'static str,
+        name: &'static str,
+        description: &'static str,
+        attributes: &'static [Attr],
+    ) -> Self {
+        Self {
+            id: Cow::Borrowed(id),
+            name: Cow::Borrowed(name),
+            description: Cow::Borrowed(description),
+            attributes: Cow::Borrowed(attributes),
+        }
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
         self.attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
@@ -330,7 +390,11 @@ const fn multi_subs_value(value: Attr, types: &'static [&'static str]) -> [Attr;
             "display",
             "A human-readable name, primarily used for display purposes.",
         ),
-        Attr::string("type", "A label indicating the attribute's function.").canonical(types),
+        Attr::choice(
+            "type",
+            types,
+            "A label indicating the attribute's function.",
+        ),
         Attr::boolean("primary", "Whether this value is the preferred one."),
     ]
 }
@@ -372,8 +436,11 @@ const ADDRESS_SUBS: &[Attr] = &[
     Attr::string("region", "The state or region component."),
     Attr::string("postalCode", "The zip code or postal code component."),
     Attr::string("country", "The country name component."),
-    Attr::string("type", "A label indicating the attribute's function.")
-        .canonical(&["work", "home", "other"]),
+    Attr::choice(
+        "type",
+        &["work", "home", "other"],
+        "A label indicating the attribute's function.",
+    ),
     Attr::boolean("primary", "Whether this address is the preferred one."),
 ];
 
@@ -381,9 +448,12 @@ const GROUP_REF_SUBS: &[Attr] = &[
     Attr::string("value", "The identifier of the User's group.").read_only(),
     Attr::reference("$ref", &["User", "Group"], "The URI of the Group.").read_only(),
     Attr::string("display", "A human-readable name of the group.").read_only(),
-    Attr::string("type", "Membership: direct or indirect.")
-        .canonical(&["direct", "indirect"])
-        .read_only(),
+    Attr::choice(
+        "type",
+        &["direct", "indirect"],
+        "Membership: direct or indirect.",
+    )
+    .read_only(),
 ];
 
 const USER_ATTRS: &[Attr] = &[
@@ -450,12 +520,7 @@ const USER_ATTRS: &[Attr] = &[
     .multi(),
 ];
 
-pub static USER: Schema = Schema {
-    id: USER_SCHEMA,
-    name: "User",
-    description: "User Account",
-    attributes: USER_ATTRS,
-};
+pub static USER: Schema = Schema::builtin(USER_SCHEMA, "User", "User Account", USER_ATTRS);
 
 // ---- Enterprise User (RFC 7643 §4.3) ---------------------------------------
 
@@ -480,12 +545,12 @@ const ENTERPRISE_ATTRS: &[Attr] = &[
     Attr::complex("manager", MANAGER_SUBS, "The User's manager."),
 ];
 
-pub static ENTERPRISE_USER: Schema = Schema {
-    id: ENTERPRISE_USER_SCHEMA,
-    name: "EnterpriseUser",
-    description: "Enterprise User",
-    attributes: ENTERPRISE_ATTRS,
-};
+pub static ENTERPRISE_USER: Schema = Schema::builtin(
+    ENTERPRISE_USER_SCHEMA,
+    "EnterpriseUser",
+    "Enterprise User",
+    ENTERPRISE_ATTRS,
+);
 
 // ---- Group (RFC 7643 §4.2, §8.7.1) ------------------------------------------
 
@@ -500,9 +565,12 @@ const MEMBER_SUBS: &[Attr] = &[
     )
     .case_exact()
     .immutable(),
-    Attr::string("type", "The type of the member: User or Group.")
-        .canonical(&["User", "Group"])
-        .immutable(),
+    Attr::choice(
+        "type",
+        &["User", "Group"],
+        "The type of the member: User or Group.",
+    )
+    .immutable(),
     Attr::string("display", "A human-readable name of the member.").read_only(),
 ];
 
@@ -511,152 +579,7 @@ const GROUP_ATTRS: &[Attr] = &[
     Attr::complex("members", MEMBER_SUBS, "A list of members of the Group.").multi(),
 ];
 
-pub static GROUP: Schema = Schema {
-    id: GROUP_SCHEMA,
-    name: "Group",
-    description: "Group",
-    attributes: GROUP_ATTRS,
-};
-
-/// A resource type: its endpoint, core schema and extensions.
-#[derive(Debug)]
-pub struct ResourceType {
-    pub kind: Kind,
-    pub description: &'static str,
-    pub schema: &'static Schema,
-    pub extensions: &'static [&'static Schema],
-    /// The extensions every resource of this type must carry.
-    pub required_extensions: &'static [&'static str],
-}
-
-impl ResourceType {
-    /// The type's name (`User`, `Group`).
-    pub fn name(&self) -> &'static str {
-        self.kind.name()
-    }
-
-    /// The schema an attribute URN prefix names, if it is this type's core
-    /// schema or one of its extensions (case-insensitive).
-    pub fn schema_by_urn(&self, urn: &str) -> Option<&'static Schema> {
-        std::iter::once(self.schema)
-            .chain(self.extensions.iter().copied())
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
-    }
-
-    /// Every schema URN this type knows, longest first, so that prefix matching
-    /// picks the most specific.
-    pub fn urns(&self) -> impl Iterator<Item = &'static str> + '_ {
-        std::iter::once(self.schema.id).chain(self.extensions.iter().map(|s| s.id))
-    }
-
-    /// A core or common attribute by name (case-insensitive).
-    pub fn core_attr(&self, name: &str) -> Option<&'static Attr> {
-        COMMON_ATTRIBUTES
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
-            .or_else(|| self.schema.attr(name))
-    }
-
-    pub fn to_json(&self, base_url: &str) -> Value {
-        let ext: Vec<Value> = self
-            .extensions
-            .iter()
-            .map(|s| json!({"schema": s.id, "required": self.required_extensions.contains(&s.id)}))
-            .collect();
-        json!({
-            "schemas": [RESOURCE_TYPE_SCHEMA],
-            "id": self.name(),
-            "name": self.name(),
-            "endpoint": self.kind.endpoint(),
-            "description": self.description,
-            "schema": self.schema.id,
-            "schemaExtensions": ext,
-            "meta": {
-                "resourceType": "ResourceType",
-                "location": format!("{base_url}/ResourceTypes/{}", self.name()),
-            }
-        })
-    }
-}
-
-/// Extension schemas an operator declared (`SCIM_SCHEMA_EXTENSIONS`), by the
-/// resource type they extend. Installed once, before the first request.
-static CUSTOM: OnceLock<Vec<Extension>> = OnceLock::new();
-
-/// A declared extension: the schema, the resource type it extends, and
-/// whether resources of that type must carry it.
-#[derive(Debug, Clone, Copy)]
-pub struct Extension {
-    pub resource_type: Kind,
-    pub schema: &'static Schema,
-    pub required: bool,
-}
-
-/// Installs the operator's extension schemas. Only the first call counts,
-/// and it must come before anything reads a resource type.
-pub fn install_extensions(extensions: Vec<Extension>) -> Result<(), String> {
-    CUSTOM
-        .set(extensions)
-        .map_err(|_| "extension schemas were already installed".to_string())
-}
-
-fn custom_for(resource_type: Kind) -> impl Iterator<Item = &'static Extension> {
-    CUSTOM
-        .get()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(move |e| e.resource_type == resource_type)
-}
-
-fn build(
-    kind: Kind,
-    description: &'static str,
-    schema: &'static Schema,
-    builtin: &[&'static Schema],
-) -> ResourceType {
-    let mut extensions: Vec<&'static Schema> = builtin.to_vec();
-    let mut required = Vec::new();
-    for e in custom_for(kind) {
-        extensions.push(e.schema);
-        if e.required {
-            required.push(e.schema.id);
-        }
-    }
-    ResourceType {
-        kind,
-        description,
-        schema,
-        extensions: Box::leak(extensions.into_boxed_slice()),
-        required_extensions: Box::leak(required.into_boxed_slice()),
-    }
-}
-
-pub static USER_TYPE: LazyLock<ResourceType> =
-    LazyLock::new(|| build(Kind::User, "User Account", &USER, &[&ENTERPRISE_USER]));
-
-pub static GROUP_TYPE: LazyLock<ResourceType> =
-    LazyLock::new(|| build(Kind::Group, "Group", &GROUP, &[]));
-
-/// The resource type of a kind.
-pub fn resource_type(kind: Kind) -> &'static ResourceType {
-    match kind {
-        Kind::User => &USER_TYPE,
-        Kind::Group => &GROUP_TYPE,
-    }
-}
-
-/// Every resource type this service provider serves.
-pub fn resource_types() -> [&'static ResourceType; 2] {
-    Kind::ALL.map(resource_type)
-}
-
-/// Every schema this service provider serves under `/Schemas`.
-pub fn schemas() -> Vec<&'static Schema> {
-    let mut all: Vec<&'static Schema> = vec![&USER, &GROUP, &ENTERPRISE_USER];
-    all.extend(CUSTOM.get().into_iter().flatten().map(|e| e.schema));
-    all
-}
+pub static GROUP: Schema = Schema::builtin(GROUP_SCHEMA, "Group", "Group", GROUP_ATTRS);
 
 #[cfg(test)]
 mod tests {
@@ -703,22 +626,5 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(emails["multiValued"], true);
         assert_eq!(emails["subAttributes"].as_array().map(Vec::len), Some(4));
-    }
-
-    #[test]
-    fn attribute_lookup_ignores_case() {
-        assert_eq!(
-            USER_TYPE.core_attr("USERNAME").map(|a| a.name),
-            Some("userName")
-        );
-        assert_eq!(
-            USER_TYPE.core_attr("externalid").map(|a| a.name),
-            Some("externalId")
-        );
-        assert!(
-            USER_TYPE
-                .schema_by_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user")
-                .is_some()
-        );
     }
 }

@@ -13,7 +13,7 @@ use crate::scim::ScimError;
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::patch::{self, Op, Operation};
 use crate::scim::resource::{self, Doc, Meta, Ref};
-use crate::scim::schema::GROUP_TYPE;
+use crate::scim::schemas::ResourceType;
 use crate::store::keys;
 use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Edge, Stored};
@@ -101,10 +101,10 @@ enum MembersPath<'a> {
     Sub,
 }
 
-fn members_path(p: &str) -> Option<MembersPath<'_>> {
+fn members_path<'a>(groups: &ResourceType, p: &'a str) -> Option<MembersPath<'a>> {
     let open = p.find('[');
     let head = open.map_or(p, |i| &p[..i]);
-    let r = AttrPath::parse(head)?.resolve(&GROUP_TYPE)?;
+    let r = AttrPath::parse(head)?.resolve(groups)?;
     if r.ext.is_some() || r.attr.name != "members" {
         return None;
     }
@@ -137,8 +137,11 @@ fn require_members_value<'a>(op: &'a Operation, p: &str) -> Result<Option<&'a Va
 }
 
 /// Splits PATCH operations into member changes and the rest.
-fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), ScimError> {
-    let members_attr = GROUP_TYPE
+fn split(
+    groups: &ResourceType,
+    ops: Vec<Operation>,
+) -> Result<(Vec<Operation>, Vec<MemberChange>), ScimError> {
+    let members_attr = groups
         .core_attr("members")
         .ok_or_else(ScimError::internal)?;
     let mut other = Vec::new();
@@ -151,7 +154,7 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
             };
             let mut rest = Map::new();
             for (k, v) in values {
-                match members_path(k) {
+                match members_path(groups, k) {
                     Some(MembersPath::Whole) => {
                         let ids = member_ids(Some(v), k)?;
                         changes.push(match op.op {
@@ -183,7 +186,7 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
             }
             continue;
         };
-        match members_path(&p) {
+        match members_path(groups, &p) {
             None => other.push(op),
             Some(MembersPath::Sub) => {
                 return Err(ScimError::mutability(format!(
@@ -212,7 +215,7 @@ fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), Sci
                     )));
                 }
                 let filter = Filter::parse_syntax(filter)
-                    .and_then(|f| f.check(&GROUP_TYPE, Some(members_attr)).map(|()| f))
+                    .and_then(|f| f.check(groups, Some(members_attr)).map(|()| f))
                     .map_err(|e| ScimError::invalid_path(format!("'{p}': {}", e.detail)))?;
                 changes.push(match value_eq_ids(&filter) {
                     Some(ids) => MemberChange::Remove(ids),
@@ -256,7 +259,11 @@ impl Plan {
     /// The changes in request order, over the current members when a
     /// change needs them (`current` is then `Some`). A filtered removal
     /// that matches no member is a 400 `noTarget`.
-    fn build(changes: &[MemberChange], current: Option<&[Edge]>) -> Result<Self, ScimError> {
+    fn build(
+        groups: &ResourceType,
+        changes: &[MemberChange],
+        current: Option<&[Edge]>,
+    ) -> Result<Self, ScimError> {
         let mut plan = Plan::default();
         for change in changes {
             match change {
@@ -284,7 +291,7 @@ impl Plan {
                     }
                 }
                 MemberChange::RemoveWhere(filter) => {
-                    let matched = matching_members(filter, current.unwrap_or_default())?;
+                    let matched = matching_members(groups, filter, current.unwrap_or_default())?;
                     if matched.is_empty() && !plan.clear {
                         return Err(ScimError::no_target(format!(
                             "members[{filter}] matched no member"
@@ -319,8 +326,12 @@ impl Plan {
 
 /// The current members a `members[<filter>]` names: evaluated over every
 /// member (O(group size), as it must be).
-fn matching_members(filter: &Filter, current: &[Edge]) -> Result<Vec<String>, ScimError> {
-    let members_attr = GROUP_TYPE
+fn matching_members(
+    groups: &ResourceType,
+    filter: &Filter,
+    current: &[Edge],
+) -> Result<Vec<String>, ScimError> {
+    let members_attr = groups
         .core_attr("members")
         .ok_or_else(ScimError::internal)?;
     Ok(current
@@ -468,11 +479,12 @@ impl Service {
     }
 
     pub async fn create_group(&self, body: &Value, with_members: bool) -> Result<View, ScimError> {
-        let mut doc = resource::normalize(body, &GROUP_TYPE)?;
+        let rt = self.resource_type(Kind::Group);
+        let mut doc = resource::normalize(body, rt)?;
         let ids = Self::split_members(&mut doc)?;
         self.check_member_count(ids.len())?;
         let found = self.resolve_members("", &ids).await?;
-        let stored = Self::prepare(&GROUP_TYPE, doc)?;
+        let stored = Self::prepare(rt, doc)?;
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
         let writes = self.dir.edge_writes(&edges, &[]);
         if writes.len() <= EDGES_IN_ONE_TRANSACTION {
@@ -514,7 +526,8 @@ impl Service {
         if_match: Option<&str>,
         with_members: bool,
     ) -> Result<View, ScimError> {
-        let mut doc = resource::normalize(body, &GROUP_TYPE)?;
+        let rt = self.resource_type(Kind::Group);
+        let mut doc = resource::normalize(body, rt)?;
         let ids = Self::split_members(&mut doc)?;
         self.check_member_count(ids.len())?;
         let found = self.resolve_members(id, &ids).await?;
@@ -525,7 +538,7 @@ impl Service {
         };
         let mut retry = Retry::new();
         let stored = loop {
-            let group = self.get(&GROUP_TYPE, id).await?;
+            let group = self.get(rt, id).await?;
             check_if_match(if_match, &group.meta)?;
             let current = self.dir.edges_of_group(id, usize::MAX).await?.0;
             let (adds, removes) = plan_edges(id, &plan, &found, Some(&current));
@@ -536,7 +549,7 @@ impl Service {
             {
                 break s;
             }
-            if !retry.again(&GROUP_TYPE, id).await {
+            if !retry.again(rt, id).await {
                 return Err(ScimError::unavailable());
             }
         };
@@ -566,19 +579,18 @@ impl Service {
         removes: &[Edge],
         if_match: Option<&str>,
     ) -> Result<Option<Stored>, ScimError> {
+        let rt = self.resource_type(Kind::Group);
         let writes = self.dir.edge_writes(adds, removes);
         let with = outside(&writes);
         let written = match change {
             GroupDoc::Same => self.touch_group(old, with, if_match).await?,
             GroupDoc::Patch(ops) => {
-                let apply = |d: &Doc| patch::apply(d, ops, &GROUP_TYPE);
-                self.modify_round(&GROUP_TYPE, old, if_match, with, &apply)
-                    .await?
+                let apply = |d: &Doc| patch::apply(d, ops, rt);
+                self.modify_round(rt, old, if_match, with, &apply).await?
             }
             GroupDoc::Replace(doc) => {
                 let replace = |_: &Doc| Ok(doc.clone());
-                self.modify_round(&GROUP_TYPE, old, if_match, with, &replace)
-                    .await?
+                self.modify_round(rt, old, if_match, with, &replace).await?
             }
         };
         match (written, with) {
@@ -648,11 +660,12 @@ impl Service {
         if_match: Option<&str>,
         want: Option<bool>,
     ) -> Result<Option<View>, ScimError> {
-        let (other, changes) = split(self.patch_operations(body)?)?;
+        let rt = self.resource_type(Kind::Group);
+        let (other, changes) = split(rt, self.patch_operations(body)?)?;
         self.check_member_count(changes.iter().map(MemberChange::named).sum())?;
         check_filtered_removals(&changes)?;
         if keys::check_key_value("id", id).is_err() {
-            return Err(not_found(&GROUP_TYPE, "(too long)"));
+            return Err(not_found(rt, "(too long)"));
         }
         // Small sets of named members need no read of the group: their
         // edges go in one transaction with the group's version.
@@ -681,7 +694,8 @@ impl Service {
         changes: &[MemberChange],
         want: Option<bool>,
     ) -> Result<Option<View>, ScimError> {
-        let plan = Plan::build(changes, None)?;
+        let rt = self.resource_type(Kind::Group);
+        let plan = Plan::build(rt, changes, None)?;
         let found = match self.resolve_members(id, &plan.adds).await {
             Ok(found) => found,
             Err(e) => return Err(self.unless_missing(id, e).await),
@@ -699,9 +713,9 @@ impl Service {
                 Err(DirError::VersionMismatch) => {
                     // Gone, or claimed by a write in batches.
                     if self.dir.get(Kind::Group, id).await?.is_none() {
-                        return Err(not_found(&GROUP_TYPE, id));
+                        return Err(not_found(rt, id));
                     }
-                    if !retry.again(&GROUP_TYPE, id).await {
+                    if !retry.again(rt, id).await {
                         return Err(ScimError::unavailable());
                     }
                 }
@@ -726,6 +740,7 @@ impl Service {
         if_match: Option<&str>,
         want: Option<bool>,
     ) -> Result<Option<View>, ScimError> {
+        let rt = self.resource_type(Kind::Group);
         let reads_edges = changes.iter().any(MemberChange::needs_current) || want == Some(true);
         let change = match other {
             [] => GroupDoc::Same,
@@ -734,13 +749,13 @@ impl Service {
         let mut found = HashMap::new();
         let mut retry = Retry::new();
         loop {
-            let group = self.get(&GROUP_TYPE, id).await?;
+            let group = self.get(rt, id).await?;
             check_if_match(if_match, &group.meta)?;
             let current = match reads_edges {
                 true => Some(self.dir.edges_of_group(id, usize::MAX).await?.0),
                 false => None,
             };
-            let plan = Plan::build(changes, current.as_deref())?;
+            let plan = Plan::build(rt, changes, current.as_deref())?;
             let unresolved: Vec<String> = plan
                 .adds
                 .iter()
@@ -762,7 +777,7 @@ impl Service {
                 };
                 return Ok(want.map(|_| View { stored, refs }));
             }
-            if !retry.again(&GROUP_TYPE, id).await {
+            if !retry.again(rt, id).await {
                 return Err(ScimError::unavailable());
             }
         }
@@ -777,15 +792,16 @@ impl Service {
     /// The group and its members as one stored state: read again while the
     /// group's version moved between reading it and reading its edges.
     async fn settled_view(&self, id: &str, with_members: bool) -> Result<View, ScimError> {
-        let mut stored = self.get(&GROUP_TYPE, id).await?;
+        let rt = self.resource_type(Kind::Group);
+        let mut stored = self.get(rt, id).await?;
         if !with_members {
             return Ok(View { stored, refs: None });
         }
         let mut retry = Retry::new();
         loop {
             let refs = self.members_of(id).await?;
-            let again = self.get(&GROUP_TYPE, id).await?;
-            if again.meta.version == stored.meta.version || !retry.again(&GROUP_TYPE, id).await {
+            let again = self.get(rt, id).await?;
+            if again.meta.version == stored.meta.version || !retry.again(rt, id).await {
                 // (Past the retries, the members as last read, with the
                 // version read just before them: the change is made, and
                 // the answer must not be a 503.)
@@ -802,10 +818,11 @@ impl Service {
     /// if the group does not exist, that is the answer (404), as it is when
     /// the group was read first.
     async fn unless_missing(&self, id: &str, e: ScimError) -> ScimError {
+        let rt = self.resource_type(Kind::Group);
         if e.status >= 500 {
             return e;
         }
-        match self.get(&GROUP_TYPE, id).await {
+        match self.get(rt, id).await {
             Err(missing) if missing.status == 404 => missing,
             _ => e,
         }
@@ -813,10 +830,11 @@ impl Service {
 
     /// Deletes a group; its member edges, and its own memberships, go with it.
     pub async fn delete_group(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        let rt = self.resource_type(Kind::Group);
         // Leftovers of earlier deletes first: this delete's own cleanup has
         // its own budget.
         self.continue_cleanup().await;
-        self.delete(&GROUP_TYPE, id, if_match).await
+        self.delete(rt, id, if_match).await
     }
 }
 
@@ -869,7 +887,12 @@ fn edge(group_id: &str, member: &Ref) -> Edge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schemas::Schemas;
     use serde_json::json;
+
+    fn split(ops: Vec<Operation>) -> Result<(Vec<Operation>, Vec<MemberChange>), ScimError> {
+        super::split(Schemas::builtin().resource_type(Kind::Group), ops)
+    }
 
     fn ops(v: Value) -> Vec<Operation> {
         patch::parse_operations(&json!({"Operations": v})).unwrap_or_else(|e| panic!("{e}"))
@@ -911,9 +934,11 @@ mod tests {
                 ));
                 if let Ok((other, _)) = r {
                     // Not a members path: left to the generic PATCH, which refuses it.
-                    let doc = resource::normalize(&json!({"displayName": "g"}), &GROUP_TYPE)
+                    let schemas = Schemas::builtin();
+                    let groups = schemas.resource_type(Kind::Group);
+                    let doc = resource::normalize(&json!({"displayName": "g"}), groups)
                         .unwrap_or_else(|e| panic!("{e}"));
-                    assert!(patch::apply(&doc, &other, &GROUP_TYPE).is_err(), "{op} {p}");
+                    assert!(patch::apply(&doc, &other, groups).is_err(), "{op} {p}");
                 }
             }
         }

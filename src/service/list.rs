@@ -20,7 +20,8 @@ use crate::scim::ScimError;
 use crate::scim::filter::{Filter, Resolved};
 use crate::scim::list::{MIN_REF_BYTES, PageBudget, Paging, SortOrder, json_len};
 use crate::scim::resource::{self, Ref};
-use crate::scim::schema::{AttrType, ResourceType};
+use crate::scim::schema::AttrType;
+use crate::scim::schemas::ResourceType;
 use crate::store::{Stored, keys};
 
 /// How a list pages.
@@ -35,9 +36,9 @@ pub enum Position {
 
 /// A list request, parsed and checked against its resource type.
 #[derive(Debug, Clone)]
-pub struct ListQuery {
+pub struct ListQuery<'s> {
     pub filter: Option<Filter>,
-    pub sort: Option<(Resolved, SortOrder)>,
+    pub sort: Option<(Resolved<'s>, SortOrder)>,
     pub position: Position,
     /// Compute each resource's references (a user's groups, a group's members).
     pub with_refs: bool,
@@ -116,7 +117,7 @@ fn sort_value<'a>(doc: &'a Value, by: &Resolved) -> Option<&'a Value> {
             .flatten()
     });
     match sub {
-        Some(s) => v.get(s.name),
+        Some(s) => v.get(&*s.name),
         None => Some(v),
     }
 }
@@ -151,8 +152,8 @@ fn compare_values(by: &Resolved, a: Option<&Value>, b: Option<&Value>) -> Orderi
 impl Service {
     pub async fn list(
         &self,
-        rt: &'static ResourceType,
-        q: &ListQuery,
+        rt: &ResourceType,
+        q: &ListQuery<'_>,
     ) -> Result<ListResult, ScimError> {
         let (stored, total, next_after) = match &q.position {
             Position::Index(paging) => {
@@ -187,7 +188,7 @@ impl Service {
     /// kept, so a page is never empty for that); and whether it stopped.
     async fn views(
         &self,
-        rt: &'static ResourceType,
+        rt: &ResourceType,
         stored: Vec<Stored>,
         with_refs: bool,
         budget: PageBudget,
@@ -254,8 +255,8 @@ impl Service {
     /// what the window needs.
     async fn index_page(
         &self,
-        rt: &'static ResourceType,
-        q: &ListQuery,
+        rt: &ResourceType,
+        q: &ListQuery<'_>,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
         if q.filter.is_none() && q.sort.is_none() {
@@ -288,7 +289,7 @@ impl Service {
     /// the window read a batch at a time and dropped, then the window.
     async fn unfiltered_page(
         &self,
-        rt: &'static ResourceType,
+        rt: &ResourceType,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
         let total = self.dir.count(rt.kind).await?;
@@ -313,8 +314,8 @@ impl Service {
     /// and then the page read by id.
     async fn scanned_page(
         &self,
-        rt: &'static ResourceType,
-        q: &ListQuery,
+        rt: &ResourceType,
+        q: &ListQuery<'_>,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
         let max = self.limits.max_filter_scan;
@@ -360,7 +361,7 @@ impl Service {
     /// `max_filter_scan` were examined.
     async fn cursor_page(
         &self,
-        rt: &'static ResourceType,
+        rt: &ResourceType,
         filter: Option<&Filter>,
         after: Option<&str>,
         count: usize,
@@ -437,7 +438,7 @@ impl Service {
     /// edges found them).
     async fn indexed_candidates(
         &self,
-        rt: &'static ResourceType,
+        rt: &ResourceType,
         filter: &Filter,
     ) -> Result<Option<(Vec<Stored>, Option<Ref>)>, ScimError> {
         let mut applies = INDEXED
@@ -684,7 +685,7 @@ enum Picker<'a> {
 }
 
 impl<'a> Picker<'a> {
-    fn new(sort: Option<&'a (Resolved, SortOrder)>, paging: Paging) -> Self {
+    fn new(sort: Option<&'a (Resolved<'a>, SortOrder)>, paging: Paging) -> Self {
         match sort {
             None => Self::Window(Window {
                 skip: paging.start_index - 1,
@@ -748,7 +749,7 @@ impl Window {
 /// id order (as the matches come), trimmed as they grow: memory is
 /// O(startIndex + count) keys, not the matches' documents.
 struct TopKeys<'a> {
-    by: &'a Resolved,
+    by: &'a Resolved<'a>,
     order: SortOrder,
     keep: usize,
     keys: Vec<(Option<Value>, String)>,

@@ -19,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 pub use list::{INDEXED, ListQuery, ListResult, Position};
 
 use crate::scim::resource::{Doc, Meta, Ref};
-use crate::scim::schema::ResourceType;
+use crate::scim::schemas::{ResourceType, Schemas};
 use crate::scim::{Kind, ScimError, patch};
 use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
@@ -130,6 +130,8 @@ pub struct View {
 pub struct Service {
     dir: Directory,
     pub limits: ServiceLimits,
+    /// The resource types and schemas this directory serves.
+    schemas: Arc<Schemas>,
     /// The cleanup state of this service's tenant.
     cleanup: Arc<CleanupState>,
     /// Every tenant's cleanup state in this process (tenants that have
@@ -264,15 +266,26 @@ fn not_found(rt: &ResourceType, id: &str) -> ScimError {
 }
 
 impl Service {
-    pub fn new(dir: Directory, limits: ServiceLimits) -> Self {
+    pub fn new(dir: Directory, limits: ServiceLimits, schemas: Arc<Schemas>) -> Self {
         let cleanup: Arc<CleanupState> = Arc::default();
         let tenants = HashMap::from([(dir.tenant().clone(), Arc::clone(&cleanup))]);
         Self {
             dir,
             limits,
+            schemas,
             cleanup,
             tenants: Arc::new(std::sync::Mutex::new(tenants)),
         }
+    }
+
+    /// The resource types and schemas this service validates against.
+    pub fn schemas(&self) -> &Schemas {
+        &self.schemas
+    }
+
+    /// The resource type of a kind.
+    pub fn resource_type(&self, kind: Kind) -> &ResourceType {
+        self.schemas.resource_type(kind)
     }
 
     /// Whose directory this service serves.
@@ -292,6 +305,7 @@ impl Service {
         Self {
             dir: self.dir.for_tenant(tenant),
             limits: self.limits,
+            schemas: Arc::clone(&self.schemas),
             cleanup,
             tenants: Arc::clone(&self.tenants),
         }

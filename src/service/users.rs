@@ -8,7 +8,6 @@ use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{self, Doc, Ref};
-use crate::scim::schema::USER_TYPE;
 use crate::store::table::{Condition, MAX_TRANSACT_ITEMS, Write};
 use crate::store::{DirError, Edge};
 
@@ -146,12 +145,13 @@ impl Service {
     }
 
     pub async fn create_user(&self, body: &Value, with_groups: bool) -> Result<View, ScimError> {
-        let doc = resource::normalize(body, &USER_TYPE)?;
+        let rt = self.resource_type(Kind::User);
+        let doc = resource::normalize(body, rt)?;
         let groups = match self.group_ids_written(body)? {
             Some(ids) => Some(self.existing_groups(&ids, "").await?),
             None => None,
         };
-        let stored = self.create(&USER_TYPE, doc).await?;
+        let stored = self.create(rt, doc).await?;
         if let Some(groups) = &groups {
             self.set_groups(&stored.meta.id, groups).await?;
         }
@@ -170,7 +170,8 @@ impl Service {
         if_match: Option<&str>,
         with_groups: bool,
     ) -> Result<View, ScimError> {
-        let doc = resource::normalize(body, &USER_TYPE)?;
+        let rt = self.resource_type(Kind::User);
+        let doc = resource::normalize(body, rt)?;
         if let Some(group_ids) = self.group_ids_written(body)? {
             return self
                 .replace_user_and_groups(id, &doc, &group_ids, if_match, with_groups)
@@ -178,9 +179,14 @@ impl Service {
         }
         let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |_| {
-                Ok(doc.clone())
-            })
+            .modify(
+                rt,
+                id,
+                if_match,
+                None,
+                Outside::Nothing,
+                |_| Ok(doc.clone()),
+            )
             .await?;
         self.continue_cleanup().await;
         Ok(View {
@@ -203,10 +209,11 @@ impl Service {
         if_match: Option<&str>,
         with_groups: bool,
     ) -> Result<View, ScimError> {
+        let rt = self.resource_type(Kind::User);
         let replace = |_: &Doc| Ok(doc.clone());
         let mut retry = Retry::new();
         loop {
-            let old = self.get(&USER_TYPE, id).await?;
+            let old = self.get(rt, id).await?;
             check_if_match(if_match, &old.meta)?;
             // Again each round: a group deleted meanwhile is no longer there.
             let groups = self.existing_groups(group_ids, id).await?;
@@ -217,12 +224,10 @@ impl Service {
             } else {
                 super::claim_from_now()
             };
-            let written = self
-                .modify_round(&USER_TYPE, old, if_match, with, &replace)
-                .await?;
+            let written = self.modify_round(rt, old, if_match, with, &replace).await?;
             let stored = match (written, with) {
                 (None, _) => {
-                    if !retry.again(&USER_TYPE, id).await {
+                    if !retry.again(rt, id).await {
                         return Err(ScimError::unavailable());
                     }
                     continue;
@@ -266,11 +271,12 @@ impl Service {
         if_match: Option<&str>,
         with_groups: bool,
     ) -> Result<View, ScimError> {
+        let rt = self.resource_type(Kind::User);
         let ops = self.patch_operations(body)?;
         let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
-            .modify(&USER_TYPE, id, if_match, None, Outside::Nothing, |old| {
-                patch::apply(old, &ops, &USER_TYPE)
+            .modify(rt, id, if_match, None, Outside::Nothing, |old| {
+                patch::apply(old, &ops, rt)
             })
             .await?;
         self.continue_cleanup().await;
@@ -282,9 +288,10 @@ impl Service {
 
     /// Deletes a user; its memberships go with it.
     pub async fn delete_user(&self, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        let rt = self.resource_type(Kind::User);
         // Leftovers of earlier deletes first: this delete's own cleanup has
         // its own budget.
         self.continue_cleanup().await;
-        self.delete(&USER_TYPE, id, if_match).await
+        self.delete(rt, id, if_match).await
     }
 }

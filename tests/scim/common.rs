@@ -85,7 +85,8 @@ impl Harness {
         let tenants_file = tenants_dir.path().join("tenants.json");
         let auth = Auth::fixed(TOKEN.into())
             .with_tenants(Tenants::File(TenantsFile::new(tenants_file.clone())));
-        let router = scim_lambda::app_router(config, table.clone(), auth);
+        let router =
+            scim_lambda::app_router(config, table.clone(), auth).unwrap_or_else(|e| panic!("{e}"));
         Self {
             router,
             table,

@@ -3,14 +3,17 @@
 //! must be refused with `invalidFilter` (and, where given, a detail naming
 //! the position).
 
+use scim_lambda::scim::Kind;
 use scim_lambda::scim::filter::Filter;
 use scim_lambda::scim::resource::{Meta, normalize, render};
-use scim_lambda::scim::schema::USER_TYPE;
+use scim_lambda::scim::schemas::Schemas;
 use serde_json::{Value, json};
 
 fn users() -> Vec<(char, Value)> {
+    let schemas = Schemas::builtin();
+    let user_type = schemas.resource_type(Kind::User);
     let mk = |key: char, id: &str, body: Value, created: &str, modified: &str| {
-        let doc = normalize(&body, &USER_TYPE).unwrap_or_else(|e| panic!("{e}"));
+        let doc = normalize(&body, user_type).unwrap_or_else(|e| panic!("{e}"));
         let meta = Meta {
             id: id.into(),
             created: created.into(),
@@ -19,7 +22,7 @@ fn users() -> Vec<(char, Value)> {
         };
         (
             key,
-            render(&doc, &meta, &USER_TYPE, "https://h/scim/v2", None),
+            render(&doc, &meta, user_type, "https://h/scim/v2", None),
         )
     };
     vec![
@@ -341,13 +344,15 @@ fn filter_table_has_at_least_150_cases() {
 #[test]
 fn every_filter_case_parses_and_evaluates_as_tabled() {
     let users = users();
+    let schemas = Schemas::builtin();
+    let user_type = schemas.resource_type(Kind::User);
     let mut failures = Vec::new();
     for (filter, want) in CASES {
-        match (Filter::parse(filter, &USER_TYPE), want.strip_prefix('!')) {
+        match (Filter::parse(filter, user_type), want.strip_prefix('!')) {
             (Ok(f), None) => {
                 let mut got: Vec<char> = users
                     .iter()
-                    .filter(|(_, u)| f.matches(u, &USER_TYPE))
+                    .filter(|(_, u)| f.matches(u, user_type))
                     .map(|(k, _)| *k)
                     .collect();
                 got.sort_unstable();
@@ -355,7 +360,7 @@ fn every_filter_case_parses_and_evaluates_as_tabled() {
                     failures.push(format!("{filter}: matched {got:?}, want {want:?}"));
                 }
                 // Written back and parsed again, it is the same filter.
-                match Filter::parse(&f.to_string(), &USER_TYPE) {
+                match Filter::parse(&f.to_string(), user_type) {
                     Ok(again) if again == f => {}
                     other => failures.push(format!(
                         "{filter}: Display gave {f} which parsed to {other:?}"

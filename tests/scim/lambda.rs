@@ -29,7 +29,8 @@ fn router() -> (axum::Router, tempfile::TempDir) {
     let db = scim_lambda::store::embedded::Embedded::open(&dir.path().join("l.redb"))
         .unwrap_or_else(|e| panic!("{e}"));
     let table = scim_lambda::store::Table::new(Arc::new(db));
-    let router = scim_lambda::app_router(&crate::common::config(), table, auth(dir.path()));
+    let router = scim_lambda::app_router(&crate::common::config(), table, auth(dir.path()))
+        .unwrap_or_else(|e| panic!("{e}"));
     (router, dir)
 }
 
@@ -104,7 +105,8 @@ async fn every_event_file_gets_its_expected_status() {
     let db = scim_lambda::store::embedded::Embedded::open(&tmp.path().join("e.redb"))
         .unwrap_or_else(|e| panic!("{e}"));
     let table = scim_lambda::store::Table::new(Arc::new(db));
-    let router = scim_lambda::app_router(&crate::common::config(), table.clone(), auth(tmp.path()));
+    let router = scim_lambda::app_router(&crate::common::config(), table.clone(), auth(tmp.path()))
+        .unwrap_or_else(|e| panic!("{e}"));
     let dir = Directory::new(table);
     let seed = |id: &str, doc: Value| Stored {
         meta: Meta {

@@ -5,6 +5,7 @@ mod auth;
 mod bounds;
 mod common;
 mod discovery;
+mod extensions;
 mod faults;
 mod filters;
 mod fuzz;

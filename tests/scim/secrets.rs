@@ -25,7 +25,8 @@ async fn harness_with(auth: Auth) -> (Harness, tempfile::TempDir) {
         .unwrap_or_else(|e| panic!("{e}"));
     let config = crate::common::config();
     let table = scim_lambda::store::Table::new(std::sync::Arc::new(db));
-    let router = scim_lambda::app_router(&config, table.clone(), auth);
+    let router =
+        scim_lambda::app_router(&config, table.clone(), auth).unwrap_or_else(|e| panic!("{e}"));
     (Harness::from_router(router, table), dir)
 }
 

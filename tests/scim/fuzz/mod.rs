@@ -28,14 +28,15 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestRunner;
+use scim_lambda::scim::Kind;
 use scim_lambda::scim::error::{ERROR_SCHEMA, ScimError, ScimType};
 use scim_lambda::scim::filter::{Filter, MAX_FILTER_LEN};
 use scim_lambda::scim::patch;
 use scim_lambda::scim::resource::{self, Doc};
 use scim_lambda::scim::schema::{
-    ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, GROUP_TYPE, PATCH_OP_SCHEMA, ResourceType,
-    SEARCH_REQUEST_SCHEMA, USER_SCHEMA, USER_TYPE,
+    ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, PATCH_OP_SCHEMA, SEARCH_REQUEST_SCHEMA, USER_SCHEMA,
 };
+use scim_lambda::scim::schemas::{ResourceType, Schemas};
 use serde_json::{Map, Value, json};
 
 use crate::common::{Harness, TOKEN};

@@ -205,6 +205,7 @@ pub(super) fn check_normalize(
 
 #[test]
 pub(super) fn resource_normalizer_never_panics_and_is_idempotent() {
+    let schemas = Schemas::builtin();
     let user = Tally::default();
     let group = Tally::default();
     fuzz(
@@ -212,8 +213,8 @@ pub(super) fn resource_normalizer_never_panics_and_is_idempotent() {
         2000,
         resource_body,
         |body| {
-            check_normalize(&body, &USER_TYPE, &user)?;
-            check_normalize(&body, &GROUP_TYPE, &group)
+            check_normalize(&body, schemas.resource_type(Kind::User), &user)?;
+            check_normalize(&body, schemas.resource_type(Kind::Group), &group)
         },
     );
     user.report("User bodies");

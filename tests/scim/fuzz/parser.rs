@@ -224,6 +224,7 @@ pub(super) fn check_filter(
 
 #[test]
 pub(super) fn filter_parser_never_panics_and_round_trips() {
+    let schemas = Schemas::builtin();
     let syntax = Tally::default();
     let user = Tally::default();
     let group = Tally::default();
@@ -233,8 +234,10 @@ pub(super) fn filter_parser_never_panics_and_round_trips() {
         filter_input,
         |input| {
             check_filter(&input, Filter::parse_syntax, &syntax)?;
-            check_filter(&input, |s| Filter::parse(s, &USER_TYPE), &user)?;
-            check_filter(&input, |s| Filter::parse(s, &GROUP_TYPE), &group)
+            let users = schemas.resource_type(Kind::User);
+            let groups = schemas.resource_type(Kind::Group);
+            check_filter(&input, |s| Filter::parse(s, users), &user)?;
+            check_filter(&input, |s| Filter::parse(s, groups), &group)
         },
     );
     syntax.report("filter syntax");

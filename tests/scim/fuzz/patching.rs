@@ -134,7 +134,7 @@ pub(super) fn patch_body() -> BoxedStrategy<Value> {
 
 /// Documents to patch when a random body does not normalize: a full user, a
 /// bare one, a group with members.
-pub(super) fn base_docs() -> Vec<(Doc, &'static ResourceType)> {
+pub(super) fn base_docs(schemas: &Schemas) -> Vec<(Doc, &ResourceType)> {
     let user = json!({
         "userName": "bjensen",
         "name": {"givenName": "Barbara", "familyName": "Jensen"},
@@ -153,9 +153,9 @@ pub(super) fn base_docs() -> Vec<(Doc, &'static ResourceType)> {
         "members": [{"value": "u1", "display": "U 1"}, {"value": "u2", "type": "User"}]
     });
     [
-        (user, &*USER_TYPE),
-        (bare, &*USER_TYPE),
-        (group, &*GROUP_TYPE),
+        (user, schemas.resource_type(Kind::User)),
+        (bare, schemas.resource_type(Kind::User)),
+        (group, schemas.resource_type(Kind::Group)),
     ]
     .into_iter()
     .map(|(body, rt)| {
@@ -167,7 +167,8 @@ pub(super) fn base_docs() -> Vec<(Doc, &'static ResourceType)> {
 
 #[test]
 pub(super) fn patch_operations_never_panic_and_fail_as_client_errors() {
-    let bases = base_docs();
+    let schemas = Schemas::builtin();
+    let bases = base_docs(&schemas);
     let parsed = Tally::default();
     let applied = Tally::default();
     let strategy = || {
@@ -193,7 +194,7 @@ pub(super) fn patch_operations_never_panic_and_fail_as_client_errors() {
                     return assert_client_error(&e);
                 }
             };
-            let rt: &ResourceType = if group { &GROUP_TYPE } else { &USER_TYPE };
+            let rt = schemas.resource_type(if group { Kind::Group } else { Kind::User });
             let random = random_base.and_then(|b| resource::normalize(&b, rt).ok());
             let (doc, rt) = match random {
                 Some(doc) => (doc, rt),
