@@ -5,6 +5,7 @@
 mod groups;
 mod list;
 mod resources;
+mod retry;
 mod users;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use list::{INDEXED, ListQuery, ListResult, Position};
+pub(crate) use retry::Retry;
 
 use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schemas::{ResourceType, Schemas};
@@ -24,55 +26,6 @@ use crate::scim::{Kind, ScimError, patch};
 use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
-
-/// How long, and how many rounds, a write that lost a race with another
-/// write is redone (when the client did not pin a version with `If-Match`):
-/// well inside the request timeout, so the answer is the write's own.
-const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(10);
-const WRITE_RETRY_ROUNDS: u32 = 60;
-/// The first wait between rounds, doubled each round up to the cap; each
-/// wait is drawn at random below that bound (full jitter), so that writers
-/// racing for one resource spread out instead of colliding again in step.
-const WRITE_RETRY_FIRST_WAIT: Duration = Duration::from_millis(2);
-const WRITE_RETRY_MAX_WAIT: Duration = Duration::from_millis(250);
-
-/// The rounds of one write that redoes itself when another write of the
-/// same resource came in between its read and its conditional write.
-pub(crate) struct Retry {
-    round: u32,
-    until: Instant,
-}
-
-impl Retry {
-    pub(crate) fn new() -> Self {
-        Self {
-            round: 0,
-            until: Instant::now() + WRITE_RETRY_BUDGET,
-        }
-    }
-
-    /// Waits before the next round; `false` (and a log line) once the
-    /// rounds or the time are spent.
-    pub(crate) async fn again(&mut self, rt: &ResourceType, id: &str) -> bool {
-        self.round += 1;
-        if self.round >= WRITE_RETRY_ROUNDS || Instant::now() >= self.until {
-            tracing::warn!(
-                resource_type = rt.name(),
-                id,
-                rounds = self.round,
-                "a write kept losing races with other writes of the resource; answering 503"
-            );
-            return false;
-        }
-        let bound = WRITE_RETRY_FIRST_WAIT
-            .saturating_mul(1 << self.round.min(16))
-            .min(WRITE_RETRY_MAX_WAIT);
-        let draw = getrandom::u32().unwrap_or(u32::MAX / 2);
-        let wait = bound.mul_f64(f64::from(draw) / f64::from(u32::MAX));
-        tokio::time::sleep(wait).await;
-        true
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceLimits {
