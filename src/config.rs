@@ -32,18 +32,9 @@ pub struct Config {
     pub db_path: PathBuf,
     /// `SCIM_MAX_BODY_BYTES`: larger request bodies get 413.
     pub max_body_bytes: usize,
-    /// `SCIM_MAX_FILTER_SCAN`: most resources one filtered list may examine.
-    pub max_filter_scan: usize,
-    /// `SCIM_DEFAULT_PAGE_SIZE` and `SCIM_MAX_PAGE_SIZE`: list page sizes.
-    pub default_page_size: usize,
-    pub max_page_size: usize,
-    /// `SCIM_MAX_MEMBERS_PER_REQUEST`: most member values one request names (413 above).
-    pub max_members_per_request: usize,
-    /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists.
-    pub max_members_returned: usize,
-    /// `SCIM_MAX_LIST_MEMBERS`: most members (and users' groups) one list
-    /// page lists; the page stops before the resource that would pass it.
-    pub max_list_members: usize,
+    /// What one request may ask of the service, and how the service
+    /// behaves (declared here once, read from the environment once).
+    pub limits: ServiceLimits,
     /// `SCIM_DB_CACHE_MB`: the embedded store's page cache.
     pub db_cache_bytes: usize,
     /// `SCIM_HEADER_READ_TIMEOUT_SECONDS`: the local front door closes a
@@ -59,9 +50,6 @@ pub struct Config {
     /// `SCIM_MAX_CONNECTIONS`: connections the local front door serves at
     /// once; more wait in the listen backlog, holding no file descriptor.
     pub max_connections: usize,
-    /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE removes edges inline
-    /// (at most the request timeout less 5 s).
-    pub delete_cleanup_budget: Duration,
     /// `SCIM_REQUEST_TIMEOUT_SECONDS`: a request still running after this is
     /// answered 503 with Retry-After (under API Gateway's 29 s, so the IdP
     /// gets a SCIM error rather than a gateway timeout).
@@ -74,16 +62,44 @@ pub struct Config {
     pub cursor_key_secret_id: Option<String>,
     /// `SCIM_CURSOR_TTL_SECONDS`: how long a cursor stays valid.
     pub cursor_ttl_seconds: u64,
-    /// `SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE` (default true): a process's first
-    /// write request looks for cleanup work left by earlier processes.
-    pub leftover_check_on_first_write: bool,
     /// `SCIM_SCHEMA_EXTENSIONS`: a JSON file declaring extension schemas.
     pub schema_extensions: Option<PathBuf>,
-    /// `SCIM_MAX_PATCH_OPERATIONS`: most operations one PATCH holds (413 above).
-    pub max_patch_operations: usize,
-    /// `SCIM_USER_GROUPS_WRITABLE`: let POST/PUT /Users set memberships
-    /// through `groups` (off: `groups` is read-only, as RFC 7643 says).
+}
+
+/// What one request may ask of the service, and switches of its behaviour.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceLimits {
+    /// `SCIM_MAX_FILTER_SCAN`: most resources examined to answer one
+    /// filtered list.
+    pub max_filter_scan: usize,
+    /// `SCIM_DEFAULT_PAGE_SIZE` and `SCIM_MAX_PAGE_SIZE`: list page sizes.
+    pub default_page_size: usize,
+    pub max_page_size: usize,
+    /// `SCIM_MAX_MEMBERS_PER_REQUEST`: most member values one request may
+    /// add, remove or set (413 above).
+    pub max_members_per_request: usize,
+    /// `SCIM_MAX_MEMBERS_RETURNED`: most members a group response lists
+    /// (400 `tooMany` above).
+    pub max_members_returned: usize,
+    /// `SCIM_MAX_LIST_MEMBERS`: most references (groups' members, users'
+    /// groups) one list page lists: the page stops before the resource
+    /// that would pass it.
+    pub max_list_members: usize,
+    /// `SCIM_DELETE_CLEANUP_SECONDS`: how long a DELETE spends removing
+    /// edges before leaving the rest to later requests (at most the request
+    /// timeout less 5 s).
+    pub delete_cleanup_budget: Duration,
+    /// `SCIM_USER_GROUPS_WRITABLE`: whether POST/PUT of a user may set its
+    /// group memberships through its (RFC read-only) `groups` attribute.
     pub user_groups_writable: bool,
+    /// `SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE`: whether a process's first
+    /// write request looks for cleanup left by
+    /// earlier processes (1 Query), rather than waiting a minute. Nothing is
+    /// looked up at start, so that a cold start makes no AWS call.
+    pub leftover_check_on_first_write: bool,
+    /// `SCIM_MAX_PATCH_OPERATIONS`: most operations one PATCH request may
+    /// hold (413 above).
+    pub max_patch_operations: usize,
 }
 
 impl Config {
@@ -141,14 +157,6 @@ impl Config {
                 var("SCIM_DB_PATH").unwrap_or_else(|| "./scim-data.redb".into()),
             ),
             max_body_bytes: number("SCIM_MAX_BODY_BYTES", 1024 * 1024)?,
-            max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
-            // A list without `count` (a full reconcile, as the ConnId connector
-            // does) gets everything up to the maximum page size.
-            default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 1000)?.min(max_page_size),
-            max_page_size,
-            max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
-            max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
-            max_list_members: number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
             db_cache_bytes: number("SCIM_DB_CACHE_MB", 64)?.saturating_mul(1 << 20),
             header_read_timeout: Duration::from_secs(
                 number("SCIM_HEADER_READ_TIMEOUT_SECONDS", 10)?.max(1) as u64,
@@ -156,18 +164,29 @@ impl Config {
             idle_timeout: Duration::from_secs(number("SCIM_IDLE_TIMEOUT_SECONDS", 60)? as u64)
                 .max(request_timeout + Duration::from_secs(1)),
             max_connections: number("SCIM_MAX_CONNECTIONS", 512)?.max(1),
-            delete_cleanup_budget: Duration::from_secs(
-                number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64
-            )
-            .min(request_timeout.saturating_sub(Duration::from_secs(5))),
             request_timeout,
             cursor_key: var("SCIM_CURSOR_KEY"),
             cursor_key_secret_id: var("SCIM_CURSOR_KEY_SECRET_ID"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
-            leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
-            user_groups_writable: boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
-            max_patch_operations: number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
+            limits: ServiceLimits {
+                max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
+                // A list without `count` (a full reconcile, as the ConnId connector
+                // does) gets everything up to the maximum page size.
+                default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 1000)?.min(max_page_size),
+                max_page_size,
+                max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
+                max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
+                max_list_members: number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
+                delete_cleanup_budget: Duration::from_secs(number(
+                    "SCIM_DELETE_CLEANUP_SECONDS",
+                    20,
+                )? as u64)
+                .min(request_timeout.saturating_sub(Duration::from_secs(5))),
+                leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
+                user_groups_writable: boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
+                max_patch_operations: number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
+            },
         })
     }
 }
@@ -208,13 +227,13 @@ mod tests {
     fn deletes_leave_room_under_the_request_timeout() {
         let c = from(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.request_timeout, Duration::from_secs(25));
-        assert_eq!(c.delete_cleanup_budget, Duration::from_secs(20));
+        assert_eq!(c.limits.delete_cleanup_budget, Duration::from_secs(20));
         let c = from(&[
             ("SCIM_REQUEST_TIMEOUT_SECONDS", "10"),
             ("SCIM_DELETE_CLEANUP_SECONDS", "20"),
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.delete_cleanup_budget, Duration::from_secs(5));
+        assert_eq!(c.limits.delete_cleanup_budget, Duration::from_secs(5));
     }
 
     #[test]

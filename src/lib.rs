@@ -21,7 +21,7 @@ use axum::Router;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::scim::schemas::Schemas;
-use crate::service::{Service, ServiceLimits};
+use crate::service::Service;
 use crate::store::{Directory, Table};
 
 /// Where the bearer token of this run comes from, for the start-up message.
@@ -83,18 +83,7 @@ pub fn schemas(config: &Config) -> Result<Arc<Schemas>, String> {
 
 /// The service over a table, with the configured limits and these schemas.
 pub fn service(config: &Config, table: Table, schemas: Arc<Schemas>) -> Service {
-    let limits = ServiceLimits {
-        max_filter_scan: config.max_filter_scan,
-        default_page_size: config.default_page_size,
-        max_page_size: config.max_page_size,
-        max_members_per_request: config.max_members_per_request,
-        max_members_returned: config.max_members_returned,
-        max_list_members: config.max_list_members,
-        delete_cleanup_budget: config.delete_cleanup_budget,
-        user_groups_writable: config.user_groups_writable,
-        leftover_check_on_first_write: config.leftover_check_on_first_write,
-        max_patch_operations: config.max_patch_operations,
-    };
+    let limits = config.limits;
     Service::new(Directory::new(table), limits, schemas)
 }
 

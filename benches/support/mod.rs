@@ -43,7 +43,7 @@ impl Bench {
     /// groups finish their cleanup inline).
     pub fn over(table: Table) -> Self {
         let mut config = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
-        config.delete_cleanup_budget = Duration::from_secs(600);
+        config.limits.delete_cleanup_budget = Duration::from_secs(600);
         config.request_timeout = Duration::from_secs(3600);
         let router = scim_lambda::app_router(&config, table.clone(), Auth::fixed(TOKEN.into()))
             .unwrap_or_else(|e| panic!("{e}"));

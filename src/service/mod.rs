@@ -27,49 +27,7 @@ use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Directory, StoreError, Stored, keys};
 use crate::tenant::Tenant;
 
-#[derive(Debug, Clone, Copy)]
-pub struct ServiceLimits {
-    /// Most resources examined to answer one filtered list.
-    pub max_filter_scan: usize,
-    pub default_page_size: usize,
-    pub max_page_size: usize,
-    /// Most member values one request may add, remove or set (413 above).
-    pub max_members_per_request: usize,
-    /// Most members a group response lists (400 `tooMany` above).
-    pub max_members_returned: usize,
-    /// Most references (groups' members, users' groups) one list page
-    /// lists: the page stops before the resource that would pass it.
-    pub max_list_members: usize,
-    /// How long a DELETE spends removing edges before leaving the rest to
-    /// later requests.
-    pub delete_cleanup_budget: Duration,
-    /// Whether POST/PUT of a user may set its group memberships through its
-    /// (RFC read-only) `groups` attribute.
-    pub user_groups_writable: bool,
-    /// Whether a process's first write request looks for cleanup left by
-    /// earlier processes (1 Query), rather than waiting a minute. Nothing is
-    /// looked up at start, so that a cold start makes no AWS call.
-    pub leftover_check_on_first_write: bool,
-    /// Most operations one PATCH request may hold (413 above).
-    pub max_patch_operations: usize,
-}
-
-impl Default for ServiceLimits {
-    fn default() -> Self {
-        Self {
-            max_filter_scan: 10_000,
-            default_page_size: 1000,
-            max_page_size: 1000,
-            max_members_per_request: 10_000,
-            max_members_returned: 10_000,
-            max_list_members: 20_000,
-            delete_cleanup_budget: Duration::from_secs(20),
-            user_groups_writable: false,
-            leftover_check_on_first_write: true,
-            max_patch_operations: 1000,
-        }
-    }
-}
+pub use crate::config::ServiceLimits;
 
 /// A resource with its computed references (a user's groups, a group's
 /// members) when they were asked for.

@@ -107,7 +107,7 @@ async fn root_search_pages_reach_every_resource_past_the_response_cut(h: Harness
 /// reaches every group once, by index and by cursor.
 async fn group_pages_stop_at_the_members_limit(d: Driver) {
     let mut c = config();
-    c.max_list_members = 5;
+    c.limits.max_list_members = 5;
     let h = d.harness(&c).await;
     let users = import_named(&h, 4, "m", |_, _| {}).await;
     let mut groups = Vec::new();

@@ -59,7 +59,7 @@ impl Resp {
 /// look for leftover cleanup (so request counts are those of the operation).
 pub fn config() -> Config {
     let mut c = Config::from_lookup(|_| None).unwrap_or_else(|e| panic!("{e}"));
-    c.leftover_check_on_first_write = false;
+    c.limits.leftover_check_on_first_write = false;
     c
 }
 

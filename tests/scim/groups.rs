@@ -531,7 +531,7 @@ async fn deleting_a_user_or_group_removes_its_memberships(h: Harness) {
 
 async fn deferred_cleanup_is_invisible_and_finishes_with_later_requests(d: Driver) {
     let mut c = config();
-    c.delete_cleanup_budget = Duration::ZERO;
+    c.limits.delete_cleanup_budget = Duration::ZERO;
     let h = d.harness(&c).await;
     let mut users = Vec::new();
     for i in 0..3 {
@@ -580,8 +580,8 @@ async fn deferred_cleanup_is_invisible_and_finishes_with_later_requests(d: Drive
 
 async fn refuses_requests_over_the_member_limit_and_big_responses(d: Driver) {
     let mut c = config();
-    c.max_members_per_request = 3;
-    c.max_members_returned = 2;
+    c.limits.max_members_per_request = 3;
+    c.limits.max_members_returned = 2;
     let h = d.harness(&c).await;
     let mut users = Vec::new();
     for i in 0..4 {
@@ -854,7 +854,7 @@ crate::on_both_drivers!(
 /// on its first write request (nothing is looked up at start).
 async fn a_new_process_finishes_leftover_cleanup_on_its_first_write(d: Driver) {
     let mut c = config();
-    c.delete_cleanup_budget = Duration::ZERO;
+    c.limits.delete_cleanup_budget = Duration::ZERO;
     let first = d.harness(&c).await;
     let u = new_user(&first, "left@example.com").await;
     let g = new_group(&first, "Left", &[&u]).await;
@@ -869,7 +869,7 @@ async fn a_new_process_finishes_leftover_cleanup_on_its_first_write(d: Driver) {
     assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(1));
     // The "next process": a new service over the same table.
     let mut next_config = config();
-    next_config.leftover_check_on_first_write = true;
+    next_config.limits.leftover_check_on_first_write = true;
     let next = Harness::with_table(first.table.clone(), &next_config, None);
     new_user(&next, "first-write@example.com").await;
     assert_eq!(dir.cleanup_tasks(10).await.map(|t| t.len()), Ok(0));
@@ -884,7 +884,7 @@ async fn a_new_process_finishes_leftover_cleanup_on_its_first_write(d: Driver) {
 /// over every member): more is a 413 that says so, and nothing is applied.
 async fn refuses_patches_that_ask_for_unbounded_work(d: Driver) {
     let mut c = config();
-    c.max_patch_operations = 20;
+    c.limits.max_patch_operations = 20;
     let h = d.harness(&c).await;
     let u = new_user(&h, "ops@example.com").await;
     let v = new_user(&h, "ops2@example.com").await;

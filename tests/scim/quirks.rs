@@ -318,7 +318,7 @@ async fn connid_memberships_through_user_groups_only_when_enabled() {
     assert!(r.body.get("groups").is_none());
     // Opted in: POST and PUT set the user's direct groups.
     let mut c = config();
-    c.user_groups_writable = true;
+    c.limits.user_groups_writable = true;
     let h = Harness::embedded_with(&c).await;
     let g1 = h
         .send(

@@ -246,7 +246,7 @@ async fn a_filtered_member_removal_racing_an_add_is_serial(h: Harness) {
 /// groups: the user ends in exactly one of them, the later one's.
 async fn concurrent_user_puts_naming_groups_leave_one_set(d: Driver) {
     let mut c = config();
-    c.user_groups_writable = true;
+    c.limits.user_groups_writable = true;
     let h = Arc::new(d.harness(&c).await);
     let g1 = new_group(&h, "G1", &[]).await;
     let g2 = new_group(&h, "G2", &[]).await;
@@ -425,7 +425,7 @@ async fn a_refused_large_member_change_writes_nothing(h: Harness) {
 /// the user in no group.
 async fn user_puts_naming_many_groups_are_serial_and_refusals_write_nothing(d: Driver) {
     let mut c = config();
-    c.user_groups_writable = true;
+    c.limits.user_groups_writable = true;
     let h = Arc::new(d.harness(&c).await);
     let mut groups = Vec::new();
     for i in 0..18 {

@@ -448,7 +448,7 @@ async fn populate(h: &Harness, token: &str, tenant: &str) {
 
 async fn removing_a_tenant_deletes_all_and_only_its_items(driver: Driver) {
     let mut config: Config = crate::common::config();
-    config.delete_cleanup_budget = Duration::ZERO;
+    config.limits.delete_cleanup_budget = Duration::ZERO;
     let h = driver.harness(&config).await;
     let acme = h.add_tenant("acme");
     let globex = h.add_tenant("globex");
