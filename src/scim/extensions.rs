@@ -67,9 +67,33 @@ fn choice<T: Copy>(
     }
 }
 
+/// One declared attribute, read as RFC 7643 §7 writes it; `nested` is set
+/// for a sub-attribute, which cannot itself be complex.
 fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
     let name = text(v, "name", at)?;
     let at = format!("{at}.{name}");
+    check_name(name, &at)?;
+    let ty = attr_type(v, &at)?;
+    let subs = sub_attributes(v, ty, &at, nested)?;
+    let (mutability, returned, required) = access(v, &at)?;
+    Ok(Attr {
+        name: owned(name),
+        ty,
+        multi_valued: flag(v, "multiValued", &at)?,
+        required,
+        case_exact: flag(v, "caseExact", &at)?,
+        mutability,
+        returned,
+        uniqueness: uniqueness(v, &at)?,
+        canonical_values: strings(v, "canonicalValues", &at)?,
+        reference_types: strings(v, "referenceTypes", &at)?,
+        sub_attributes: subs,
+        description: owned(v.get("description").and_then(Value::as_str).unwrap_or("")),
+    })
+}
+
+/// A declared name must be one a filter or PATCH path can spell.
+fn check_name(name: &str, at: &str) -> Result<(), String> {
     let valid = name
         .chars()
         .next()
@@ -80,10 +104,15 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
     if !valid {
         return Err(format!("{at}: not a valid attribute name"));
     }
-    let ty = choice(
+    Ok(())
+}
+
+/// The declared `type`, a string when none is given.
+fn attr_type(v: &Value, at: &str) -> Result<AttrType, String> {
+    choice(
         v,
         "type",
-        &at,
+        at,
         AttrType::String,
         &[
             ("string", AttrType::String),
@@ -95,31 +124,43 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
             ("reference", AttrType::Reference),
             ("complex", AttrType::Complex),
         ],
-    )?;
-    let subs: Cow<'static, [Attr]> = match (ty, v.get("subAttributes")) {
+    )
+}
+
+/// A complex attribute's sub-attributes, one level deep: only complex
+/// attributes have them, and a complex one must.
+fn sub_attributes(
+    v: &Value,
+    ty: AttrType,
+    at: &str,
+    nested: bool,
+) -> Result<Cow<'static, [Attr]>, String> {
+    match (ty, v.get("subAttributes")) {
         (AttrType::Complex, Some(Value::Array(items))) if !nested => {
             let list = items
                 .iter()
-                .map(|i| attribute(i, &at, true))
+                .map(|i| attribute(i, at, true))
                 .collect::<Result<Vec<_>, _>>()?;
-            Cow::Owned(list)
+            Ok(Cow::Owned(list))
         }
-        (AttrType::Complex, _) => {
-            return Err(format!(
-                "{at}: a complex attribute needs \"subAttributes\" (and cannot be nested)"
-            ));
-        }
-        (_, None | Some(Value::Null)) => Cow::Borrowed(&[]),
-        (_, Some(_)) => {
-            return Err(format!(
-                "{at}: only complex attributes have \"subAttributes\""
-            ));
-        }
-    };
+        (AttrType::Complex, _) => Err(format!(
+            "{at}: a complex attribute needs \"subAttributes\" (and cannot be nested)"
+        )),
+        (_, None | Some(Value::Null)) => Ok(Cow::Borrowed(&[])),
+        (_, Some(_)) => Err(format!(
+            "{at}: only complex attributes have \"subAttributes\""
+        )),
+    }
+}
+
+/// `mutability`, `returned` and `required` together, because they limit each
+/// other: a writeOnly attribute is never returned, and a required one must be
+/// writable and kept.
+fn access(v: &Value, at: &str) -> Result<(Mutability, Returned, bool), String> {
     let mutability = choice(
         v,
         "mutability",
-        &at,
+        at,
         Mutability::ReadWrite,
         &[
             ("readWrite", Mutability::ReadWrite),
@@ -131,7 +172,7 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
     let returned = choice(
         v,
         "returned",
-        &at,
+        at,
         Returned::Default,
         &[
             ("default", Returned::Default),
@@ -140,7 +181,7 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
             ("request", Returned::Request),
         ],
     )?;
-    let required = flag(v, "required", &at)?;
+    let required = flag(v, "required", at)?;
     // RFC 7643 §7: a writeOnly attribute is never returned.
     let returned = if mutability == Mutability::WriteOnly {
         Returned::Never
@@ -152,30 +193,22 @@ fn attribute(v: &Value, at: &str, nested: bool) -> Result<Attr, String> {
             "{at}: a required attribute must be writable and kept"
         ));
     }
-    Ok(Attr {
-        name: owned(name),
-        ty,
-        multi_valued: flag(v, "multiValued", &at)?,
-        required,
-        case_exact: flag(v, "caseExact", &at)?,
-        mutability,
-        returned,
-        uniqueness: choice(
-            v,
-            "uniqueness",
-            &at,
-            Uniqueness::None,
-            &[
-                ("none", Uniqueness::None),
-                ("server", Uniqueness::Server),
-                ("global", Uniqueness::Global),
-            ],
-        )?,
-        canonical_values: strings(v, "canonicalValues", &at)?,
-        reference_types: strings(v, "referenceTypes", &at)?,
-        sub_attributes: subs,
-        description: owned(v.get("description").and_then(Value::as_str).unwrap_or("")),
-    })
+    Ok((mutability, returned, required))
+}
+
+/// The declared `uniqueness`, none when none is given.
+fn uniqueness(v: &Value, at: &str) -> Result<Uniqueness, String> {
+    choice(
+        v,
+        "uniqueness",
+        at,
+        Uniqueness::None,
+        &[
+            ("none", Uniqueness::None),
+            ("server", Uniqueness::Server),
+            ("global", Uniqueness::Global),
+        ],
+    )
 }
 
 /// Parses a declarations file's text.

@@ -2,6 +2,7 @@
 //! validation and rendering, filter and PATCH path grammars, list responses,
 //! errors.
 
+mod builtin;
 pub mod cursor;
 pub mod discovery;
 pub mod error;
