@@ -102,6 +102,65 @@ pub struct ServiceLimits {
     pub max_patch_operations: usize,
 }
 
+/// The environment as `Config::from_lookup` reads it: trimmed, empty as
+/// unset, numbers and switches parsed with a message naming the variable.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn number(&self, name: &str, default: usize) -> Result<usize, String> {
+        match self.var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| format!("{name} must be a whole number, not '{v}'")),
+        }
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, String> {
+        match self.var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(format!("{name} must be true or false, not '{other}'")),
+        }
+    }
+}
+
+impl ServiceLimits {
+    fn from_env(
+        env: &Env<'_>,
+        max_page_size: usize,
+        request_timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            max_filter_scan: env.number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
+            // A list without `count` (a full reconcile, as the ConnId connector
+            // does) gets everything up to the maximum page size.
+            default_page_size: env
+                .number("SCIM_DEFAULT_PAGE_SIZE", 1000)?
+                .min(max_page_size),
+            max_page_size,
+            max_members_per_request: env.number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
+            max_members_returned: env.number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
+            max_list_members: env.number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
+            delete_cleanup_budget: Duration::from_secs(
+                env.number("SCIM_DELETE_CLEANUP_SECONDS", 20)? as u64,
+            )
+            .min(request_timeout.saturating_sub(Duration::from_secs(5))),
+            leftover_check_on_first_write: env
+                .boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
+            user_groups_writable: env.boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
+            max_patch_operations: env.number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
+        })
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -109,27 +168,9 @@ impl Config {
 
     /// Builds the configuration from any variable lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let number = |name: &str, default: usize| -> Result<usize, String> {
-            match var(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<usize>()
-                    .map_err(|_| format!("{name} must be a whole number, not '{v}'")),
-            }
-        };
-        let boolean = |name: &str, default: bool| -> Result<bool, String> {
-            match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
-                None => Ok(default),
-                Some("true" | "1" | "yes") => Ok(true),
-                Some("false" | "0" | "no") => Ok(false),
-                Some(other) => Err(format!("{name} must be true or false, not '{other}'")),
-            }
-        };
+        let env = Env(&get);
+        let var = |name: &str| env.var(name);
+        let number = |name: &str, default: usize| env.number(name, default);
         let listen_addr = match var("SCIM_LISTEN_ADDR") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => v
@@ -169,24 +210,7 @@ impl Config {
             cursor_key_secret_id: var("SCIM_CURSOR_KEY_SECRET_ID"),
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
-            limits: ServiceLimits {
-                max_filter_scan: number("SCIM_MAX_FILTER_SCAN", 10_000)?.max(1),
-                // A list without `count` (a full reconcile, as the ConnId connector
-                // does) gets everything up to the maximum page size.
-                default_page_size: number("SCIM_DEFAULT_PAGE_SIZE", 1000)?.min(max_page_size),
-                max_page_size,
-                max_members_per_request: number("SCIM_MAX_MEMBERS_PER_REQUEST", 10_000)?.max(1),
-                max_members_returned: number("SCIM_MAX_MEMBERS_RETURNED", 10_000)?,
-                max_list_members: number("SCIM_MAX_LIST_MEMBERS", 20_000)?,
-                delete_cleanup_budget: Duration::from_secs(number(
-                    "SCIM_DELETE_CLEANUP_SECONDS",
-                    20,
-                )? as u64)
-                .min(request_timeout.saturating_sub(Duration::from_secs(5))),
-                leftover_check_on_first_write: boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
-                user_groups_writable: boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
-                max_patch_operations: number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
-            },
+            limits: ServiceLimits::from_env(&env, max_page_size, request_timeout)?,
         })
     }
 }
