@@ -107,6 +107,19 @@ impl<'a> Outside<'a> {
     }
 }
 
+/// A resource as a write in place (an UpdateItem) left it: its version
+/// moved by one, `lastModified` set.
+pub(crate) fn touched(s: Stored, at: String) -> Stored {
+    Stored {
+        meta: Meta {
+            last_modified: at,
+            version: s.meta.version + 1,
+            ..s.meta
+        },
+        doc: s.doc,
+    }
+}
+
 /// How long a claim holds before it lapses: past the request timeout
 /// (25 s by default, when the request is stopped), so a claim outlives
 /// only a writer that died.
@@ -233,17 +246,10 @@ impl Service {
         let id = &claimed.meta.id;
         match self
             .dir
-            .touch_claim(kind, id, &at, condition, Claim::Release)
+            .touch_claiming(kind, id, &at, condition, Claim::Release, &[])
             .await
         {
-            Ok(()) => Ok(Stored {
-                meta: Meta {
-                    last_modified: at,
-                    version: claimed.meta.version + 1,
-                    ..claimed.meta
-                },
-                doc: claimed.doc,
-            }),
+            Ok(()) => Ok(touched(claimed, at)),
             Err(DirError::VersionMismatch) => {
                 tracing::warn!(resource_type = kind.name(), id = %id, "a claim lapsed before its writer finished");
                 Err(ScimError::unavailable())

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 use crate::common::{Harness, TOKEN};
+use crate::races::etag_version;
 
 const CLIENTS: usize = 64;
 const RACES: usize = 10;
@@ -285,14 +286,6 @@ async fn member_set_races(
             g.body["members"]
         );
     }
-}
-
-fn etag_version(etag: Option<&str>) -> u64 {
-    etag.unwrap_or_default()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .unwrap_or_else(|_| panic!("ETag {etag:?}"))
 }
 
 async fn under_load_no_5xx_one_winner_per_race_and_invariants_hold(h: Harness) {

@@ -62,10 +62,13 @@ async fn new_group(h: &Harness, name: &str, members: &[&String]) -> String {
 }
 
 /// The version an answer's ETag names (`W/"7"` is 7).
-fn version(r: &Resp) -> u64 {
-    let etag = r
-        .header("etag")
-        .unwrap_or_else(|| panic!("no ETag: {}", r.body));
+pub(crate) fn version(r: &Resp) -> u64 {
+    etag_version(r.header("etag"))
+}
+
+/// The version an ETag names; it must name one.
+pub(crate) fn etag_version(etag: Option<&str>) -> u64 {
+    let etag = etag.unwrap_or_else(|| panic!("no ETag"));
     etag.trim_start_matches("W/")
         .trim_matches('"')
         .parse()

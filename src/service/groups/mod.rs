@@ -14,7 +14,7 @@ use super::{Outside, Retry, Service, View, check_if_match, not_found, now};
 use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::patch::{self, Operation};
-use crate::scim::resource::{self, Doc, Meta, Ref};
+use crate::scim::resource::{self, Doc, Ref};
 use crate::store::keys;
 use crate::store::table::{Claim, Condition, Write};
 use crate::store::{DirError, Edge, Stored};
@@ -44,6 +44,13 @@ enum GroupDoc<'a> {
     Same,
     Patch(&'a [Operation]),
     Replace(&'a Doc),
+}
+
+/// The members a request resolved, as an answer lists them.
+fn in_id_order(found: HashMap<String, Ref>) -> Vec<Ref> {
+    let mut refs: Vec<Ref> = found.into_values().collect();
+    refs.sort_by(|a, b| a.id.cmp(&b.id));
+    refs
 }
 
 /// A reference to a resource read back from the table (by its stored type).
@@ -168,11 +175,7 @@ impl Service {
             self.create_large_group(&stored, &edges).await?;
         }
         self.continue_cleanup().await;
-        let refs = with_members.then(|| {
-            let mut refs: Vec<Ref> = found.into_values().collect();
-            refs.sort_by(|a, b| a.id.cmp(&b.id));
-            refs
-        });
+        let refs = with_members.then(|| in_id_order(found));
         Ok(View { stored, refs })
     }
 
@@ -231,11 +234,7 @@ impl Service {
         self.continue_cleanup().await;
         // The members just written (no read after the write, which could
         // fail and answer 503 for a change that was made).
-        let refs = with_members.then(|| {
-            let mut refs: Vec<Ref> = found.into_values().collect();
-            refs.sort_by(|a, b| a.id.cmp(&b.id));
-            refs
-        });
+        let refs = with_members.then(|| in_id_order(found));
         Ok(View { stored, refs })
     }
 
@@ -295,27 +294,19 @@ impl Service {
             Some(until) => Claim::Take(until),
             None => Claim::Keep,
         };
-        let touched = match claim {
-            Claim::Keep => {
-                self.dir
-                    .touch(Kind::Group, id, &at, condition, with.in_transaction())
-                    .await
-            }
-            claim => {
-                self.dir
-                    .touch_claim(Kind::Group, id, &at, condition, claim)
-                    .await
-            }
-        };
+        let touched = self
+            .dir
+            .touch_claiming(
+                Kind::Group,
+                id,
+                &at,
+                condition,
+                claim,
+                with.in_transaction(),
+            )
+            .await;
         match touched {
-            Ok(()) => Ok(Some(Stored {
-                meta: Meta {
-                    last_modified: at,
-                    version: old.meta.version + 1,
-                    ..old.meta
-                },
-                doc: old.doc,
-            })),
+            Ok(()) => Ok(Some(super::touched(old, at))),
             Err(DirError::VersionMismatch) if if_match.is_none() => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -323,8 +314,9 @@ impl Service {
 
     /// PATCH. Returns the group when `want` asks for it (`Some(with_members)`).
     /// Adding and removing named members without If-Match does not read the
-    /// group: BatchGetItem (the added members) and one TransactWriteItems
-    /// (or, past 99 changes, BatchWriteItems and UpdateItem): O(members
+    /// group: BatchGetItem (the added members) and one TransactWriteItems,
+    /// for up to 99 of them; more take a claim on the group, with one
+    /// GetItem and two UpdateItems around their BatchWriteItems: O(members
     /// named), never O(group size). Anything else reads the group and
     /// writes under the version it read, redoing the round if another write
     /// came in between.

@@ -245,38 +245,27 @@ impl Directory {
     /// The write that bumps `version` and `lastModified` of a resource in
     /// place, under `condition`, to go in a transaction with others.
     pub fn touch_write(&self, kind: Kind, id: &str, at: &str, condition: Condition) -> Write {
-        Write::Touch {
-            key: self.keys.resource(kind, id),
-            last_modified: at.to_string(),
-            condition,
-            claim: Claim::Keep,
-        }
+        self.touch_claim_write(kind, id, at, condition, Claim::Keep)
     }
 
-    /// Bumps a resource's version in place (1 UpdateItem) while taking or
-    /// releasing a claim on it, under `condition`.
-    pub async fn touch_claim(
+    fn touch_claim_write(
         &self,
         kind: Kind,
         id: &str,
         at: &str,
         condition: Condition,
         claim: Claim,
-    ) -> Result<(), DirError> {
-        let w = Write::Touch {
+    ) -> Write {
+        Write::Touch {
             key: self.keys.resource(kind, id),
             last_modified: at.to_string(),
             condition,
             claim,
-        };
-        match self.table.write_all(&[w]).await {
-            Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
-            other => Ok(other?),
         }
     }
 
     /// Bumps `version` and `lastModified` of a resource in place (1
-    /// UpdateItem), under `condition`.
+    /// UpdateItem), under `condition`, with `with` in the same transaction.
     pub async fn touch(
         &self,
         kind: Kind,
@@ -285,7 +274,22 @@ impl Directory {
         condition: Condition,
         with: &[Write],
     ) -> Result<(), DirError> {
-        let mut writes = vec![self.touch_write(kind, id, at, condition)];
+        self.touch_claiming(kind, id, at, condition, Claim::Keep, with)
+            .await
+    }
+
+    /// Like [`Directory::touch`], taking or releasing a claim on the
+    /// resource as well.
+    pub async fn touch_claiming(
+        &self,
+        kind: Kind,
+        id: &str,
+        at: &str,
+        condition: Condition,
+        claim: Claim,
+        with: &[Write],
+    ) -> Result<(), DirError> {
+        let mut writes = vec![self.touch_claim_write(kind, id, at, condition, claim)];
         writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) if e.is_condition_failed() => Err(DirError::VersionMismatch),
