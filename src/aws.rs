@@ -47,3 +47,11 @@ pub fn secrets_manager(aws: &SdkConfig) -> aws_sdk_secretsmanager::Client {
         .build();
     aws_sdk_secretsmanager::Client::from_conf(conf)
 }
+
+pub fn eventbridge(aws: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    let conf = aws_sdk_eventbridge::config::Builder::from(aws)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(conf)
+}

@@ -64,6 +64,87 @@ pub struct Config {
     pub cursor_ttl_seconds: u64,
     /// `SCIM_SCHEMA_EXTENSIONS`: a JSON file declaring extension schemas.
     pub schema_extensions: Option<PathBuf>,
+    /// `SCIM_HANDLER`: what the process serves on Lambda: `http` (the SCIM
+    /// API, by default) or `stream` (the table's stream, into events).
+    pub handler: Handler,
+    /// Change events: where they go and what they say.
+    pub events: EventsConfig,
+}
+
+/// The front door a Lambda function of this binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Http,
+    Stream,
+}
+
+/// Change events (see `events`).
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// `SCIM_EVENT_ISSUER`: the events' `iss` (the directory's base URL);
+    /// locally, by default, the base URL the server prints.
+    pub issuer: Option<String>,
+    /// `SCIM_EVENT_AUDIENCE`: the events' `aud`; left out when unset.
+    pub audience: Option<String>,
+    /// `SCIM_EVENT_BUS_NAME`: the EventBridge bus the stream handler
+    /// publishes to.
+    pub bus_name: Option<String>,
+    /// `SCIM_EVENT_SOURCE`: the entries' `source` (`scim-lambda`).
+    pub source: String,
+    /// `SCIM_EVENT_WEBHOOK_URL`: with the embedded store, the receiver each
+    /// SET is pushed to (RFC 8935); `{tenant}` in it stands for the tenant.
+    pub webhook_url: Option<String>,
+    /// `SCIM_EVENT_SIGNING_KEY`: the HS256 key pushed (and polled) SETs are
+    /// signed with; at least 32 bytes; needed with a webhook.
+    pub signing_key: Option<String>,
+    /// `SCIM_EVENT_RETENTION`: seconds the embedded store keeps events
+    /// (delivered ones, with a webhook); 7 days by default.
+    pub retention: Duration,
+    /// `SCIM_EVENT_WEBHOOK_TIMEOUT_SECONDS`: how long the webhook has to
+    /// answer one SET before it is sent again (10 s).
+    pub webhook_timeout: Duration,
+}
+
+impl EventsConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, String> {
+        let c = Self {
+            issuer: env.var("SCIM_EVENT_ISSUER"),
+            audience: env.var("SCIM_EVENT_AUDIENCE"),
+            bus_name: env.var("SCIM_EVENT_BUS_NAME"),
+            source: env
+                .var("SCIM_EVENT_SOURCE")
+                .unwrap_or_else(|| "scim-lambda".into()),
+            webhook_url: env.var("SCIM_EVENT_WEBHOOK_URL"),
+            signing_key: env.var("SCIM_EVENT_SIGNING_KEY"),
+            retention: Duration::from_secs(
+                env.number("SCIM_EVENT_RETENTION", 7 * 24 * 3600)? as u64
+            ),
+            webhook_timeout: Duration::from_secs(
+                env.number("SCIM_EVENT_WEBHOOK_TIMEOUT_SECONDS", 10)?.max(1) as u64,
+            ),
+        };
+        if let Some(k) = &c.signing_key {
+            if k.len() < crate::events::sign::MIN_KEY_BYTES {
+                return Err(format!(
+                    "SCIM_EVENT_SIGNING_KEY must have at least {} bytes",
+                    crate::events::sign::MIN_KEY_BYTES
+                ));
+            }
+        }
+        if c.webhook_url.is_some() && c.signing_key.is_none() {
+            return Err(
+                "SCIM_EVENT_WEBHOOK_URL needs SCIM_EVENT_SIGNING_KEY (the SETs are signed)".into(),
+            );
+        }
+        if let Some(url) = &c.webhook_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "SCIM_EVENT_WEBHOOK_URL must be an http(s) URL, not '{url}'"
+                ));
+            }
+        }
+        Ok(c)
+    }
 }
 
 /// What one request may ask of the service, and switches of its behaviour.
@@ -211,6 +292,14 @@ impl Config {
             cursor_ttl_seconds: number("SCIM_CURSOR_TTL_SECONDS", 3600)? as u64,
             schema_extensions: var("SCIM_SCHEMA_EXTENSIONS").map(PathBuf::from),
             limits: ServiceLimits::from_env(&env, max_page_size, request_timeout)?,
+            handler: match var("SCIM_HANDLER").as_deref() {
+                None | Some("http") => Handler::Http,
+                Some("stream") => Handler::Stream,
+                Some(other) => {
+                    return Err(format!("SCIM_HANDLER is http or stream, not '{other}'"));
+                }
+            },
+            events: EventsConfig::from_env(&env)?,
         })
     }
 }
@@ -281,6 +370,22 @@ mod tests {
         assert_eq!(
             from(&[("SCIM_BASE_PATH", "api/scim/")]).map(|c| c.base_path),
             Ok("/api/scim".into())
+        );
+    }
+
+    #[test]
+    fn a_webhook_needs_a_signing_key_of_32_bytes() {
+        let url = ("SCIM_EVENT_WEBHOOK_URL", "http://127.0.0.1:9/hook");
+        assert!(from(&[url]).is_err());
+        assert!(from(&[url, ("SCIM_EVENT_SIGNING_KEY", "short")]).is_err());
+        let key = ("SCIM_EVENT_SIGNING_KEY", "0123456789abcdef0123456789abcdef");
+        let c = from(&[url, key]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.events.webhook_url.as_deref(), Some(url.1));
+        assert!(from(&[("SCIM_EVENT_WEBHOOK_URL", "ftp://x"), key]).is_err());
+        assert!(from(&[("SCIM_HANDLER", "queue")]).is_err());
+        assert_eq!(
+            from(&[("SCIM_HANDLER", "stream")]).map(|c| c.handler),
+            Ok(Handler::Stream)
         );
     }
 }

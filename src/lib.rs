@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod scim;
 pub mod serve;
@@ -39,6 +40,7 @@ pub struct App {
     pub router: Router,
     pub token: TokenOrigin,
     pub table: Table,
+    pub schemas: Arc<Schemas>,
 }
 
 /// Opens the table: DynamoDB when `TABLE_NAME` is set, else the embedded file.
@@ -111,6 +113,16 @@ pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
         max_body_bytes: config.max_body_bytes,
         cursors: cursor_codec(config),
         request_timeout: config.request_timeout,
+        events: http::EventsPoll {
+            issuer: config.events.issuer.clone(),
+            audience: config.events.audience.clone(),
+            signing_key: config
+                .events
+                .signing_key
+                .as_ref()
+                .map(|k| k.as_bytes().to_vec()),
+            pushed: config.events.webhook_url.is_some(),
+        },
     }))
 }
 
@@ -181,11 +193,107 @@ impl App {
         }
         let config = &config;
         let table = open_table(config, aws.as_ref()).await?;
-        let service = service(config, table.clone(), schemas);
+        let service = service(config, table.clone(), Arc::clone(&schemas));
         Ok(Self {
             router: router_for(config, service, auth),
             token,
             table,
+            schemas,
         })
+    }
+}
+
+/// The events' issuer from the configuration: `SCIM_EVENT_ISSUER`, else
+/// `default_base` (the base URL the local server prints).
+pub fn issuer(config: &Config, schemas: Arc<Schemas>, default_base: &str) -> events::Issuer {
+    events::Issuer {
+        base_url: config
+            .events
+            .issuer
+            .clone()
+            .unwrap_or_else(|| default_base.to_string()),
+        audience: config.events.audience.clone(),
+        schemas,
+    }
+}
+
+/// The stream front door (`SCIM_HANDLER=stream`): batches of the table's
+/// stream records, as Lambda hands them over, become events on the bus.
+pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
+    use aws_lambda_events::dynamodb::Event;
+    use lambda_http::lambda_runtime::{LambdaEvent, run, service_fn};
+    let schemas = schemas(config)?;
+    let bus = config
+        .events
+        .bus_name
+        .clone()
+        .ok_or("SCIM_HANDLER=stream needs SCIM_EVENT_BUS_NAME")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sink =
+        events::eventbridge::Bus::new(aws::eventbridge(&aws), bus, config.events.source.clone());
+    let issuer = issuer(config, schemas, &config.base_path);
+    let (sink, issuer) = (&sink, &issuer);
+    run(service_fn(move |ev: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_http::Error>(events::stream::handle(&ev.payload, issuer, sink).await)
+    }))
+    .await
+}
+
+/// The local delivery of change events, while `stop` has not resolved:
+/// with a webhook, the log's events are pushed to it; in any case, events
+/// older than the retention are forgotten (with a webhook, only delivered
+/// ones). Nothing to do when the store keeps no change log.
+pub async fn deliver_events(
+    config: &Config,
+    table: &Table,
+    issuer: events::Issuer,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let Some(log) = table.change_log() else {
+        return;
+    };
+    let pushed = config.events.webhook_url.is_some();
+    let retention = config.events.retention;
+    let prune = {
+        let log = Arc::clone(&log);
+        async move {
+            loop {
+                let before = store::table::unix_ms()
+                    - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+                let upto = if pushed {
+                    log.position(events::webhook::CONSUMER)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                } else {
+                    u64::MAX
+                };
+                if let Err(e) = log.prune(before, upto).await {
+                    tracing::warn!(error = %e, "pruning the change log failed");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+        }
+    };
+    let push = async {
+        match (&config.events.webhook_url, &config.events.signing_key) {
+            (Some(url), Some(key)) => {
+                let hook = events::webhook::Webhook {
+                    url: url.clone(),
+                    key: key.as_bytes().to_vec(),
+                    timeout: config.events.webhook_timeout,
+                    idle: std::time::Duration::from_millis(50),
+                    max_backoff: std::time::Duration::from_secs(30),
+                };
+                events::webhook::run(log.clone(), issuer, hook, std::future::pending()).await;
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = stop => {}
+        () = prune => {}
+        () = push => {}
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use scim_lambda::admin::{self, Cli};
-use scim_lambda::config::Config;
+use scim_lambda::config::{Config, Handler};
 use scim_lambda::{App, TokenOrigin};
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +48,9 @@ async fn main() -> Result<ExitCode, Error> {
 async fn serve() -> Result<(), Error> {
     let config = Config::from_env()?;
     init_tracing(config.on_lambda);
+    if config.handler == Handler::Stream {
+        return scim_lambda::run_stream(&config).await;
+    }
     let app = App::build(&config).await?;
     if config.on_lambda {
         return lambda_http::run(app.router).await;
@@ -82,6 +85,25 @@ async fn serve() -> Result<(), Error> {
         Some(t) => println!("Store:         DynamoDB table {t}"),
         None => println!("Store:         {}", config.db_path.display()),
     }
+    let base_url = format!("http://{addr}{}", config.base_path);
+    if app.table.change_log().is_some() {
+        match &config.events.webhook_url {
+            Some(url) => println!("Events:        pushed to {url} (signed HS256)"),
+            None => println!("Events:        POST {base_url}/Events (RFC 8936 poll)"),
+        }
+    }
+    let issuer = scim_lambda::issuer(&config, app.schemas.clone(), &base_url);
+    let (stopped, stop) = tokio::sync::watch::channel(false);
+    let delivery = {
+        let (config, table) = (config.clone(), app.table.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = stop.changed().await;
+            };
+            scim_lambda::deliver_events(&config, &table, issuer, stop).await;
+        })
+    };
     scim_lambda::serve::serve(
         listener,
         app.router,
@@ -89,5 +111,7 @@ async fn serve() -> Result<(), Error> {
         scim_lambda::serve::stop_signal(),
     )
     .await;
+    let _ = stopped.send(true);
+    let _ = delivery.await;
     Ok(())
 }

@@ -21,6 +21,7 @@ const RESERVED: &[&str] = &[
     "serviceproviderconfig",
     "me",
     "bulk",
+    "events",
     "default",
 ];
 
@@ -129,7 +130,9 @@ mod tests {
 
     #[test]
     fn refuses_the_names_of_endpoints_and_of_the_default_directory() {
-        for reserved in ["users", "groups", "schemas", "me", "bulk", "default"] {
+        for reserved in [
+            "users", "groups", "schemas", "me", "bulk", "events", "default",
+        ] {
             assert!(TenantId::parse(reserved).is_err(), "{reserved}");
         }
     }

@@ -50,10 +50,11 @@ start_dynamodb_local() {
 }
 
 # The Python tools the tests use, pinned, in a project-local virtualenv:
-# moto (Secrets Manager), scim2-cli (the scim2-tester compliance checks),
-# cfn-lint and aws-sam-translator (the template checks).
+# moto (Secrets Manager, EventBridge, SQS), scim2-cli (the scim2-tester
+# compliance checks), cfn-lint and aws-sam-translator (the template checks),
+# PyJWT (the example event consumer, which checks the SETs' signatures).
 python_tools() {
-  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2 cfn-lint==1.58.0 aws-sam-translator==1.115.0"
+  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2 cfn-lint==1.58.0 aws-sam-translator==1.115.0 PyJWT==2.10.1"
   if [ ! -f "$tools/venv/.installed" ] || [ "$(cat "$tools/venv/.installed")" != "$want" ]; then
     log "installing $want into $tools/venv"
     python3 -m venv "$tools/venv"
@@ -63,7 +64,8 @@ python_tools() {
   fi
 }
 
-# moto's server, for Secrets Manager. Exports AWS_ENDPOINT_URL_SECRETS_MANAGER.
+# moto's server, for Secrets Manager, EventBridge and SQS. Exports their
+# AWS_ENDPOINT_URL_* and SCIM_TEST_PYTHON (the venv's python).
 start_moto() {
   python_tools
   local port
@@ -73,6 +75,8 @@ start_moto() {
   wait_port "moto" "$port" "$!" "$tools/moto.log"
   log "moto on 127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port" AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+  export SCIM_TEST_PYTHON="$tools/venv/bin/python"
 }
 
 # The service itself on the embedded store, on a free loopback port, with a

@@ -56,6 +56,19 @@ pub struct Shared {
     pub cursors: crate::scim::cursor::CursorCodec,
     /// A request still running after this gets 503 with Retry-After.
     pub request_timeout: std::time::Duration,
+    /// What the events poll needs.
+    pub events: EventsPoll,
+}
+
+/// The events poll's settings (RFC 8936, on a store that keeps a change log).
+#[derive(Debug, Clone, Default)]
+pub struct EventsPoll {
+    /// `iss` of the SETs; the request's base URL when unset.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub signing_key: Option<Vec<u8>>,
+    /// Events are pushed to a webhook instead: the poll is not offered.
+    pub pushed: bool,
 }
 
 /// The router's state: axum clones it for every middleware and handler of
@@ -93,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/Schemas", get(routes::schemas))
         .route("/Schemas/{urn}", get(routes::schema))
         .route("/.search", post(routes::search_all))
+        .route("/Events", post(routes::poll_events))
         .route("/Users/.search", post(routes::search::<Users>))
         .route("/Groups/.search", post(routes::search::<Groups>))
         .route(

@@ -574,6 +574,40 @@ pub async fn delete<K: Endpoint>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// POST `/Events`: the RFC 8936 poll of this directory's change events,
+/// where the store keeps a change log and no webhook takes them.
+pub async fn poll_events(
+    State(state): State<AppState>,
+    Scoped(service): Scoped,
+    BaseUrl(base): BaseUrl,
+    JsonBody(json): JsonBody,
+) -> Result<Response> {
+    let Some(log) = service.change_log() else {
+        return Err(ScimError::not_implemented(
+            "on DynamoDB, change events go to the stack's EventBridge bus",
+        ));
+    };
+    if state.events.pushed {
+        return Err(ScimError::not_implemented(
+            "change events are pushed to the configured webhook",
+        ));
+    }
+    let tenant = service.tenant();
+    let root = base.strip_suffix(&tenant.path()).unwrap_or(&base);
+    let issuer = crate::events::Issuer {
+        base_url: state
+            .events
+            .issuer
+            .clone()
+            .unwrap_or_else(|| root.to_string()),
+        audience: state.events.audience.clone(),
+        schemas: service.schemas_arc(),
+    };
+    let key = state.events.signing_key.as_deref();
+    let answer = crate::events::poll::poll(log.as_ref(), &issuer, key, tenant, &json).await?;
+    Ok(axum::Json(answer).into_response())
+}
+
 pub async fn not_implemented() -> ScimError {
     ScimError::not_implemented("this service provider does not offer this endpoint")
 }

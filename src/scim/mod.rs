@@ -6,6 +6,7 @@ mod builtin;
 pub mod cursor;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod extensions;
 pub mod filter;
 pub mod kind;

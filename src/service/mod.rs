@@ -24,7 +24,7 @@ use crate::scim::resource::{Doc, Meta, Ref};
 use crate::scim::schemas::{ResourceType, Schemas};
 use crate::scim::{Kind, ScimError, patch};
 use crate::store::table::{Claim, Condition, Write};
-use crate::store::{DirError, Directory, StoreError, Stored, keys};
+use crate::store::{DirError, Directory, StoreError, Stored, Written, keys};
 use crate::tenant::Tenant;
 
 pub use crate::config::ServiceLimits;
@@ -207,6 +207,11 @@ impl Service {
         &self.schemas
     }
 
+    /// The same, shared (for what renders resources outside a request).
+    pub fn schemas_arc(&self) -> Arc<Schemas> {
+        Arc::clone(&self.schemas)
+    }
+
     /// The resource type of a kind.
     pub fn resource_type(&self, kind: Kind) -> &ResourceType {
         self.schemas.resource_type(kind)
@@ -215,6 +220,12 @@ impl Service {
     /// Whose directory this service serves.
     pub fn tenant(&self) -> &Tenant {
         self.dir.tenant()
+    }
+
+    /// The store's change log, where its driver keeps one (the embedded
+    /// store; DynamoDB's changes are in the table's stream).
+    pub fn change_log(&self) -> Option<Arc<dyn crate::store::changes::ChangeLog>> {
+        self.dir.table().change_log()
     }
 
     /// The same service over another tenant's directory (the table, limits
@@ -346,7 +357,7 @@ impl Service {
         if_match: Option<&str>,
         mut read: Option<Stored>,
         with: Outside<'_>,
-        change: impl Fn(&Doc) -> Result<Doc, ScimError>,
+        (op, change): (Written, impl Fn(&Doc) -> Result<Doc, ScimError>),
     ) -> Result<Stored, ScimError> {
         let mut retry = Retry::new();
         loop {
@@ -354,7 +365,10 @@ impl Service {
                 Some(old) => old,
                 None => self.get(rt, id).await?,
             };
-            if let Some(new) = self.modify_round(rt, old, if_match, with, &change).await? {
+            if let Some(new) = self
+                .modify_round(rt, old, if_match, with, op, &change)
+                .await?
+            {
                 return Ok(new);
             }
             if !retry.again(rt, id).await {
@@ -372,6 +386,7 @@ impl Service {
         old: Stored,
         if_match: Option<&str>,
         with: Outside<'_>,
+        op: Written,
         change: &impl Fn(&Doc) -> Result<Doc, ScimError>,
     ) -> Result<Option<Stored>, ScimError> {
         check_if_match(if_match, &old.meta)?;
@@ -397,6 +412,7 @@ impl Service {
                 rt.kind,
                 &old,
                 &new,
+                op,
                 with.in_transaction(),
                 with.claim_until(),
             )

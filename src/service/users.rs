@@ -9,7 +9,7 @@ use crate::scim::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{self, Doc, Ref};
 use crate::store::table::{Condition, MAX_TRANSACT_ITEMS, Write};
-use crate::store::{DirError, Edge};
+use crate::store::{DirError, Edge, Written};
 
 /// Membership writes that fit in one transaction with a user's own write,
 /// which may take the user, two `userName` guards (a rename) and two writes
@@ -185,7 +185,7 @@ impl Service {
                 if_match,
                 None,
                 Outside::Nothing,
-                |_| Ok(doc.clone()),
+                (Written::Replaced, |_: &Doc| Ok(doc.clone())),
             )
             .await?;
         self.continue_cleanup().await;
@@ -224,7 +224,9 @@ impl Service {
             } else {
                 super::claim_from_now()
             };
-            let written = self.modify_round(rt, old, if_match, with, &replace).await?;
+            let written = self
+                .modify_round(rt, old, if_match, with, Written::Replaced, &replace)
+                .await?;
             let stored = match (written, with) {
                 (None, _) => {
                     if !retry.again(rt, id).await {
@@ -275,9 +277,14 @@ impl Service {
         let ops = self.patch_operations(body)?;
         let shown = self.groups_shown(id, with_groups).await?;
         let stored = self
-            .modify(rt, id, if_match, None, Outside::Nothing, |old| {
-                patch::apply(old, &ops, rt)
-            })
+            .modify(
+                rt,
+                id,
+                if_match,
+                None,
+                Outside::Nothing,
+                (Written::Patched, |old: &Doc| patch::apply(old, &ops, rt)),
+            )
             .await?;
         self.continue_cleanup().await;
         Ok(View {

@@ -28,7 +28,7 @@
 //! tenant's items.
 
 use crate::scim::{Kind, ScimError};
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantId};
 
 /// How a kind's keys begin (after the tenant's prefix). Stored names are
 /// the resource types' names, so that an application reading the table
@@ -66,6 +66,9 @@ pub mod attr {
     /// Until when (milliseconds since the Unix epoch) a writer holds its
     /// claim on a resource.
     pub const CLAIMED_UNTIL: &str = "claimedUntil";
+    /// The SCIM operation that last wrote a resource's document
+    /// (`create`, `replace`, `patch`), for change events.
+    pub const OPERATION: &str = "operation";
 }
 
 /// A global secondary index: its name and key attributes (both strings).
@@ -232,6 +235,48 @@ impl Keys {
     }
 }
 
+/// What a changed item is, read back from its key: the items change
+/// events are made of (a resource's own item and a membership edge);
+/// guards, lookups and cleanup tasks are none of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    Resource { kind: Kind, id: String },
+    Member { group_id: String, member_id: String },
+}
+
+/// The directory and the meaning of an item's key, when it is a resource
+/// or an edge; `None` for every other item (and for keys not built here).
+pub fn changed(key: &Key) -> Option<(Tenant, Changed)> {
+    let (tenant, rest) = match key.pk.strip_prefix("T#") {
+        None => (Tenant::Default, key.pk.as_str()),
+        Some(named) => {
+            let (id, rest) = named.split_once('#')?;
+            (Tenant::Named(TenantId::parse(id).ok()?), rest)
+        }
+    };
+    let (ty, id) = rest.split_once('#')?;
+    let kind = Kind::ALL.into_iter().find(|k| type_prefix(*k) == ty)?;
+    if key.sk == RESOURCE_SK && !id.contains('#') {
+        return Some((
+            tenant,
+            Changed::Resource {
+                kind,
+                id: id.into(),
+            },
+        ));
+    }
+    match (kind, key.sk.strip_prefix(MEMBER_PREFIX)) {
+        (Kind::Group, Some(member)) if !id.contains('#') => Some((
+            tenant,
+            Changed::Member {
+                group_id: id.into(),
+                member_id: member.into(),
+            },
+        )),
+        _ => None,
+    }
+}
+
 impl Default for Keys {
     fn default() -> Self {
         Self::of(&Tenant::Default)
@@ -257,7 +302,6 @@ pub fn check_key_value(attribute: &str, value: &str) -> Result<(), ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenant::TenantId;
 
     fn tenant(t: &str) -> Keys {
         Keys::of(&Tenant::Named(TenantId::parse(t).unwrap()))
@@ -333,6 +377,42 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn reads_back_resources_and_edges_and_nothing_else() {
+        for (t, k) in [
+            (Tenant::Default, Keys::default()),
+            (
+                Tenant::Named(TenantId::parse("acme").unwrap()),
+                tenant("acme"),
+            ),
+        ] {
+            let user = Changed::Resource {
+                kind: Kind::User,
+                id: "u1".into(),
+            };
+            assert_eq!(
+                changed(&k.resource(Kind::User, "u1")),
+                Some((t.clone(), user))
+            );
+            let group = Changed::Resource {
+                kind: Kind::Group,
+                id: "g1".into(),
+            };
+            assert_eq!(
+                changed(&k.resource(Kind::Group, "g1")),
+                Some((t.clone(), group))
+            );
+            let edge = Changed::Member {
+                group_id: "g1".into(),
+                member_id: "u1".into(),
+            };
+            assert_eq!(changed(&k.member_edge("g1", "u1")), Some((t.clone(), edge)));
+            assert_eq!(changed(&k.user_name_guard("u1")), None);
+            assert_eq!(changed(&k.email_lookup("u1", "a@example.com")), None);
+            assert_eq!(changed(&k.cleanup_task("2026", Kind::User, "u1")), None);
         }
     }
 }

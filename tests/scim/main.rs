@@ -5,6 +5,8 @@ mod auth;
 mod bounds;
 mod common;
 mod discovery;
+mod event_stream;
+mod events;
 mod extensions;
 mod faults;
 mod filters;

@@ -17,7 +17,7 @@ use crate::scim::patch::{self, Operation};
 use crate::scim::resource::{self, Doc, Ref};
 use crate::store::keys;
 use crate::store::table::{Claim, Condition, Write};
-use crate::store::{DirError, Edge, Stored};
+use crate::store::{DirError, Edge, Stored, Written};
 
 /// The edge writes, in the group's transaction when they fit, else in
 /// batches under a claim on the group.
@@ -260,11 +260,13 @@ impl Service {
             GroupDoc::Same => self.touch_group(old, with, if_match).await?,
             GroupDoc::Patch(ops) => {
                 let apply = |d: &Doc| patch::apply(d, ops, rt);
-                self.modify_round(rt, old, if_match, with, &apply).await?
+                self.modify_round(rt, old, if_match, with, Written::Patched, &apply)
+                    .await?
             }
             GroupDoc::Replace(doc) => {
                 let replace = |_: &Doc| Ok(doc.clone());
-                self.modify_round(rt, old, if_match, with, &replace).await?
+                self.modify_round(rt, old, if_match, with, Written::Replaced, &replace)
+                    .await?
             }
         };
         match (written, with) {

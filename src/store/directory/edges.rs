@@ -27,7 +27,7 @@ impl Edge {
         item
     }
 
-    pub(super) fn from_item(item: &Item) -> Option<Self> {
+    pub(in crate::store) fn from_item(item: &Item) -> Option<Self> {
         Some(Self {
             group_id: item.s(attr::GROUP)?.to_string(),
             member_id: item.s(attr::MEMBER)?.to_string(),

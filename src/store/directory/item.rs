@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{DirError, Directory, Stored};
+use super::{DirError, Directory, Stored, Written};
 use crate::scim::Kind;
 use crate::scim::resource::{Doc, Meta};
 use crate::store::keys::{self, DISPLAY_NAME_INDEX, Key, LOOKUP_INDEX, TYPE_INDEX, attr};
@@ -54,7 +54,12 @@ impl Directory {
         guard
     }
 
-    pub(in crate::store) fn to_item(&self, kind: Kind, s: &Stored) -> Result<Item, DirError> {
+    pub(in crate::store) fn to_item(
+        &self,
+        kind: Kind,
+        s: &Stored,
+        op: Written,
+    ) -> Result<Item, DirError> {
         let doc = serde_json::to_string(&s.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut item = Item::new(self.keys.resource(kind, &s.meta.id));
         item.set_s(TYPE_INDEX.pk, self.keys.type_partition(kind))
@@ -64,6 +69,7 @@ impl Directory {
             .set_s(attr::DOC, doc)
             .set_s(attr::CREATED, s.meta.created.clone())
             .set_s(attr::LAST_MODIFIED, s.meta.last_modified.clone())
+            .set_s(attr::OPERATION, op.as_str())
             .set_n(
                 attr::VERSION,
                 i64::try_from(s.meta.version).unwrap_or(i64::MAX),

@@ -22,6 +22,31 @@ use crate::tenant::Tenant;
 pub use cleanup::CleanupTask;
 pub use edges::Edge;
 
+/// Which SCIM operation last wrote a resource's document, kept on its
+/// item so that a change event can tell a replacement from a patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Replaced,
+    Patched,
+}
+
+impl Written {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "create",
+            Self::Replaced => "replace",
+            Self::Patched => "patch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Created, Self::Replaced, Self::Patched]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub meta: Meta,
@@ -97,7 +122,10 @@ impl Directory {
 
     /// 1 PutItem, or 1 TransactWriteItems with the guard items.
     pub async fn create(&self, kind: Kind, s: &Stored, with: &[Write]) -> Result<(), DirError> {
-        let mut writes = vec![Write::put(self.to_item(kind, s)?, Condition::NotExists)];
+        let mut writes = vec![Write::put(
+            self.to_item(kind, s, Written::Created)?,
+            Condition::NotExists,
+        )];
         for g in self.guards(kind, &s.doc) {
             writes.push(Write::put(
                 Self::guard_item(kind, g, &s.meta.id),
@@ -124,10 +152,11 @@ impl Directory {
         kind: Kind,
         old: &Stored,
         new: &Stored,
+        op: Written,
         with: &[Write],
         claim_until: Option<i64>,
     ) -> Result<(), DirError> {
-        let mut item = self.to_item(kind, new)?;
+        let mut item = self.to_item(kind, new, op)?;
         if let Some(until) = claim_until {
             item.set_n(attr::CLAIMED_UNTIL, until);
         }
@@ -226,7 +255,10 @@ impl Directory {
     pub async fn import(&self, kind: Kind, resources: &[Stored]) -> Result<(), DirError> {
         let mut writes = Vec::with_capacity(resources.len() * 2);
         for s in resources {
-            writes.push(Write::put(self.to_item(kind, s)?, Condition::None));
+            writes.push(Write::put(
+                self.to_item(kind, s, Written::Created)?,
+                Condition::None,
+            ));
             for g in self.guards(kind, &s.doc) {
                 writes.push(Write::put(
                     Self::guard_item(kind, g, &s.meta.id),

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 use super::convert::classify;
@@ -55,6 +55,14 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .key_schema(k(SK, KeyType::Range)?)
         .set_global_secondary_indexes(Some(gsis))
         .billing_mode(BillingMode::PayPerRequest)
+        // As the template has it: the change events' capture.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(bad)?,
+        )
         .send()
         .await
         .map_err(|e| classify("CreateTable", &e))?;

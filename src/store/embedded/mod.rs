@@ -6,7 +6,10 @@
 //! Rooms: this file (opening, reads and the driver), `write` (the one
 //! writer and its group commits).
 
+mod changes;
 mod write;
+
+pub use changes::Log;
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -15,6 +18,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use tokio::sync::oneshot;
 
+use super::changes::ChangeLog;
 use super::keys::{INDEXES, IndexDef, Key};
 use super::table::{Driver, Item, MAX_QUERY_PAGE_BYTES, Page, Query, StoreError, Write};
 use write::write_loop;
@@ -30,6 +34,7 @@ fn index_table(
 pub struct Embedded {
     db: Arc<Database>,
     writer: Option<Writer>,
+    log: Arc<Log>,
 }
 
 /// The one thread that writes. redb admits one write transaction at a time
@@ -83,6 +88,7 @@ impl Embedded {
             tx.open_table(index_table(index)).map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
+        let log_id = changes::open(&db)?;
         let db = Arc::new(db);
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -93,6 +99,10 @@ impl Embedded {
             })
             .map_err(backend)?;
         Ok(Self {
+            log: Arc::new(Log {
+                db: Arc::clone(&db),
+                id: log_id,
+            }),
             db,
             writer: Some(Writer { jobs, thread }),
         })
@@ -321,6 +331,10 @@ impl Driver for Embedded {
         // Unconditional writes of distinct keys: applied together like one
         // BatchWriteItem.
         self.submit(ws.to_vec()).await
+    }
+
+    fn change_log(&self) -> Option<Arc<dyn ChangeLog>> {
+        Some(Arc::clone(&self.log) as Arc<dyn ChangeLog>)
     }
 }
 

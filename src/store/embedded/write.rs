@@ -6,7 +6,9 @@ use std::sync::mpsc;
 
 use redb::{Database, ReadableTable, WriteTransaction};
 
+use super::changes::{CHANGES, Logged};
 use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
+use crate::store::changes::is_recorded;
 use crate::store::keys::{INDEXES, Key, attr};
 use crate::store::table::{Claim, Condition, Item, StoreError, Write, unix_ms};
 
@@ -77,6 +79,11 @@ type IndexKey = (&'static str, &'static str, &'static str, &'static str);
 pub(super) struct Tables<'tx> {
     items: redb::Table<'tx, (&'static str, &'static str), &'static [u8]>,
     indexes: Vec<redb::Table<'tx, IndexKey, ()>>,
+    /// The change log, appended to in the same transaction.
+    changes: redb::Table<'tx, u64, &'static [u8]>,
+    /// The log's next position, once read.
+    next_change: Option<u64>,
+    at_ms: i64,
 }
 
 impl<'tx> Tables<'tx> {
@@ -87,7 +94,41 @@ impl<'tx> Tables<'tx> {
                 .iter()
                 .map(|ix| tx.open_table(index_table(ix)).map_err(backend))
                 .collect::<Result<_, _>>()?,
+            changes: tx.open_table(CHANGES).map_err(backend)?,
+            next_change: None,
+            at_ms: unix_ms(),
         })
+    }
+
+    /// Appends one change of a resource's item or an edge to the log.
+    fn record(
+        &mut self,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(), StoreError> {
+        if !is_recorded(key) || old == new {
+            return Ok(());
+        }
+        let position = match self.next_change {
+            Some(p) => p,
+            None => self
+                .changes
+                .last()
+                .map_err(backend)?
+                .map_or(1, |(k, _)| k.value() + 1),
+        };
+        let logged = Logged {
+            at_ms: self.at_ms,
+            old: old.cloned(),
+            new: new.cloned(),
+        };
+        let bytes = serde_json::to_vec(&logged).map_err(backend)?;
+        self.changes
+            .insert(position, bytes.as_slice())
+            .map_err(backend)?;
+        self.next_change = Some(position + 1);
+        Ok(())
     }
 
     fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -106,6 +147,7 @@ impl<'tx> Tables<'tx> {
         old: Option<&Item>,
         new: Option<&Item>,
     ) -> Result<(), StoreError> {
+        self.record(key, old, new)?;
         let entries = |item: Option<&Item>| item.map(index_entries).unwrap_or_default();
         let (before, after) = (entries(old), entries(new));
         for (i, ipk, isk) in &before {

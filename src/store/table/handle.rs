@@ -122,6 +122,11 @@ impl Table {
         self.driver.consumed()
     }
 
+    /// The driver's change log, where it keeps one.
+    pub fn change_log(&self) -> Option<Arc<dyn crate::store::changes::ChangeLog>> {
+        self.driver.change_log()
+    }
+
     pub fn requests(&self) -> Requests {
         let s = &self.stats;
         Requests {

@@ -270,6 +270,11 @@ pub trait Driver: Send + Sync {
     fn consumed(&self) -> Option<Capacity> {
         None
     }
+    /// The driver's own record of changes, if it keeps one (the embedded
+    /// driver does; DynamoDB's is the table's stream).
+    fn change_log(&self) -> Option<std::sync::Arc<dyn super::changes::ChangeLog>> {
+        None
+    }
 }
 
 /// Read and write capacity units, as DynamoDB reports them.

@@ -1,0 +1,195 @@
+//! Publishing events to an EventBridge bus: PutEvents with at most 10
+//! entries and 256 KB a call, in commit order, each entry's `detail` the
+//! SET's claims as JSON. Failed entries (throttling, partial failures) are
+//! sent again with backoff; what still fails is reported by position, so
+//! that the stream front door hands it back to Lambda.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+/// EventBridge's limits on one PutEvents call.
+pub const MAX_ENTRIES: usize = 10;
+pub const MAX_CALL_BYTES: usize = 256 * 1024;
+
+/// Attempts of one call's entries before giving up on them.
+const ATTEMPTS: u32 = 4;
+
+/// One event to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub detail_type: String,
+    /// The SET's claims, as JSON.
+    pub detail: String,
+    /// What the event is about (tenant, type, id): two entries of one
+    /// subject never share a call, so a retried entry cannot fall behind a
+    /// later one of the same resource.
+    pub subject: String,
+}
+
+impl Entry {
+    /// Its size as EventBridge counts it (source, detail-type, detail and
+    /// the time stamp).
+    fn size(&self, source: &str) -> usize {
+        source.len() + self.detail_type.len() + self.detail.len() + 14
+    }
+}
+
+/// Where entries go: the bus (or, in tests, a bus with faults injected).
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// One PutEvents call: for each entry, whether it was accepted; an
+    /// error when the call as a whole failed.
+    async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String>;
+    /// The `source` the entries carry.
+    fn source(&self) -> &str;
+}
+
+/// An EventBridge bus through the SDK.
+pub struct Bus {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+    source: String,
+}
+
+impl Bus {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: String, source: String) -> Self {
+        Self {
+            client,
+            bus,
+            source,
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for Bus {
+    async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String> {
+        let request = entries.iter().map(|e| {
+            PutEventsRequestEntry::builder()
+                .event_bus_name(&self.bus)
+                .source(&self.source)
+                .detail_type(&e.detail_type)
+                .detail(&e.detail)
+                .build()
+        });
+        let out = self
+            .client
+            .put_events()
+            .set_entries(Some(request.collect()))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())?;
+        let results = out.entries();
+        if results.len() != entries.len() {
+            return Err(format!(
+                "PutEvents answered {} results for {} entries",
+                results.len(),
+                entries.len()
+            ));
+        }
+        Ok(results
+            .iter()
+            .map(|r| r.error_code().is_none() && r.event_id().is_some())
+            .collect())
+    }
+
+    fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Splits entries into calls: at most 10 entries and 256 KB each, and no
+/// two entries of one subject in one call. Returns the calls as ranges.
+pub fn calls(entries: &[Entry], source: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    let mut subjects = std::collections::HashSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        let size = e.size(source);
+        let full = i - start == MAX_ENTRIES
+            || (i > start && bytes + size > MAX_CALL_BYTES)
+            || subjects.contains(e.subject.as_str());
+        if full {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+            subjects.clear();
+        }
+        bytes += size;
+        subjects.insert(e.subject.as_str());
+    }
+    if start < entries.len() {
+        out.push(start..entries.len());
+    }
+    out
+}
+
+/// Publishes entries in order. `Err(i)`: entry `i` and those after it are
+/// not known to be published (entries after `i` may be; a retry sends
+/// them again, with the same `jti`).
+pub async fn publish(sink: &dyn Sink, entries: &[Entry]) -> Result<(), usize> {
+    for range in calls(entries, sink.source()) {
+        let mut pending: Vec<usize> = range.collect();
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=ATTEMPTS {
+            let batch: Vec<Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
+            match sink.put(&batch).await {
+                Ok(accepted) => {
+                    pending = pending
+                        .into_iter()
+                        .zip(accepted)
+                        .filter_map(|(i, ok)| (!ok).then_some(i))
+                        .collect();
+                }
+                Err(e) => tracing::warn!(error = %e, attempt, "PutEvents failed"),
+            }
+            if pending.is_empty() {
+                break;
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+        }
+        if let Some(&first) = pending.first() {
+            tracing::warn!(
+                entries = pending.len(),
+                "events not published after {ATTEMPTS} attempts; handed back for retry"
+            );
+            return Err(first);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(subject: &str, bytes: usize) -> Entry {
+        Entry {
+            detail_type: "User Patched".into(),
+            detail: "x".repeat(bytes),
+            subject: subject.into(),
+        }
+    }
+
+    #[test]
+    fn a_call_holds_at_most_ten_entries_and_256_kb() {
+        let many: Vec<Entry> = (0..23).map(|i| entry(&i.to_string(), 10)).collect();
+        let sizes: Vec<usize> = calls(&many, "s").into_iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![10, 10, 3]);
+        let big: Vec<Entry> = (0..5).map(|i| entry(&i.to_string(), 100 * 1024)).collect();
+        let sizes: Vec<usize> = calls(&big, "s").into_iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, vec![2, 2, 1]);
+    }
+
+    #[test]
+    fn two_events_of_one_resource_never_share_a_call() {
+        let es = vec![entry("a", 1), entry("b", 1), entry("a", 1), entry("c", 1)];
+        assert_eq!(calls(&es, "s"), vec![0..2, 2..4]);
+    }
+}

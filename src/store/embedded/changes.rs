@@ -1,0 +1,176 @@
+//! The embedded driver's change log: every change of a resource's item or
+//! an edge is appended, in the same write transaction as the change
+//! itself, so that a crash can lose neither. Consumers (the event delivery,
+//! a poll) keep their positions and acknowledgements here too.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::backend;
+use crate::store::changes::{Change, ChangeLog};
+use crate::store::table::{Item, StoreError};
+
+/// Position → the change, as JSON.
+pub(super) const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+/// Consumer → the last position it has delivered.
+const POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("change_positions");
+/// Positions a poll has acknowledged.
+const ACKS: TableDefinition<u64, ()> = TableDefinition::new("change_acks");
+/// The log's id.
+const META: TableDefinition<&str, &str> = TableDefinition::new("change_meta");
+
+/// A change as the log keeps it (its id and sequence follow from the
+/// log's id and the position).
+#[derive(Serialize, Deserialize)]
+pub(super) struct Logged {
+    pub at_ms: i64,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+/// Creates the log's tables and reads (or makes) its id.
+pub(super) fn open(db: &Database) -> Result<String, StoreError> {
+    let tx = db.begin_write().map_err(backend)?;
+    tx.open_table(CHANGES).map_err(backend)?;
+    tx.open_table(POSITIONS).map_err(backend)?;
+    tx.open_table(ACKS).map_err(backend)?;
+    let id = {
+        let mut meta = tx.open_table(META).map_err(backend)?;
+        let existing = meta
+            .get("log_id")
+            .map_err(backend)?
+            .map(|v| v.value().to_string());
+        match existing {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                meta.insert("log_id", id.as_str()).map_err(backend)?;
+                id
+            }
+        }
+    };
+    tx.commit().map_err(backend)?;
+    Ok(id)
+}
+
+/// The change log of one store file.
+pub struct Log {
+    pub(super) db: Arc<Database>,
+    pub(super) id: String,
+}
+
+impl Log {
+    /// A short write transaction of its own (positions, acks, pruning),
+    /// off the async threads: redb admits one writer at a time.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let tx = db.begin_write().map_err(backend)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    fn change(&self, position: u64, bytes: &[u8]) -> Result<Change, StoreError> {
+        let logged: Logged = serde_json::from_slice(bytes).map_err(backend)?;
+        Ok(Change {
+            id: format!("{}-{position}", self.id),
+            sequence: position.to_string(),
+            at_ms: logged.at_ms,
+            old: logged.old,
+            new: logged.new,
+        })
+    }
+}
+
+#[async_trait]
+impl ChangeLog for Log {
+    fn log_id(&self) -> &str {
+        &self.id
+    }
+
+    async fn read_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Change)>, StoreError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let t = tx.open_table(CHANGES).map_err(backend)?;
+        let range = match after {
+            Some(a) => t.range(a.saturating_add(1)..),
+            None => t.range::<u64>(..),
+        }
+        .map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in range.take(limit) {
+            let (k, v) = entry.map_err(backend)?;
+            out.push((k.value(), self.change(k.value(), v.value())?));
+        }
+        Ok(out)
+    }
+
+    async fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let t = tx.open_table(POSITIONS).map_err(backend)?;
+        Ok(t.get(consumer).map_err(backend)?.map(|v| v.value()))
+    }
+
+    async fn save_position(&self, consumer: &str, position: u64) -> Result<(), StoreError> {
+        let consumer = consumer.to_string();
+        self.write(move |tx| {
+            let mut t = tx.open_table(POSITIONS).map_err(backend)?;
+            t.insert(consumer.as_str(), position).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn acknowledge(&self, positions: &[u64]) -> Result<(), StoreError> {
+        let positions = positions.to_vec();
+        self.write(move |tx| {
+            let mut t = tx.open_table(ACKS).map_err(backend)?;
+            for p in positions {
+                t.insert(p, ()).map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_acknowledged(&self, position: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let t = tx.open_table(ACKS).map_err(backend)?;
+        Ok(t.get(position).map_err(backend)?.is_some())
+    }
+
+    async fn prune(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            let mut changes = tx.open_table(CHANGES).map_err(backend)?;
+            let mut acks = tx.open_table(ACKS).map_err(backend)?;
+            let mut old = Vec::new();
+            for entry in changes.iter().map_err(backend)? {
+                let (k, v) = entry.map_err(backend)?;
+                let logged: Logged = serde_json::from_slice(v.value()).map_err(backend)?;
+                if logged.at_ms >= before_ms || k.value() > up_to {
+                    break;
+                }
+                old.push(k.value());
+            }
+            for p in &old {
+                changes.remove(*p).map_err(backend)?;
+                acks.remove(*p).map_err(backend)?;
+            }
+            Ok(old.len())
+        })
+        .await
+    }
+}

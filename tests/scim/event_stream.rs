@@ -1,0 +1,413 @@
+//! The DynamoDB capture path: the conversation's writes are read back from
+//! the table's stream in DynamoDB Local (through the DynamoDB Streams SDK),
+//! handed to the stream front door as Lambda hands records over, published
+//! to moto's EventBridge, and read from an SQS queue a rule subscribes to
+//! the bus. Faults (PutEvents failing as a whole or for some entries) are
+//! injected between the front door and the real bus.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use scim_lambda::events::Issuer;
+use scim_lambda::events::eventbridge::{Bus, Entry, Sink};
+use scim_lambda::store::Table;
+use serde_json::{Map, Value, json};
+
+use super::common::{Harness, config, dynamodb_client};
+use super::events::{conversation, label};
+
+const SOURCE: &str = "scim-lambda";
+
+fn endpoint(var: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run scripts/test, which starts the stand-ins")
+    });
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "tests only talk to loopback, not {url}"
+    );
+    url
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A table of its own (streaming, as the template's) and the router over it.
+async fn harness() -> (Harness, String) {
+    let client = dynamodb_client().await;
+    let name = format!("scim-events-{}", uuid::Uuid::new_v4());
+    scim_lambda::store::dynamo::create_table(&client, &name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let driver = scim_lambda::store::dynamo::Dynamo::new(client, name.clone());
+    (
+        Harness::with_table(Table::new(Arc::new(driver)), &config(), None),
+        name,
+    )
+}
+
+/// An attribute value in DynamoDB's JSON, as Lambda writes stream images.
+fn attr_json(v: &AttributeValue) -> Value {
+    match v {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        _ => json!({"NULL": true}),
+    }
+}
+
+fn image_json(image: Option<&std::collections::HashMap<String, AttributeValue>>) -> Value {
+    let m: Map<String, Value> = image
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), attr_json(v)))
+        .collect();
+    Value::Object(m)
+}
+
+/// A stream record in the shape of Lambda's DynamoDB event.
+fn lambda_record(r: &Record, arn: &str) -> Value {
+    let d = r.dynamodb();
+    let mut change = json!({
+        "ApproximateCreationDateTime": d.and_then(|d| d.approximate_creation_date_time()).map_or(0, |t| t.secs()),
+        "Keys": image_json(d.and_then(|d| d.keys())),
+        "SequenceNumber": d.and_then(|d| d.sequence_number()),
+        "SizeBytes": d.and_then(|d| d.size_bytes()).unwrap_or(0),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if let Some(new) = d.and_then(|d| d.new_image()) {
+        change["NewImage"] = image_json(Some(new));
+    }
+    if let Some(old) = d.and_then(|d| d.old_image()) {
+        change["OldImage"] = image_json(Some(old));
+    }
+    json!({
+        "eventID": r.event_id(),
+        "eventName": r.event_name().map(|n| n.as_str().to_string()),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": change,
+        "eventSourceARN": arn,
+    })
+}
+
+/// Every record of the table's stream, per shard, as Lambda would batch
+/// them (at most 100 a batch).
+async fn stream_batches(table: &str) -> Vec<aws_lambda_events::dynamodb::Event> {
+    let aws = aws().await;
+    let ddb = dynamodb_client().await;
+    let arn = ddb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .unwrap_or_else(|| panic!("{table} has no stream"))
+        .to_string();
+    let conf = aws_sdk_dynamodbstreams::config::Builder::from(&aws)
+        .endpoint_url(endpoint("AWS_ENDPOINT_URL_DYNAMODB"))
+        .build();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(conf);
+    let desc = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut batches = Vec::new();
+    for shard in desc
+        .stream_description()
+        .map(|d| d.shards())
+        .unwrap_or_default()
+    {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .shard_iterator()
+            .map(str::to_string);
+        while let Some(it) = iterator {
+            let out = streams
+                .get_records()
+                .shard_iterator(it)
+                .limit(100)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            if out.records().is_empty() {
+                break;
+            }
+            let records: Vec<Value> = out
+                .records()
+                .iter()
+                .map(|r| lambda_record(r, &arn))
+                .collect();
+            let event = serde_json::from_value(json!({"Records": records}))
+                .unwrap_or_else(|e| panic!("{e}"));
+            batches.push(event);
+            iterator = out.next_shard_iterator().map(str::to_string);
+        }
+    }
+    batches
+}
+
+/// A bus of moto's with a rule sending everything of ours to a new queue.
+async fn bus_to_queue() -> (Bus, aws_sdk_sqs::Client, String) {
+    let aws = aws().await;
+    endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE");
+    endpoint("AWS_ENDPOINT_URL_SQS");
+    let eb = aws_sdk_eventbridge::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let name = format!("directory-{}", uuid::Uuid::new_v4().simple());
+    eb.create_event_bus()
+        .name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let url = queue.queue_url().unwrap_or_default().to_string();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    eb.put_rule()
+        .name("to-queue")
+        .event_bus_name(&name)
+        .event_pattern(json!({"source": [SOURCE]}).to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    eb.put_targets()
+        .rule("to-queue")
+        .event_bus_name(&name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    (Bus::new(eb, name, SOURCE.into()), sqs, url)
+}
+
+/// The EventBridge events the queue holds, until `want` came (or 20 s);
+/// with `want` 0, what it holds now.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Value> {
+    let mut got = Vec::new();
+    let start = Instant::now();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        for m in out.messages() {
+            got.push(serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        if out.messages().is_empty() {
+            if got.len() >= want || start.elapsed() > Duration::from_secs(20) {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn issuer() -> Issuer {
+    Issuer {
+        base_url: "https://abc123.execute-api.us-east-1.amazonaws.com/scim/v2".into(),
+        audience: None,
+        schemas: Arc::new(scim_lambda::scim::schemas::Schemas::builtin()),
+    }
+}
+
+fn per_subject(events: &[Value]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut m = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for e in events {
+        if !seen.insert(e["detail"]["jti"].to_string()) {
+            continue;
+        }
+        let (s, what) = label(&e["detail"]);
+        m.entry(s).or_default().push(what);
+    }
+    m
+}
+
+#[tokio::test]
+#[ignore = "needs DynamoDB Local and moto (scripts/test starts them)"]
+async fn the_stream_front_door_publishes_every_change_to_the_bus_in_order() {
+    let (h, table) = harness().await;
+    let want = conversation(&h, "/scim/v2").await;
+    let n: usize = want.values().map(Vec::len).sum();
+    let (bus, sqs, url) = bus_to_queue().await;
+    for batch in stream_batches(&table).await {
+        let answer = scim_lambda::events::stream::handle(&batch, &issuer(), &bus).await;
+        assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    }
+    let got = drain(&sqs, &url, n).await;
+    assert_eq!(got.len(), n, "{got:#?}");
+    assert_eq!(per_subject(&got), want);
+    for e in &got {
+        assert_eq!(e["source"], SOURCE);
+        let (_, what) = label(&e["detail"]);
+        let ty = e["detail-type"].as_str().unwrap_or_default();
+        let expected = match what.as_str() {
+            "create:full" => "Created",
+            "deactivate,patch:full" => "Deactivated",
+            "activate,put:full" => "Reactivated",
+            "patch:full" => "Patched",
+            "delete" => "Deleted",
+            "member+" => "Member Added",
+            _ => "Member Removed",
+        };
+        assert!(ty.ends_with(expected), "{ty} for {what}");
+    }
+}
+
+/// The real bus behind faults: the first `whole` calls fail outright, and
+/// every entry whose detail contains `refuse` (while `refusing` is left)
+/// is refused as a partial failure.
+struct Faulty {
+    bus: Bus,
+    whole: AtomicUsize,
+    refuse: String,
+    refusing: AtomicUsize,
+}
+
+#[async_trait]
+impl Sink for Faulty {
+    async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String> {
+        if self
+            .whole
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err("ThrottlingException: Rate exceeded".into());
+        }
+        let refused: Vec<bool> = entries
+            .iter()
+            .map(|e| {
+                e.detail.contains(&self.refuse)
+                    && self
+                        .refusing
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+            })
+            .collect();
+        let passed: Vec<Entry> = entries
+            .iter()
+            .zip(&refused)
+            .filter(|(_, r)| !**r)
+            .map(|(e, _)| e.clone())
+            .collect();
+        if !passed.is_empty() {
+            self.bus.put(&passed).await?;
+        }
+        Ok(refused.iter().map(|r| !r).collect())
+    }
+    fn source(&self) -> &str {
+        self.bus.source()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs DynamoDB Local and moto (scripts/test starts them)"]
+async fn throttling_and_partial_failures_are_retried_and_what_stays_failed_is_handed_back() {
+    let (h, table) = harness().await;
+    let want = conversation(&h, "/scim/v2").await;
+    let n: usize = want.values().map(Vec::len).sum();
+    let (bus, sqs, url) = bus_to_queue().await;
+    let batches = stream_batches(&table).await;
+    // Throttled twice and a deactivation refused three times: the
+    // publisher's own retries get everything through.
+    let sink = Faulty {
+        bus,
+        whole: AtomicUsize::new(2),
+        refuse: "prov:deactivate".into(),
+        refusing: AtomicUsize::new(3),
+    };
+    for batch in &batches {
+        let answer = scim_lambda::events::stream::handle(batch, &issuer(), &sink).await;
+        assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    }
+    assert_eq!(per_subject(&drain(&sqs, &url, n).await), want);
+    // Refused past the retries: the record is handed back to Lambda (the
+    // batch from it is sent again), and the retry completes the sequence
+    // without reordering or losing anything.
+    let sink = Faulty {
+        whole: AtomicUsize::new(0),
+        refusing: AtomicUsize::new(1000),
+        ..sink
+    };
+    let mut got = Vec::new();
+    for batch in &batches {
+        let answer = scim_lambda::events::stream::handle(batch, &issuer(), &sink).await;
+        let failed = answer
+            .batch_item_failures
+            .first()
+            .and_then(|f| f.item_identifier.clone());
+        let Some(seq) = failed else { continue };
+        let from = batch
+            .records
+            .iter()
+            .position(|r| r.change.sequence_number.as_deref() == Some(&seq))
+            .unwrap_or_else(|| panic!("{seq} is not in the batch"));
+        let change = scim_lambda::events::stream::change_of(&batch.records[from])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = change
+            .new
+            .as_ref()
+            .and_then(|i| i.s("doc"))
+            .unwrap_or_default();
+        assert!(
+            doc.contains("\"active\":false"),
+            "handed back the wrong record: {doc}"
+        );
+        got.extend(drain(&sqs, &url, 0).await);
+        sink.refusing.store(0, Ordering::SeqCst);
+        let mut retry = batch.clone();
+        retry.records.drain(..from);
+        let answer = scim_lambda::events::stream::handle(&retry, &issuer(), &sink).await;
+        assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+        sink.refusing.store(1000, Ordering::SeqCst);
+    }
+    let rest = n.saturating_sub(got.len());
+    got.extend(drain(&sqs, &url, rest).await);
+    assert_eq!(per_subject(&got), want);
+}
