@@ -1,6 +1,7 @@
 //! `template.yaml` declares exactly the table the store uses (the keys and
-//! GSIs the DynamoDB tests create), so the two cannot drift; and the
-//! function's settings the code relies on are there.
+//! GSIs the DynamoDB tests create), so the two cannot drift; the
+//! function's settings the code relies on are there; and the change events'
+//! stream function, bus, queues and webhook are wired and fenced in.
 
 use scim_lambda::store::keys::{INDEXES, PK, SK};
 use serde_yaml::Value;
@@ -9,6 +10,15 @@ fn template() -> Value {
     let path = format!("{}/template.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A template fragment written as YAML, tags (`!Ref`, `!GetAtt`, `!If`) and all.
+fn yaml(text: &str) -> Value {
+    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn text(v: &Value) -> String {
+    serde_yaml::to_string(v).unwrap_or_default()
 }
 
 /// (attribute, key type) pairs of a key schema.
@@ -141,5 +151,375 @@ fn the_function_is_configured_as_the_code_expects() {
     assert!(
         !text.contains("Resource: '*'") && !text.contains("Resource: \"*\""),
         "{text}"
+    );
+}
+
+#[test]
+fn the_table_streams_new_and_old_images() {
+    let t = template();
+    assert_eq!(
+        t["Resources"]["Table"]["Properties"]["StreamSpecification"],
+        yaml("StreamViewType: NEW_AND_OLD_IMAGES")
+    );
+}
+
+#[test]
+fn the_stream_function_runs_the_same_binary_as_its_stream_front_door() {
+    let t = template();
+    let (http, stream) = (
+        &t["Resources"]["Function"],
+        &t["Resources"]["EventsFunction"],
+    );
+    assert_eq!(stream["Type"].as_str(), Some("AWS::Serverless::Function"));
+    assert_eq!(stream["Metadata"], http["Metadata"]);
+    for p in ["CodeUri", "Handler", "Runtime", "Architectures", "Tracing"] {
+        assert_eq!(stream["Properties"][p], http["Properties"][p], "{p}");
+    }
+    let logging = &stream["Properties"]["LoggingConfig"];
+    assert_eq!(logging["LogGroup"], yaml("!Ref EventsLogGroup"));
+    assert_eq!(logging["LogFormat"].as_str(), Some("JSON"));
+    let env = &stream["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        *env,
+        yaml(
+            r#"
+            SCIM_HANDLER: stream
+            SCIM_EVENT_BUS_NAME: !Ref EventBus
+            SCIM_EVENT_SOURCE: !Ref EventSource
+            SCIM_EVENT_ISSUER: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/scim/v2"
+            SCIM_EVENT_AUDIENCE: !Ref EventAudience
+            RUST_LOG: !Ref LogLevel
+            SCIM_BASE_PATH: /scim/v2
+            "#
+        ),
+        "the stream function does not read the table, so it is not told of it"
+    );
+    // The events' issuer is the URL the identity providers are given.
+    assert_eq!(env["SCIM_EVENT_ISSUER"], t["Outputs"]["TenantUrl"]["Value"]);
+}
+
+#[test]
+fn the_event_parameters_default_to_a_bus_only_setup() {
+    let t = template();
+    let p = &t["Parameters"];
+    assert_eq!(p["EventSource"]["Default"].as_str(), Some("scim-lambda"));
+    // EventBridge refuses PutEvents from a source in the aws. namespace.
+    let pattern = p["EventSource"]["AllowedPattern"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(pattern.starts_with(r"^(?!aws\.)"), "{pattern}");
+    assert_eq!(p["EventAudience"]["Default"].as_str(), Some(""));
+    assert_eq!(p["EventRetryAttempts"]["Default"].as_u64(), Some(10));
+    assert_eq!(p["EventRetryAttempts"]["MinValue"].as_u64(), Some(0));
+    assert_eq!(p["EventRetryAttempts"]["MaxValue"].as_u64(), Some(10000));
+    assert_eq!(p["EventQueue"]["Default"].as_str(), Some("Disabled"));
+    assert_eq!(p["EventWebhookUrl"]["Default"].as_str(), Some(""));
+    assert_eq!(p["EventWebhookAuth"]["Default"].as_str(), Some("ApiKey"));
+    assert_eq!(p["EventWebhookSecret"]["NoEcho"].as_bool(), Some(true));
+    assert_eq!(p["EventWebhookTenant"]["Default"].as_str(), Some(""));
+}
+
+#[test]
+fn the_stream_reports_batch_item_failures_bisects_and_sends_failed_batches_to_the_dead_letter_queue()
+ {
+    let t = template();
+    let events = &t["Resources"]["EventsFunction"]["Properties"]["Events"];
+    let sources: Vec<&Value> = events
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(sources.len(), 1, "{}", text(events));
+    assert_eq!(sources[0]["Type"].as_str(), Some("DynamoDB"));
+    assert_eq!(
+        sources[0]["Properties"],
+        yaml(
+            r#"
+            Stream: !GetAtt Table.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 100
+            MaximumBatchingWindowInSeconds: 1
+            ParallelizationFactor: 1
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            BisectBatchOnFunctionError: true
+            MaximumRetryAttempts: !Ref EventRetryAttempts
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt EventsDeadLetterQueue.Arn
+            "#
+        )
+    );
+    let dlq = &t["Resources"]["EventsDeadLetterQueue"];
+    assert_eq!(dlq["Type"].as_str(), Some("AWS::SQS::Queue"));
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"].as_u64(),
+        Some(14 * 24 * 3600)
+    );
+    assert_eq!(
+        dlq["Properties"]["SqsManagedSseEnabled"].as_bool(),
+        Some(true)
+    );
+}
+
+/// (condition, actions, resource) of each statement of a role's inline
+/// policies; the condition is the name an `!If` guarding the statement tests.
+fn statements(role: &Value) -> Vec<(Option<String>, Value, Value)> {
+    let mut out = Vec::new();
+    for policy in role["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        for s in policy["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            match s {
+                Value::Tagged(t) if t.tag == "If" => {
+                    let condition = t.value[0].as_str().map(str::to_string);
+                    assert_eq!(t.value[2], yaml("!Ref AWS::NoValue"), "{}", text(s));
+                    out.push((
+                        condition,
+                        t.value[1]["Action"].clone(),
+                        t.value[1]["Resource"].clone(),
+                    ));
+                }
+                _ => out.push((None, s["Action"].clone(), s["Resource"].clone())),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_stream_functions_role_names_only_the_stream_the_bus_the_dead_letter_queue_and_its_log_group()
+{
+    let t = template();
+    let function = &t["Resources"]["EventsFunction"]["Properties"];
+    // With a role of its own, SAM adds no managed policy for the stream
+    // or the destination; and nothing else may add to it.
+    assert_eq!(function["Role"], yaml("!GetAtt EventsFunctionRole.Arn"));
+    assert!(
+        function["Policies"].is_null(),
+        "{}",
+        text(&function["Policies"])
+    );
+    let role = &t["Resources"]["EventsFunctionRole"];
+    assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"));
+    for p in ["ManagedPolicyArns", "PermissionsBoundary"] {
+        assert!(role["Properties"][p].is_null(), "{p}");
+    }
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        yaml("Service: lambda.amazonaws.com")
+    );
+    let want: Vec<(Option<String>, Value, Value)> = [
+        (
+            None,
+            "[dynamodb:DescribeStream, dynamodb:GetRecords, dynamodb:GetShardIterator]",
+            "!GetAtt Table.StreamArn",
+        ),
+        (
+            None,
+            "dynamodb:ListStreams",
+            r#"!Sub "${Table.Arn}/stream/*""#,
+        ),
+        (None, "events:PutEvents", "!GetAtt EventBus.Arn"),
+        (None, "sqs:SendMessage", "!GetAtt EventsDeadLetterQueue.Arn"),
+        (
+            None,
+            "[logs:CreateLogStream, logs:PutLogEvents]",
+            "!GetAtt EventsLogGroup.Arn",
+        ),
+        // X-Ray takes no resource; only when tracing is on.
+        (
+            Some("TracingActive"),
+            "[xray:PutTraceSegments, xray:PutTelemetryRecords]",
+            "'*'",
+        ),
+    ]
+    .into_iter()
+    .map(|(c, a, r)| (c.map(str::to_string), yaml(a), yaml(r)))
+    .collect();
+    assert_eq!(statements(role), want);
+    // No other resource of the template attaches a policy to it.
+    for (name, r) in t["Resources"].as_mapping().into_iter().flatten() {
+        let kind = r["Type"].as_str().unwrap_or_default();
+        if kind.starts_with("AWS::IAM::") && kind != "AWS::IAM::Role" {
+            assert!(!text(r).contains("EventsFunctionRole"), "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn the_webhook_rule_sends_the_claims_and_filters_by_tenant_when_asked() {
+    let t = template();
+    let rule = &t["Resources"]["EventWebhookRule"]["Properties"];
+    assert_eq!(rule["EventBusName"], yaml("!Ref EventBus"));
+    assert_eq!(
+        rule["EventPattern"],
+        yaml(
+            r#"
+            source: [!Ref EventSource]
+            detail: !If
+              - EventWebhookForOneTenant
+              - tenant: [!Ref EventWebhookTenant]
+              - !Ref AWS::NoValue
+            "#
+        )
+    );
+    assert_eq!(
+        t["Conditions"]["EventWebhookForOneTenant"],
+        yaml(r#"!Not [!Equals [!Ref EventWebhookTenant, ""]]"#)
+    );
+    let target = &rule["Targets"][0];
+    assert_eq!(rule["Targets"].as_sequence().map(Vec::len), Some(1));
+    assert_eq!(target["Arn"], yaml("!GetAtt EventWebhookDestination.Arn"));
+    assert_eq!(target["RoleArn"], yaml("!GetAtt EventWebhookRole.Arn"));
+    assert_eq!(target["InputPath"].as_str(), Some("$.detail"));
+    assert_eq!(
+        target["RetryPolicy"],
+        yaml("{MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400}")
+    );
+    assert_eq!(
+        target["DeadLetterConfig"]["Arn"],
+        yaml("!GetAtt EventsDeadLetterQueue.Arn")
+    );
+    let destination = &t["Resources"]["EventWebhookDestination"]["Properties"];
+    assert_eq!(destination["HttpMethod"].as_str(), Some("POST"));
+    assert_eq!(
+        destination["InvocationEndpoint"],
+        yaml("!Ref EventWebhookUrl")
+    );
+    assert_eq!(
+        t["Resources"]["EventWebhookConnection"]["Properties"]["AuthorizationType"],
+        yaml("!If [EventWebhookBasic, BASIC, API_KEY]")
+    );
+}
+
+#[test]
+fn the_webhook_role_may_only_invoke_its_destination() {
+    let t = template();
+    let role = &t["Resources"]["EventWebhookRole"];
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        yaml("Service: events.amazonaws.com")
+    );
+    assert!(role["Properties"]["ManagedPolicyArns"].is_null());
+    assert_eq!(
+        statements(role),
+        vec![(
+            None,
+            yaml("events:InvokeApiDestination"),
+            yaml("!GetAtt EventWebhookDestination.Arn")
+        )]
+    );
+}
+
+#[test]
+fn each_queue_takes_messages_only_from_its_rule() {
+    let t = template();
+    for (policy, queue, rule) in [
+        ("EventQueuePolicy", "EventSubscriberQueue", "EventQueueRule"),
+        (
+            "EventsDeadLetterQueuePolicy",
+            "EventsDeadLetterQueue",
+            "EventWebhookRule",
+        ),
+    ] {
+        let p = &t["Resources"][policy]["Properties"];
+        assert_eq!(p["Queues"], yaml(&format!("[!Ref {queue}]")), "{policy}");
+        let statements = p["PolicyDocument"]["Statement"].as_sequence();
+        assert_eq!(statements.map(Vec::len), Some(1), "{policy}");
+        let s = &p["PolicyDocument"]["Statement"][0];
+        assert_eq!(
+            s["Principal"],
+            yaml("Service: events.amazonaws.com"),
+            "{policy}"
+        );
+        assert_eq!(s["Action"].as_str(), Some("sqs:SendMessage"), "{policy}");
+        assert_eq!(
+            s["Resource"],
+            yaml(&format!("!GetAtt {queue}.Arn")),
+            "{policy}"
+        );
+        assert_eq!(
+            s["Condition"],
+            yaml(&format!("ArnEquals: {{aws:SourceArn: !GetAtt {rule}.Arn}}")),
+            "{policy}"
+        );
+    }
+    let subscription = &t["Resources"]["EventQueueRule"]["Properties"];
+    assert_eq!(
+        subscription["EventPattern"],
+        yaml("source: [!Ref EventSource]")
+    );
+    assert_eq!(
+        subscription["Targets"][0]["Arn"],
+        yaml("!GetAtt EventSubscriberQueue.Arn")
+    );
+}
+
+#[test]
+fn the_optional_event_resources_carry_their_conditions() {
+    let t = template();
+    let resources = &t["Resources"];
+    for (name, condition) in [
+        ("EventSubscriberQueue", "EventQueueEnabled"),
+        ("EventQueueRule", "EventQueueEnabled"),
+        ("EventQueuePolicy", "EventQueueEnabled"),
+        ("EventWebhookConnection", "EventWebhookEnabled"),
+        ("EventWebhookDestination", "EventWebhookEnabled"),
+        ("EventWebhookRole", "EventWebhookEnabled"),
+        ("EventWebhookRule", "EventWebhookEnabled"),
+        ("EventsDeadLetterQueuePolicy", "EventWebhookEnabled"),
+    ] {
+        assert_eq!(
+            resources[name]["Condition"].as_str(),
+            Some(condition),
+            "{name}"
+        );
+    }
+    for name in [
+        "EventBus",
+        "EventsDeadLetterQueue",
+        "EventsLogGroup",
+        "EventsFunctionRole",
+        "EventsFunction",
+    ] {
+        assert!(resources[name]["Condition"].is_null(), "{name}");
+    }
+    assert_eq!(
+        t["Outputs"]["EventQueueUrl"]["Condition"].as_str(),
+        Some("EventQueueEnabled")
+    );
+    assert_eq!(
+        t["Conditions"]["EventQueueEnabled"],
+        yaml("!Equals [!Ref EventQueue, Enabled]")
+    );
+    // No webhook without its URL.
+    let webhook = text(&t["Conditions"]["EventWebhookEnabled"]);
+    assert!(webhook.contains("EventWebhookUrl"), "{webhook}");
+}
+
+#[test]
+fn the_outputs_name_the_bus_the_dead_letter_queue_and_the_stream_function() {
+    let t = template();
+    let outputs = &t["Outputs"];
+    for (name, value) in [
+        ("EventBusName", "!Ref EventBus"),
+        ("EventBusArn", "!GetAtt EventBus.Arn"),
+        ("EventsDeadLetterQueueUrl", "!Ref EventsDeadLetterQueue"),
+        ("EventsFunctionName", "!Ref EventsFunction"),
+        ("EventQueueUrl", "!Ref EventSubscriberQueue"),
+    ] {
+        assert_eq!(outputs[name]["Value"], yaml(value), "{name}");
+    }
+    assert_eq!(
+        t["Resources"]["EventBus"]["Properties"]["Name"],
+        yaml(r#"!Sub "${AWS::StackName}-directory""#)
     );
 }
