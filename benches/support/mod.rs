@@ -7,6 +7,11 @@
 
 #[path = "../../tests/support/exchange.rs"]
 mod exchange;
+#[path = "../../tests/support/stream_record.rs"]
+mod stream_record;
+
+#[allow(unused_imports)] // the events benchmark uses it
+pub use stream_record::lambda_record;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

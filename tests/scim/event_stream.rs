@@ -10,14 +10,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use scim_lambda::events::Issuer;
 use scim_lambda::events::eventbridge::{Bus, Entry, Sink};
 use scim_lambda::store::Table;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+
+#[path = "../support/stream_record.rs"]
+mod stream_record;
 
 use super::common::{Harness, config, dynamodb_client};
 use super::events::{conversation, label};
+use stream_record::lambda_record;
 
 const SOURCE: &str = "scim-lambda";
 
@@ -48,52 +52,6 @@ async fn harness() -> (Harness, String) {
         Harness::with_table(Table::new(Arc::new(driver)), &config(), None),
         name,
     )
-}
-
-/// An attribute value in DynamoDB's JSON, as Lambda writes stream images.
-fn attr_json(v: &AttributeValue) -> Value {
-    match v {
-        AttributeValue::S(s) => json!({"S": s}),
-        AttributeValue::N(n) => json!({"N": n}),
-        AttributeValue::Bool(b) => json!({"BOOL": b}),
-        _ => json!({"NULL": true}),
-    }
-}
-
-fn image_json(image: Option<&std::collections::HashMap<String, AttributeValue>>) -> Value {
-    let m: Map<String, Value> = image
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), attr_json(v)))
-        .collect();
-    Value::Object(m)
-}
-
-/// A stream record in the shape of Lambda's DynamoDB event.
-fn lambda_record(r: &Record, arn: &str) -> Value {
-    let d = r.dynamodb();
-    let mut change = json!({
-        "ApproximateCreationDateTime": d.and_then(|d| d.approximate_creation_date_time()).map_or(0, |t| t.secs()),
-        "Keys": image_json(d.and_then(|d| d.keys())),
-        "SequenceNumber": d.and_then(|d| d.sequence_number()),
-        "SizeBytes": d.and_then(|d| d.size_bytes()).unwrap_or(0),
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-    });
-    if let Some(new) = d.and_then(|d| d.new_image()) {
-        change["NewImage"] = image_json(Some(new));
-    }
-    if let Some(old) = d.and_then(|d| d.old_image()) {
-        change["OldImage"] = image_json(Some(old));
-    }
-    json!({
-        "eventID": r.event_id(),
-        "eventName": r.event_name().map(|n| n.as_str().to_string()),
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": change,
-        "eventSourceARN": arn,
-    })
 }
 
 /// Every record of the table's stream, per shard, as Lambda would batch

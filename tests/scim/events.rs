@@ -249,6 +249,15 @@ fn issuer(h: &Harness) -> Issuer {
 
 /// Runs the local delivery until `want` SETs arrived (or 30 s passed).
 async fn deliver_until(h: &Harness, c: &Config, r: &Receiver, want: usize) {
+    let got = Arc::clone(&r.got);
+    deliver_while(h, c, move || {
+        got.lock().unwrap_or_else(|e| e.into_inner()).len() < want
+    })
+    .await;
+}
+
+/// Runs the local delivery while `more` says so (at most 30 s).
+async fn deliver_while(h: &Harness, c: &Config, more: impl Fn() -> bool) {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let (c, table, issuer) = (c.clone(), h.table.clone(), issuer(h));
     let task = tokio::spawn(async move {
@@ -258,9 +267,7 @@ async fn deliver_until(h: &Harness, c: &Config, r: &Receiver, want: usize) {
         scim_lambda::deliver_events(&c, &table, issuer, stop).await;
     });
     let start = Instant::now();
-    while r.got.lock().unwrap_or_else(|e| e.into_inner()).len() < want
-        && start.elapsed() < Duration::from_secs(30)
-    {
+    while more() && start.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop_tx.send(true);
@@ -446,4 +453,60 @@ async fn a_poll_returns_the_directorys_own_events_until_acknowledged() {
         .send("POST", "/scim/v2/Events", Some(json!({"maxEvents": -1})))
         .await;
     r.assert_error(400, Some("invalidSyntax"));
+}
+
+#[tokio::test]
+#[ignore = "needs the test venv's python with PyJWT (scripts/test sets SCIM_TEST_PYTHON)"]
+async fn an_independent_jwt_library_verifies_every_pushed_set() {
+    use tokio::io::AsyncBufReadExt;
+    let python = std::env::var("SCIM_TEST_PYTHON")
+        .unwrap_or_else(|_| panic!("SCIM_TEST_PYTHON is not set: run scripts/test"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let record = dir.path().join("record.jsonl");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/event_consumer.py");
+    let mut consumer = tokio::process::Command::new(python)
+        .arg(script)
+        .args(["--key", KEY, "--audience", "app", "--record"])
+        .arg(&record)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = consumer
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("the consumer did not start"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_default();
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    let c = webhook_config(&format!("{url}/hook/{{tenant}}"));
+    let h = Harness::embedded_with(&c).await;
+    let want = conversation(&h, "/scim/v2").await;
+    let n: usize = want.values().map(Vec::len).sum();
+    let read = |path: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or(Value::Null))
+            .collect()
+    };
+    let rec = record.clone();
+    deliver_while(&h, &c, move || read(&rec).len() < n).await;
+    let got = read(&record);
+    // Each SET passed PyJWT's HS256 check (with `aud`) to be recorded.
+    assert_eq!(got.len(), n, "{got:#?}");
+    assert!(
+        got.iter()
+            .all(|r| r["duplicate"] == false && r["path"] == "/hook/default")
+    );
+    let claims: Vec<Value> = got.iter().map(|r| r["claims"].clone()).collect();
+    assert_eq!(per_subject(&labels(&claims)), want);
+    let _ = consumer.kill().await;
 }
