@@ -3,7 +3,9 @@
 //! "returnImmediately": bool}` and gets `{"sets": {jti: SET},
 //! "moreAvailable": bool}`: the oldest SETs of its own directory that no
 //! poll has acknowledged, in order. Unacknowledged SETs come again in the
-//! next poll; acknowledged ones are kept only until the retention ends.
+//! next poll, until the retention (`SCIM_EVENT_RETENTION`) ends, when every
+//! event older than it is forgotten, acknowledged or not. Each poll reads
+//! the retained log from its start: its cost grows with what is retained.
 
 use std::time::{Duration, Instant};
 
