@@ -231,7 +231,10 @@ pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sink =
         events::eventbridge::Bus::new(aws::eventbridge(&aws), bus, config.events.source.clone());
-    let issuer = issuer(config, schemas, &config.base_path);
+    let base = config.events.issuer.clone().ok_or(
+        "SCIM_HANDLER=stream needs SCIM_EVENT_ISSUER (the API's base URL, the events' iss)",
+    )?;
+    let issuer = issuer(config, schemas, &base);
     let (sink, issuer) = (&sink, &issuer);
     run(service_fn(move |ev: LambdaEvent<Event>| async move {
         Ok::<_, lambda_http::Error>(events::stream::handle(&ev.payload, issuer, sink).await)

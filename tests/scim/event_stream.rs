@@ -369,3 +369,71 @@ async fn throttling_and_partial_failures_are_retried_and_what_stays_failed_is_ha
     got.extend(drain(&sqs, &url, rest).await);
     assert_eq!(per_subject(&got), want);
 }
+
+/// Records what the front door publishes, accepting everything.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<Entry>>);
+
+#[async_trait]
+impl Sink for Recording {
+    async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String> {
+        let mut got = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        got.extend(entries.iter().cloned());
+        Ok(vec![true; entries.len()])
+    }
+    fn source(&self) -> &str {
+        SOURCE
+    }
+}
+
+#[tokio::test]
+async fn the_sample_stream_event_becomes_a_deactivation_and_a_membership() {
+    // The file `cargo lambda invoke` hands the stream front door locally.
+    let path = format!(
+        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let sink = Recording::default();
+    let answer = scim_lambda::events::stream::handle(&event, &issuer(), &sink).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let got = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let types: Vec<&str> = got.iter().map(|e| e.detail_type.as_str()).collect();
+    // The userName guard's record makes no event.
+    assert_eq!(types, ["User Deactivated", "Group Member Added"]);
+    let claims: Value = serde_json::from_str(&got[0].detail).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claims["jti"], "c4ca4238a0b923820dcc509a6f75849b");
+    assert_eq!(claims["sequence"], "111100000000000000000001");
+    assert_eq!(claims["sub_id"]["externalId"], "bjensen");
+    let patch = &claims["events"]["urn:ietf:params:scim:event:prov:patch:full"];
+    assert_eq!(patch["version"], "W/\"2\"");
+    assert_eq!(patch["data"]["active"], false);
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_read_is_handed_back_and_nothing_after_it_published() {
+    let path = format!(
+        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    // The user's new image loses its document: that record cannot be read.
+    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
+        image.remove("doc");
+    }
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let sink = Recording::default();
+    let answer = scim_lambda::events::stream::handle(&event, &issuer(), &sink).await;
+    let failed: Vec<_> = answer
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, [Some("111100000000000000000001".to_string())]);
+    assert!(sink.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+}
