@@ -61,9 +61,9 @@ pub fn claims_of(jws: &str) -> Value {
 }
 
 /// The events expected of [`conversation`], per subject in order.
-type PerSubject = BTreeMap<String, Vec<String>>;
+pub type PerSubject = BTreeMap<String, Vec<String>>;
 
-fn per_subject(labels: &[(String, String)]) -> PerSubject {
+pub fn per_subject(labels: &[(String, String)]) -> PerSubject {
     let mut m = PerSubject::new();
     for (s, e) in labels {
         m.entry(s.clone()).or_default().push(e.clone());

@@ -1,12 +1,17 @@
 //! Replays every IdP conversation in `tests/fixtures/idp/<idp>/*.json`
-//! through the whole router, on both drivers (format: the README there).
+//! through the whole router, on both drivers (format: the README there),
+//! and on the embedded store reads back the change events each one yields.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{Harness, TOKEN, mismatch};
+use crate::events::{claims_of, label, per_subject};
+
+/// What a replay learned: the values it captured, and `random`.
+type Vars = HashMap<String, String>;
 
 fn conversations() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/idp");
@@ -52,11 +57,11 @@ fn substitute_json(v: &Value, vars: &HashMap<String, String>) -> Value {
     }
 }
 
-async fn replay(h: &Harness, file: &Path) -> Result<usize, String> {
+async fn replay(h: &Harness, file: &Path) -> Result<(usize, Vars), String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let conv: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
     let steps = conv["steps"].as_array().ok_or("no steps")?;
-    let mut vars: HashMap<String, String> = HashMap::new();
+    let mut vars = Vars::new();
     // One fresh value per replay, so that names never collide across runs.
     vars.insert("random".into(), uuid::Uuid::new_v4().to_string());
     for (n, step) in steps.iter().enumerate() {
@@ -139,7 +144,7 @@ async fn replay(h: &Harness, file: &Path) -> Result<usize, String> {
             vars.insert(var.clone(), value);
         }
     }
-    Ok(steps.len())
+    Ok((steps.len(), vars))
 }
 
 async fn every_idp_conversation_replays(d: crate::common::Driver) {
@@ -150,7 +155,7 @@ async fn every_idp_conversation_replays(d: crate::common::Driver) {
     for file in &files {
         let h = d.harness(&crate::common::config()).await;
         match replay(&h, file).await {
-            Ok(n) => steps += n,
+            Ok((n, _)) => steps += n,
             Err(e) => failures.push(format!(
                 "{}: {e}",
                 file.strip_prefix(env!("CARGO_MANIFEST_DIR"))
@@ -170,3 +175,363 @@ async fn every_idp_conversation_replays(d: crate::common::Driver) {
 }
 
 crate::on_both_drivers_with_config!(every_idp_conversation_replays);
+
+/// Replays `tests/fixtures/idp/<file>` on the embedded store; returns the
+/// store and what the replay learned.
+async fn replayed(file: &str) -> (Harness, Vars) {
+    let h = Harness::embedded().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/idp")
+        .join(file);
+    let (_, vars) = replay(&h, &path)
+        .await
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    (h, vars)
+}
+
+/// Every SET of the default directory, polled a few at a time, each batch
+/// acknowledged by the next poll, until a poll has none left.
+async fn poll_all(h: &Harness) -> Vec<Value> {
+    let mut got = Vec::new();
+    let mut ack: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let r = h
+            .send(
+                "POST",
+                "/scim/v2/Events",
+                Some(json!({"ack": ack, "maxEvents": 4, "returnImmediately": true})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let sets = r.body["sets"].as_object().cloned().unwrap_or_default();
+        if sets.is_empty() {
+            assert_eq!(r.body["moreAvailable"], false, "{}", r.body);
+            return got;
+        }
+        ack = sets.keys().cloned().collect();
+        got.extend(
+            sets.values()
+                .map(|s| claims_of(s.as_str().unwrap_or_default())),
+        );
+    }
+    panic!("the poll never ran dry after {} SETs", got.len());
+}
+
+/// A subject as the expectations spell it, with the replay's values in.
+fn expand(subject: &str, vars: &Vars) -> String {
+    let s = substitute(subject, vars);
+    assert!(!s.contains("${"), "the replay learned no value for {s}");
+    s
+}
+
+/// The events polled after a replay are `want`: one SET a line, as
+/// (subject, short names), in the order the conversation made them.
+/// Per subject the order is the commit order on both drivers; the embedded
+/// log is one sequence, so there the resources' own events (not their
+/// memberships, which one request may write in any order) also keep the
+/// conversation's order across subjects.
+async fn assert_events(h: &Harness, vars: &Vars, want: &[(&str, &str)]) {
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(s, e)| (expand(s, vars), (*e).to_string()))
+        .collect();
+    let got: Vec<(String, String)> = poll_all(h).await.iter().map(label).collect();
+    assert_eq!(
+        per_subject(&got),
+        per_subject(&want),
+        "events per subject; polled: {got:#?}"
+    );
+    assert_eq!(got.len(), want.len(), "how many; polled: {got:#?}");
+    let own = |labels: &[(String, String)]| -> Vec<(String, String)> {
+        labels
+            .iter()
+            .filter(|(s, _)| !s.contains(' '))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(own(&got), own(&want), "the resources' own events in order");
+}
+
+#[tokio::test]
+async fn entra_user_lifecycle_yields_its_event_sequence() {
+    let (h, vars) = replayed("entra/user-lifecycle.json").await;
+    let u = "/Users/${userId}";
+    let m = "/Users/${managerId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            (u, "create:full"),
+            // Add to an existing work email, per-path Replace, path-less
+            // Replace with dotted keys, Add of a home email.
+            (u, "patch:full"),
+            (u, "patch:full"),
+            (u, "patch:full"),
+            (u, "patch:full"),
+            (m, "create:full"),
+            // The manager set, then removed.
+            (u, "patch:full"),
+            (u, "patch:full"),
+            // active "False", "True", "False": strings, read as booleans.
+            (u, "deactivate,patch:full"),
+            (u, "activate,patch:full"),
+            (u, "deactivate,patch:full"),
+            (u, "delete"),
+            (m, "delete"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn entra_group_lifecycle_yields_its_event_sequence() {
+    let (h, vars) = replayed("entra/group-lifecycle.json").await;
+    let g = "/Groups/${groupId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            ("/Users/${member1Id}", "create:full"),
+            ("/Users/${member2Id}", "create:full"),
+            // Created with no members.
+            (g, "create:full"),
+            // Add of two members: edges only, the group's document is as it was.
+            ("/Groups/${groupId} ${member1Id}", "member+"),
+            ("/Groups/${groupId} ${member2Id}", "member+"),
+            ("/Groups/${groupId} ${member1Id}", "member-"),
+            // The Add of a member already there and the PATCH of a missing
+            // group change nothing; the rename does.
+            (g, "patch:full"),
+            // The delete removes the remaining member's edge.
+            (g, "delete"),
+            ("/Groups/${groupId} ${member2Id}", "member-"),
+            ("/Users/${member1Id}", "delete"),
+            ("/Users/${member2Id}", "delete"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn entra_quirks_yield_their_event_sequence() {
+    let (h, vars) = replayed("entra/quirks.json").await;
+    let j = "/Users/${jyoungId}";
+    let m = "/Users/${managerId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            (j, "create:full"),
+            (m, "create:full"),
+            // The manager set; then the Add of nickName. The duplicate
+            // create (409) writes nothing.
+            (j, "patch:full"),
+            (j, "patch:full"),
+            (j, "delete"),
+            (m, "delete"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn entra_rfc_dialect_yields_its_event_sequence() {
+    let (h, vars) = replayed("entra/rfc-dialect.json").await;
+    let u = "/Users/${userId}";
+    let m = "/Users/${member2Id}";
+    let g = "/Groups/${groupId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            (u, "create:full"),
+            (m, "create:full"),
+            (u, "deactivate,patch:full"),
+            (u, "activate,patch:full"),
+            // Filtered email plus dotted keys; nickName; a home email.
+            (u, "patch:full"),
+            (u, "patch:full"),
+            (u, "patch:full"),
+            (g, "create:full"),
+            ("/Groups/${groupId} ${userId}", "member+"),
+            ("/Groups/${groupId} ${member2Id}", "member+"),
+            ("/Groups/${groupId} ${userId}", "member-"),
+            (g, "patch:full"),
+            (g, "delete"),
+            ("/Groups/${groupId} ${member2Id}", "member-"),
+            (u, "delete"),
+            (m, "delete"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn okta_user_lifecycle_yields_its_event_sequence() {
+    let (h, vars) = replayed("okta/user-lifecycle.json").await;
+    let u = "/Users/${userId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            (u, "create:full"),
+            // The profile push.
+            (u, "put:full"),
+            // Path-less replace of {active}; the duplicate create writes
+            // nothing.
+            (u, "deactivate,patch:full"),
+            (u, "activate,patch:full"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn okta_group_push_yields_its_event_sequence() {
+    let (h, vars) = replayed("okta/group-push.json").await;
+    let g = "/Groups/${groupId}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            ("/Users/${aliceId}", "create:full"),
+            ("/Users/${bobId}", "create:full"),
+            (g, "create:full"),
+            ("/Groups/${groupId} ${aliceId}", "member+"),
+            ("/Groups/${groupId} ${bobId}", "member+"),
+            // The rename, whose value also carries the group's own id.
+            (g, "patch:full"),
+            ("/Groups/${groupId} ${aliceId}", "member-"),
+            (g, "delete"),
+            ("/Groups/${groupId} ${bobId}", "member-"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn okta_paging_yields_its_event_sequence() {
+    let (h, mut vars) = replayed("okta/paging.json").await;
+    // The conversation captures no ids: look the five users up by name.
+    let random = vars.get("random").cloned().unwrap_or_default();
+    for n in 1..=5 {
+        let r = h
+            .send(
+                "GET",
+                &format!(
+                    "/scim/v2/Users?filter=userName%20eq%20%22okta.page{n}.{random}%40example.com%22"
+                ),
+                None,
+            )
+            .await;
+        let id = r.body["Resources"][0]["id"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{}", r.body);
+        vars.insert(format!("page{n}"), id.to_string());
+    }
+    // The import's three pages are reads: no events.
+    assert_events(
+        &h,
+        &vars,
+        &[
+            ("/Users/${page1}", "create:full"),
+            ("/Users/${page2}", "create:full"),
+            ("/Users/${page3}", "create:full"),
+            ("/Users/${page4}", "create:full"),
+            ("/Users/${page5}", "create:full"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rauthy_client_sync_yields_its_event_sequence() {
+    let (h, vars) = replayed("rauthy/client-sync.json").await;
+    let a = "/Users/${aliceId}";
+    let b = "/Users/${bobId}";
+    let g1 = "/Groups/${g1Id}";
+    let g2 = "/Groups/${g2Id}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            (a, "create:full"),
+            (g1, "create:full"),
+            ("/Groups/${g1Id} ${aliceId}", "member+"),
+            // Alice's update: a new givenName and roles.
+            (a, "put:full"),
+            (b, "create:full"),
+            // Bob linked: externalId set by a PUT.
+            (b, "put:full"),
+            (g2, "create:full"),
+            // Support linked: the same displayName, a new externalId.
+            (g2, "patch:full"),
+            ("/Groups/${g2Id} ${bobId}", "member+"),
+            // The rename to platform.
+            (g1, "patch:full"),
+            ("/Groups/${g1Id} ${aliceId}", "member-"),
+            // Support unmanaged: externalId null.
+            (g2, "patch:full"),
+            // Platform has no members left when it is deleted.
+            (g1, "delete"),
+            // Alice unmanaged by PUT, Bob by PATCH remove of externalId.
+            (a, "put:full"),
+            (b, "patch:full"),
+            // Bob's delete takes his membership of support with it.
+            (b, "delete"),
+            ("/Groups/${g2Id} ${bobId}", "member-"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rauthy_quirks_yield_their_event_sequence() {
+    let (h, vars) = replayed("rauthy/quirks.json").await;
+    // The three malformed bodies (400) write nothing.
+    assert_events(
+        &h,
+        &vars,
+        &[
+            ("/Users/${plusId}", "create:full"),
+            ("/Groups/${qAId}", "create:full"),
+            ("/Groups/${qBId}", "create:full"),
+            ("/Groups/${qCId}", "create:full"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn connid_connector_yields_its_event_sequence() {
+    let (h, vars) = replayed("connid/connector.json").await;
+    let g = "/Groups/${g1}";
+    assert_events(
+        &h,
+        &vars,
+        &[
+            ("/Users/${u1}", "create:full"),
+            // The PUT that carries only what it writes.
+            ("/Users/${u1}", "put:full"),
+            ("/Users/${u2}", "create:full"),
+            ("/Users/${u3}", "create:full"),
+            ("/Users/${u4}", "create:full"),
+            (g, "create:full"),
+            ("/Groups/${g1} ${u1}", "member+"),
+            // The path-less replace of the whole group keeps its
+            // displayName and adds the three missing members.
+            ("/Groups/${g1} ${u2}", "member+"),
+            ("/Groups/${g1} ${u3}", "member+"),
+            ("/Groups/${g1} ${u4}", "member+"),
+            ("/Groups/${g1} ${u1}", "member-"),
+            ("/Groups/${g1} ${u2}", "member-"),
+            ("/Groups/${g1} ${u3}", "member-"),
+            ("/Groups/${g1} ${u4}", "member-"),
+            (g, "delete"),
+            ("/Users/${u1}", "delete"),
+            ("/Users/${u2}", "delete"),
+            ("/Users/${u3}", "delete"),
+            ("/Users/${u4}", "delete"),
+        ],
+    )
+    .await;
+}
