@@ -239,7 +239,7 @@ fn the_stream_reports_batch_item_failures_bisects_and_sends_failed_batches_to_th
             Stream: !GetAtt Table.StreamArn
             StartingPosition: TRIM_HORIZON
             BatchSize: 100
-            MaximumBatchingWindowInSeconds: 1
+            MaximumBatchingWindowInSeconds: 0
             ParallelizationFactor: 1
             FunctionResponseTypes: [ReportBatchItemFailures]
             BisectBatchOnFunctionError: true

@@ -78,7 +78,10 @@ pub async fn run(
                     },
                     Err(e) => {
                         tracing::error!(error = %e, "reading the change log failed");
-                        tokio::time::sleep(hook.max_backoff).await;
+                        tokio::select! {
+                            () = &mut stop => return,
+                            () = tokio::time::sleep(hook.max_backoff) => {}
+                        }
                     }
                 }
             }

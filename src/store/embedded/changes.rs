@@ -21,6 +21,11 @@ const POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("change_posit
 const ACKS: TableDefinition<u64, ()> = TableDefinition::new("change_acks");
 /// The log's id.
 const META: TableDefinition<&str, &str> = TableDefinition::new("change_meta");
+/// The position the next change takes: kept, not derived from the last
+/// entry, so that a log pruned empty never hands out a position (and a
+/// `jti`) again.
+pub(super) const NEXT: TableDefinition<&str, u64> = TableDefinition::new("change_next");
+pub(super) const NEXT_KEY: &str = "next";
 
 /// A change as the log keeps it (its id and sequence follow from the
 /// log's id and the position).
@@ -37,6 +42,7 @@ pub(super) fn open(db: &Database) -> Result<String, StoreError> {
     tx.open_table(CHANGES).map_err(backend)?;
     tx.open_table(POSITIONS).map_err(backend)?;
     tx.open_table(ACKS).map_err(backend)?;
+    tx.open_table(NEXT).map_err(backend)?;
     let id = {
         let mut meta = tx.open_table(META).map_err(backend)?;
         let existing = meta
@@ -172,5 +178,40 @@ impl ChangeLog for Log {
             Ok(old.len())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::Kind;
+    use crate::store::embedded::Embedded;
+    use crate::store::keys::Keys;
+    use crate::store::table::{Condition, Driver, Write};
+
+    #[tokio::test]
+    async fn a_log_pruned_empty_never_gives_a_position_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        let put = |id: &str| {
+            let mut item = Item::new(Keys::default().resource(Kind::User, id));
+            item.set_s("doc", "{}");
+            Write::put(item, Condition::None)
+        };
+        {
+            let db = Embedded::open(&path).unwrap();
+            db.write(&put("a")).await.unwrap();
+            db.write(&put("b")).await.unwrap();
+            let log = db.change_log().unwrap();
+            assert_eq!(log.prune(i64::MAX, u64::MAX).await.unwrap(), 2);
+        }
+        // Reopened, with nothing left in the log: the next change is the
+        // third, so a consumer at position 2 sees it and its id is new.
+        let db = Embedded::open(&path).unwrap();
+        db.write(&put("c")).await.unwrap();
+        let log = db.change_log().unwrap();
+        let got = log.read_after(Some(2), 10).await.unwrap();
+        assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![3]);
+        assert!(got[0].1.id.ends_with("-3"));
     }
 }

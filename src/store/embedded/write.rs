@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use redb::{Database, ReadableTable, WriteTransaction};
 
-use super::changes::{CHANGES, Logged};
+use super::changes::{CHANGES, Logged, NEXT, NEXT_KEY};
 use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
 use crate::store::changes::is_recorded;
 use crate::store::keys::{INDEXES, Key, attr};
@@ -81,6 +81,7 @@ pub(super) struct Tables<'tx> {
     indexes: Vec<redb::Table<'tx, IndexKey, ()>>,
     /// The change log, appended to in the same transaction.
     changes: redb::Table<'tx, u64, &'static [u8]>,
+    next: redb::Table<'tx, &'static str, u64>,
     /// The log's next position, once read.
     next_change: Option<u64>,
     at_ms: i64,
@@ -95,6 +96,7 @@ impl<'tx> Tables<'tx> {
                 .map(|ix| tx.open_table(index_table(ix)).map_err(backend))
                 .collect::<Result<_, _>>()?,
             changes: tx.open_table(CHANGES).map_err(backend)?,
+            next: tx.open_table(NEXT).map_err(backend)?,
             next_change: None,
             at_ms: unix_ms(),
         })
@@ -112,11 +114,15 @@ impl<'tx> Tables<'tx> {
         }
         let position = match self.next_change {
             Some(p) => p,
-            None => self
-                .changes
-                .last()
-                .map_err(backend)?
-                .map_or(1, |(k, _)| k.value() + 1),
+            None => {
+                let kept = self.next.get(NEXT_KEY).map_err(backend)?.map(|v| v.value());
+                let after_last = self
+                    .changes
+                    .last()
+                    .map_err(backend)?
+                    .map_or(1, |(k, _)| k.value() + 1);
+                kept.unwrap_or(1).max(after_last)
+            }
         };
         let logged = Logged {
             at_ms: self.at_ms,
@@ -128,6 +134,7 @@ impl<'tx> Tables<'tx> {
             .insert(position, bytes.as_slice())
             .map_err(backend)?;
         self.next_change = Some(position + 1);
+        self.next.insert(NEXT_KEY, position + 1).map_err(backend)?;
         Ok(())
     }
 
