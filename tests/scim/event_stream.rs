@@ -41,7 +41,7 @@ async fn aws() -> aws_config::SdkConfig {
 }
 
 /// A table of its own (streaming, as the template's) and the router over it.
-async fn harness() -> (Harness, String) {
+pub async fn harness() -> (Harness, String) {
     let client = dynamodb_client().await;
     let name = format!("scim-events-{}", uuid::Uuid::new_v4());
     scim_lambda::store::dynamo::create_table(&client, &name)
@@ -56,7 +56,7 @@ async fn harness() -> (Harness, String) {
 
 /// Every record of the table's stream, per shard, as Lambda would batch
 /// them (at most 100 a batch).
-async fn stream_batches(table: &str) -> Vec<aws_lambda_events::dynamodb::Event> {
+pub async fn stream_batches(table: &str) -> Vec<aws_lambda_events::dynamodb::Event> {
     let aws = aws().await;
     let ddb = dynamodb_client().await;
     let arn = ddb
@@ -206,7 +206,7 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Value> 
     }
 }
 
-fn issuer() -> Issuer {
+pub fn issuer() -> Issuer {
     Issuer {
         base_url: "https://abc123.execute-api.us-east-1.amazonaws.com/scim/v2".into(),
         audience: None,
@@ -372,7 +372,7 @@ async fn throttling_and_partial_failures_are_retried_and_what_stays_failed_is_ha
 
 /// Records what the front door publishes, accepting everything.
 #[derive(Default)]
-struct Recording(std::sync::Mutex<Vec<Entry>>);
+pub struct Recording(pub std::sync::Mutex<Vec<Entry>>);
 
 #[async_trait]
 impl Sink for Recording {

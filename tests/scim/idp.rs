@@ -1,13 +1,16 @@
 //! Replays every IdP conversation in `tests/fixtures/idp/<idp>/*.json`
 //! through the whole router, on both drivers (format: the README there),
-//! and on the embedded store reads back the change events each one yields.
+//! and reads back the change events each one yields: from a poll on the
+//! embedded store, and from the table's stream through the stream front
+//! door on DynamoDB.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::common::{Harness, TOKEN, mismatch};
+use crate::common::{Driver, Harness, TOKEN, mismatch};
+use crate::event_stream::{Recording, harness, issuer, stream_batches};
 use crate::events::{claims_of, label, per_subject};
 
 /// What a replay learned: the values it captured, and `random`.
@@ -176,17 +179,30 @@ async fn every_idp_conversation_replays(d: crate::common::Driver) {
 
 crate::on_both_drivers_with_config!(every_idp_conversation_replays);
 
-/// Replays `tests/fixtures/idp/<file>` on the embedded store; returns the
-/// store and what the replay learned.
-async fn replayed(file: &str) -> (Harness, Vars) {
-    let h = Harness::embedded().await;
+/// A conversation replayed on one driver: the router, what the replay
+/// learned, and on DynamoDB the table whose stream holds its changes.
+struct Replayed {
+    h: Harness,
+    vars: Vars,
+    table: Option<String>,
+}
+
+/// Replays `tests/fixtures/idp/<file>` on a store of its own.
+async fn replayed(d: Driver, file: &str) -> Replayed {
+    let (h, table) = match d {
+        Driver::Embedded => (Harness::embedded().await, None),
+        Driver::DynamoDb => {
+            let (h, table) = harness().await;
+            (h, Some(table))
+        }
+    };
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/idp")
         .join(file);
     let (_, vars) = replay(&h, &path)
         .await
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-    (h, vars)
+    Replayed { h, vars, table }
 }
 
 /// Every SET of the default directory, polled a few at a time, each batch
@@ -217,6 +233,23 @@ async fn poll_all(h: &Harness) -> Vec<Value> {
     panic!("the poll never ran dry after {} SETs", got.len());
 }
 
+/// The claims of every event the stream front door publishes from the
+/// table's stream, batch by batch as Lambda would hand them over.
+async fn streamed(table: &str) -> Vec<Value> {
+    let sink = Recording::default();
+    for batch in stream_batches(table).await {
+        let answer = scim_lambda::events::stream::handle(&batch, &issuer(), &sink).await;
+        assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    }
+    let entries = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    entries
+        .iter()
+        .map(|e| {
+            serde_json::from_str(&e.detail).unwrap_or_else(|err| panic!("{err}: {}", e.detail))
+        })
+        .collect()
+}
+
 /// A subject as the expectations spell it, with the replay's values in.
 fn expand(subject: &str, vars: &Vars) -> String {
     let s = substitute(subject, vars);
@@ -224,24 +257,32 @@ fn expand(subject: &str, vars: &Vars) -> String {
     s
 }
 
-/// The events polled after a replay are `want`: one SET a line, as
-/// (subject, short names), in the order the conversation made them.
-/// Per subject the order is the commit order on both drivers; the embedded
-/// log is one sequence, so there the resources' own events (not their
-/// memberships, which one request may write in any order) also keep the
-/// conversation's order across subjects.
-async fn assert_events(h: &Harness, vars: &Vars, want: &[(&str, &str)]) {
+/// The events a replay yields are `want`: one SET a line, as (subject,
+/// short names), in the order the conversation made them. Per subject the
+/// order is the commit order on both drivers. The embedded log is one
+/// sequence, so there the resources' own events (not their memberships,
+/// which one request may write in any order) also keep the conversation's
+/// order across subjects; a DynamoDB stream orders only each item's own
+/// records.
+async fn assert_events(r: &Replayed, want: &[(&str, &str)]) {
     let want: Vec<(String, String)> = want
         .iter()
-        .map(|(s, e)| (expand(s, vars), (*e).to_string()))
+        .map(|(s, e)| (expand(s, &r.vars), (*e).to_string()))
         .collect();
-    let got: Vec<(String, String)> = poll_all(h).await.iter().map(label).collect();
+    let claims = match &r.table {
+        None => poll_all(&r.h).await,
+        Some(table) => streamed(table).await,
+    };
+    let got: Vec<(String, String)> = claims.iter().map(label).collect();
     assert_eq!(
         per_subject(&got),
         per_subject(&want),
-        "events per subject; polled: {got:#?}"
+        "events per subject; read: {got:#?}"
     );
-    assert_eq!(got.len(), want.len(), "how many; polled: {got:#?}");
+    assert_eq!(got.len(), want.len(), "how many; read: {got:#?}");
+    if r.table.is_some() {
+        return;
+    }
     let own = |labels: &[(String, String)]| -> Vec<(String, String)> {
         labels
             .iter()
@@ -252,14 +293,12 @@ async fn assert_events(h: &Harness, vars: &Vars, want: &[(&str, &str)]) {
     assert_eq!(own(&got), own(&want), "the resources' own events in order");
 }
 
-#[tokio::test]
-async fn entra_user_lifecycle_yields_its_event_sequence() {
-    let (h, vars) = replayed("entra/user-lifecycle.json").await;
+async fn entra_user_lifecycle_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "entra/user-lifecycle.json").await;
     let u = "/Users/${userId}";
     let m = "/Users/${managerId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             (u, "create:full"),
             // Add to an existing work email, per-path Replace, path-less
@@ -283,13 +322,11 @@ async fn entra_user_lifecycle_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn entra_group_lifecycle_yields_its_event_sequence() {
-    let (h, vars) = replayed("entra/group-lifecycle.json").await;
+async fn entra_group_lifecycle_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "entra/group-lifecycle.json").await;
     let g = "/Groups/${groupId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             ("/Users/${member1Id}", "create:full"),
             ("/Users/${member2Id}", "create:full"),
@@ -312,14 +349,12 @@ async fn entra_group_lifecycle_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn entra_quirks_yield_their_event_sequence() {
-    let (h, vars) = replayed("entra/quirks.json").await;
+async fn entra_quirks_yield_their_event_sequence(d: Driver) {
+    let r = replayed(d, "entra/quirks.json").await;
     let j = "/Users/${jyoungId}";
     let m = "/Users/${managerId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             (j, "create:full"),
             (m, "create:full"),
@@ -334,15 +369,13 @@ async fn entra_quirks_yield_their_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn entra_rfc_dialect_yields_its_event_sequence() {
-    let (h, vars) = replayed("entra/rfc-dialect.json").await;
+async fn entra_rfc_dialect_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "entra/rfc-dialect.json").await;
     let u = "/Users/${userId}";
     let m = "/Users/${member2Id}";
     let g = "/Groups/${groupId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             (u, "create:full"),
             (m, "create:full"),
@@ -366,13 +399,11 @@ async fn entra_rfc_dialect_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn okta_user_lifecycle_yields_its_event_sequence() {
-    let (h, vars) = replayed("okta/user-lifecycle.json").await;
+async fn okta_user_lifecycle_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "okta/user-lifecycle.json").await;
     let u = "/Users/${userId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             (u, "create:full"),
             // The profile push.
@@ -386,13 +417,11 @@ async fn okta_user_lifecycle_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn okta_group_push_yields_its_event_sequence() {
-    let (h, vars) = replayed("okta/group-push.json").await;
+async fn okta_group_push_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "okta/group-push.json").await;
     let g = "/Groups/${groupId}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             ("/Users/${aliceId}", "create:full"),
             ("/Users/${bobId}", "create:full"),
@@ -409,13 +438,13 @@ async fn okta_group_push_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn okta_paging_yields_its_event_sequence() {
-    let (h, mut vars) = replayed("okta/paging.json").await;
+async fn okta_paging_yields_its_event_sequence(d: Driver) {
+    let mut r = replayed(d, "okta/paging.json").await;
     // The conversation captures no ids: look the five users up by name.
-    let random = vars.get("random").cloned().unwrap_or_default();
+    let random = r.vars.get("random").cloned().unwrap_or_default();
     for n in 1..=5 {
-        let r = h
+        let found = r
+            .h
             .send(
                 "GET",
                 &format!(
@@ -424,14 +453,15 @@ async fn okta_paging_yields_its_event_sequence() {
                 None,
             )
             .await;
-        let id = r.body["Resources"][0]["id"].as_str().unwrap_or_default();
-        assert!(!id.is_empty(), "{}", r.body);
-        vars.insert(format!("page{n}"), id.to_string());
+        let id = found.body["Resources"][0]["id"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!id.is_empty(), "{}", found.body);
+        r.vars.insert(format!("page{n}"), id.to_string());
     }
     // The import's three pages are reads: no events.
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             ("/Users/${page1}", "create:full"),
             ("/Users/${page2}", "create:full"),
@@ -443,16 +473,14 @@ async fn okta_paging_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn rauthy_client_sync_yields_its_event_sequence() {
-    let (h, vars) = replayed("rauthy/client-sync.json").await;
+async fn rauthy_client_sync_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "rauthy/client-sync.json").await;
     let a = "/Users/${aliceId}";
     let b = "/Users/${bobId}";
     let g1 = "/Groups/${g1Id}";
     let g2 = "/Groups/${g2Id}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             (a, "create:full"),
             (g1, "create:full"),
@@ -484,13 +512,11 @@ async fn rauthy_client_sync_yields_its_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn rauthy_quirks_yield_their_event_sequence() {
-    let (h, vars) = replayed("rauthy/quirks.json").await;
+async fn rauthy_quirks_yield_their_event_sequence(d: Driver) {
+    let r = replayed(d, "rauthy/quirks.json").await;
     // The three malformed bodies (400) write nothing.
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             ("/Users/${plusId}", "create:full"),
             ("/Groups/${qAId}", "create:full"),
@@ -501,13 +527,11 @@ async fn rauthy_quirks_yield_their_event_sequence() {
     .await;
 }
 
-#[tokio::test]
-async fn connid_connector_yields_its_event_sequence() {
-    let (h, vars) = replayed("connid/connector.json").await;
+async fn connid_connector_yields_its_event_sequence(d: Driver) {
+    let r = replayed(d, "connid/connector.json").await;
     let g = "/Groups/${g1}";
     assert_events(
-        &h,
-        &vars,
+        &r,
         &[
             ("/Users/${u1}", "create:full"),
             // The PUT that carries only what it writes.
@@ -535,3 +559,40 @@ async fn connid_connector_yields_its_event_sequence() {
     )
     .await;
 }
+
+/// Runs each conversation's expectation on both drivers: `embedded::name`
+/// always, `dynamodb::name` against DynamoDB Local.
+macro_rules! on_both_drivers_events {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Driver::Embedded).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs DynamoDB Local (scripts/test starts it)"]
+                async fn $name() {
+                    super::$name($crate::common::Driver::DynamoDb).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_drivers_events!(
+    entra_user_lifecycle_yields_its_event_sequence,
+    entra_group_lifecycle_yields_its_event_sequence,
+    entra_quirks_yield_their_event_sequence,
+    entra_rfc_dialect_yields_its_event_sequence,
+    okta_user_lifecycle_yields_its_event_sequence,
+    okta_group_push_yields_its_event_sequence,
+    okta_paging_yields_its_event_sequence,
+    rauthy_client_sync_yields_its_event_sequence,
+    rauthy_quirks_yield_their_event_sequence,
+    connid_connector_yields_its_event_sequence,
+);
