@@ -55,3 +55,11 @@ pub fn eventbridge(aws: &SdkConfig) -> aws_sdk_eventbridge::Client {
         .build();
     aws_sdk_eventbridge::Client::from_conf(conf)
 }
+
+pub fn sqs(aws: &SdkConfig) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::config::Builder::from(aws)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}

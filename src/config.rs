@@ -91,6 +91,10 @@ pub struct EventsConfig {
     pub bus_name: Option<String>,
     /// `SCIM_EVENT_SOURCE`: the entries' `source` (`scim-lambda`).
     pub source: String,
+    /// `SCIM_EVENT_DEAD_LETTER_QUEUE_URL`: the SQS queue the stream handler
+    /// sets aside what can never be published in (a record it cannot read,
+    /// an entry the bus refuses for good).
+    pub dead_letter_queue_url: Option<String>,
     /// `SCIM_EVENT_WEBHOOK_URL`: with the embedded store, the receiver each
     /// SET is pushed to (RFC 8935); `{tenant}` in it stands for the tenant.
     pub webhook_url: Option<String>,
@@ -114,6 +118,7 @@ impl EventsConfig {
             source: env
                 .var("SCIM_EVENT_SOURCE")
                 .unwrap_or_else(|| "scim-lambda".into()),
+            dead_letter_queue_url: env.var("SCIM_EVENT_DEAD_LETTER_QUEUE_URL"),
             webhook_url: env.var("SCIM_EVENT_WEBHOOK_URL"),
             signing_key: env.var("SCIM_EVENT_SIGNING_KEY"),
             retention: Duration::from_secs(

@@ -229,8 +229,11 @@ pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
         .clone()
         .ok_or("SCIM_HANDLER=stream needs SCIM_EVENT_BUS_NAME")?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let sink =
+    let mut sink =
         events::eventbridge::Bus::new(aws::eventbridge(&aws), bus, config.events.source.clone());
+    if let Some(url) = &config.events.dead_letter_queue_url {
+        sink = sink.with_dead_letters(aws::sqs(&aws), url.clone());
+    }
     let base = config.events.issuer.clone().ok_or(
         "SCIM_HANDLER=stream needs SCIM_EVENT_ISSUER (the API's base URL, the events' iss)",
     )?;

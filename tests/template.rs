@@ -188,6 +188,7 @@ fn the_stream_function_runs_the_same_binary_as_its_stream_front_door() {
             SCIM_EVENT_SOURCE: !Ref EventSource
             SCIM_EVENT_ISSUER: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/scim/v2"
             SCIM_EVENT_AUDIENCE: !Ref EventAudience
+            SCIM_EVENT_DEAD_LETTER_QUEUE_URL: !Ref EventsDeadLetterQueue
             RUST_LOG: !Ref LogLevel
             SCIM_BASE_PATH: /scim/v2
             "#
@@ -240,6 +241,9 @@ fn the_stream_reports_batch_item_failures_bisects_and_sends_failed_batches_to_th
             StartingPosition: TRIM_HORIZON
             BatchSize: 100
             MaximumBatchingWindowInSeconds: 0
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"dynamodb": {"Keys": {"sk": {"S": ["RESOURCE", {"prefix": "MEMBER#"}]}}}}'
             ParallelizationFactor: 1
             FunctionResponseTypes: [ReportBatchItemFailures]
             BisectBatchOnFunctionError: true
@@ -522,4 +526,49 @@ fn the_outputs_name_the_bus_the_dead_letter_queue_and_the_stream_function() {
         t["Resources"]["EventBus"]["Properties"]["Name"],
         yaml(r#"!Sub "${AWS::StackName}-directory""#)
     );
+}
+
+/// Whether the stream filter's pattern (`sk` equal to one string, or with
+/// one prefix) lets an item's key through.
+fn filter_admits(pattern: &serde_json::Value, sk: &str) -> bool {
+    pattern["dynamodb"]["Keys"]["sk"]["S"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| match (m.as_str(), m["prefix"].as_str()) {
+            (Some(exact), _) => exact == sk,
+            (None, Some(prefix)) => sk.starts_with(prefix),
+            _ => false,
+        })
+}
+
+#[test]
+fn the_stream_filter_admits_exactly_the_records_that_make_events() {
+    use scim_lambda::scim::Kind;
+    use scim_lambda::store::keys::{Keys, changed};
+    let t = template();
+    let filters = &t["Resources"]["EventsFunction"]["Properties"]["Events"]["TableChanges"]["Properties"]
+        ["FilterCriteria"]["Filters"];
+    let pattern: serde_json::Value = serde_json::from_str(
+        filters[0]["Pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no filter pattern")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let k = Keys::default();
+    let keys = [
+        k.resource(Kind::User, "u1"),
+        k.resource(Kind::Group, "g1"),
+        k.member_edge("g1", "u1"),
+        k.user_name_guard("alice"),
+        k.email_lookup("u1", "a@example.com"),
+        k.cleanup_task("2026-12-01T00:00:00Z", Kind::User, "u1"),
+    ];
+    for key in keys {
+        assert_eq!(
+            filter_admits(&pattern, &key.sk),
+            changed(&key).is_some(),
+            "{key:?}"
+        );
+    }
 }

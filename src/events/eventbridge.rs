@@ -26,6 +26,8 @@ pub struct Entry {
     /// subject never share a call, so a retried entry cannot fall behind a
     /// later one of the same resource.
     pub subject: String,
+    /// When the change was committed (the entry's `time`), in milliseconds.
+    pub at_ms: i64,
 }
 
 impl Entry {
@@ -39,18 +41,28 @@ impl Entry {
 /// Where entries go: the bus (or, in tests, a bus with faults injected).
 #[async_trait]
 pub trait Sink: Send + Sync {
-    /// One PutEvents call: for each entry, whether it was accepted; an
-    /// error when the call as a whole failed.
+    /// One PutEvents call: for each entry, whether it was accepted (or
+    /// set aside for good, see [`Sink::park`]); an error when the call as a
+    /// whole failed.
     async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String>;
     /// The `source` the entries carry.
     fn source(&self) -> &str;
+    /// Sets aside what can never be published (a stream record that cannot
+    /// be read, an entry the bus refuses for good) in the dead-letter
+    /// queue, so that the records after it go on. Without a queue: an
+    /// error, and the record is handed back to Lambda.
+    async fn park(&self, what: &str, body: &str) -> Result<(), String> {
+        let _ = body;
+        Err(format!("no dead-letter queue for {what}"))
+    }
 }
 
-/// An EventBridge bus through the SDK.
+/// An EventBridge bus through the SDK, with the dead-letter queue.
 pub struct Bus {
     client: aws_sdk_eventbridge::Client,
     bus: String,
     source: String,
+    dead_letters: Option<(aws_sdk_sqs::Client, String)>,
 }
 
 impl Bus {
@@ -59,8 +71,24 @@ impl Bus {
             client,
             bus,
             source,
+            dead_letters: None,
         }
     }
+
+    /// The SQS queue (by URL) what can never be published goes to.
+    pub fn with_dead_letters(mut self, sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        self.dead_letters = Some((sqs, queue_url));
+        self
+    }
+}
+
+/// PutEvents' per-entry errors that a retry may cure; any other (a
+/// malformed detail, an invalid argument) never will.
+fn passing(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingException" | "InternalFailure" | "InternalException" | "ServiceUnavailable"
+    )
 }
 
 #[async_trait]
@@ -72,6 +100,9 @@ impl Sink for Bus {
                 .source(&self.source)
                 .detail_type(&e.detail_type)
                 .detail(&e.detail)
+                .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(
+                    e.at_ms,
+                ))
                 .build()
         });
         let out = self
@@ -89,14 +120,41 @@ impl Sink for Bus {
                 entries.len()
             ));
         }
-        Ok(results
-            .iter()
-            .map(|r| r.error_code().is_none() && r.event_id().is_some())
-            .collect())
+        let mut accepted = Vec::with_capacity(entries.len());
+        for (r, e) in results.iter().zip(entries) {
+            let ok = match r.error_code() {
+                None => r.event_id().is_some(),
+                Some(code) if passing(code) => false,
+                Some(code) => {
+                    let why = format!(
+                        "PutEvents refused it: {code} {}",
+                        r.error_message().unwrap_or_default()
+                    );
+                    self.park(&why, &e.detail).await.is_ok()
+                }
+            };
+            accepted.push(ok);
+        }
+        Ok(accepted)
     }
 
     fn source(&self) -> &str {
         &self.source
+    }
+
+    async fn park(&self, what: &str, body: &str) -> Result<(), String> {
+        let Some((sqs, url)) = &self.dead_letters else {
+            return Err(format!("no dead-letter queue for {what}"));
+        };
+        tracing::error!(reason = %what, "set aside in the dead-letter queue");
+        let message = serde_json::json!({"reason": what, "body": body}).to_string();
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(message)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
     }
 }
 
@@ -174,6 +232,7 @@ mod tests {
             detail_type: "User Patched".into(),
             detail: "x".repeat(bytes),
             subject: subject.into(),
+            at_ms: 0,
         }
     }
 

@@ -1,9 +1,11 @@
 //! The stream front door: a batch of the table's stream records, as Lambda
 //! hands it over, becomes change events on the bus. Records are taken in
-//! order; the first one that cannot be published (and everything after
-//! it, which Lambda sends again) is reported in `batchItemFailures`, so
-//! Lambda retries from there and, after its retries, sends the batch to
-//! the dead-letter queue. Nothing is dropped silently.
+//! order. A record that cannot be read (and an entry the bus refuses for
+//! good) is set aside in the dead-letter queue whole, and the records after
+//! it go on. The first one that cannot be published now (and everything
+//! after it, which Lambda sends again) is reported in `batchItemFailures`,
+//! so Lambda retries from there and, after its retries, sends the batch's
+//! description to the dead-letter queue. Nothing is dropped silently.
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -30,14 +32,23 @@ pub async fn handle(event: &Event, issuer: &Issuer, sink: &dyn Sink) -> DynamoDb
                     detail_type: detail_type(&ev),
                     detail: claims.to_string(),
                     subject: format!("{}/{}/{}", ev.tenant.log_name(), ev.kind.name(), ev.id),
+                    at_ms: ev.at_ms,
                 });
                 from.push(i);
             }
             Err(e) => {
-                // Sent on to the dead-letter queue through Lambda's retries.
                 tracing::error!(event_id = %record.event_id, error = %e, "a stream record cannot be read");
-                unreadable = Some(i);
-                break;
+                let raw = serde_json::to_string(record).unwrap_or_default();
+                if let Err(why) = sink
+                    .park(&format!("unreadable stream record: {e}"), &raw)
+                    .await
+                {
+                    // Handed back: Lambda's retries, then its own
+                    // dead-letter message.
+                    tracing::error!(event_id = %record.event_id, error = %why, "the record is handed back");
+                    unreadable = Some(i);
+                    break;
+                }
             }
         }
     }

@@ -110,7 +110,7 @@ pub const MAX_KEY_VALUE_BYTES: usize = 1000;
 /// The sort key of a resource's own item in its partition.
 pub const RESOURCE_SK: &str = "RESOURCE";
 const GUARD_SK: &str = "UNIQUE";
-const MEMBER_PREFIX: &str = "MEMBER#";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
 const CLEANUP_PK: &str = "CLEANUP";
 
 /// A full primary key.

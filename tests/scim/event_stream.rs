@@ -437,3 +437,115 @@ async fn a_record_that_cannot_be_read_is_handed_back_and_nothing_after_it_publis
     assert_eq!(failed, [Some("111100000000000000000001".to_string())]);
     assert!(sink.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
 }
+
+/// Records what is published and what is set aside.
+#[derive(Default)]
+struct Parking {
+    published: Recording,
+    parked: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Sink for Parking {
+    async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String> {
+        self.published.put(entries).await
+    }
+    fn source(&self) -> &str {
+        SOURCE
+    }
+    async fn park(&self, what: &str, body: &str) -> Result<(), String> {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        parked.push(format!("{what}: {body}"));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn with_a_dead_letter_queue_an_unreadable_record_is_set_aside_and_the_rest_published() {
+    let path = format!(
+        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
+        image.remove("doc");
+    }
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let sink = Parking::default();
+    let answer = scim_lambda::events::stream::handle(&event, &issuer(), &sink).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let parked = sink
+        .parked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    // The whole record is kept, to be replayed by hand.
+    assert!(
+        parked[0].contains("c4ca4238a0b923820dcc509a6f75849b"),
+        "{}",
+        parked[0]
+    );
+    let published = sink
+        .published
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let types: Vec<&str> = published.iter().map(|e| e.detail_type.as_str()).collect();
+    assert_eq!(types, ["Group Member Added"]);
+}
+
+#[tokio::test]
+#[ignore = "needs moto (scripts/test starts it)"]
+async fn the_bus_sets_an_unreadable_record_aside_in_the_real_dead_letter_queue() {
+    let (bus, sqs, url) = bus_to_queue().await;
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("dlq-{}", uuid::Uuid::new_v4().simple()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let dlq = dlq.queue_url().unwrap_or_default().to_string();
+    let bus = bus.with_dead_letters(sqs.clone(), dlq.clone());
+    let path = format!(
+        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
+        image.remove("doc");
+    }
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let answer = scim_lambda::events::stream::handle(&event, &issuer(), &bus).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let published = drain(&sqs, &url, 1).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["detail-type"], "Group Member Added");
+    let out = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let bodies: Vec<Value> = out
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("unreadable stream record"))
+    );
+    let record: Value = serde_json::from_str(bodies[0]["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(record["eventID"], "c4ca4238a0b923820dcc509a6f75849b");
+}
