@@ -114,14 +114,13 @@ pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
         cursors: cursor_codec(config),
         request_timeout: config.request_timeout,
         events: http::EventsPoll {
-            issuer: config.events.issuer.clone(),
-            audience: config.events.audience.clone(),
-            signing_key: config
-                .events
-                .signing_key
-                .as_ref()
-                .map(|k| k.as_bytes().to_vec()),
-            pushed: config.events.webhook_url.is_some(),
+            config: config.events.clone(),
+            // Answered before the request's own timeout cuts it.
+            long_poll: events::poll::LONG_POLL.min(
+                config
+                    .request_timeout
+                    .saturating_sub(std::time::Duration::from_secs(2)),
+            ),
         },
     }))
 }
@@ -206,15 +205,7 @@ impl App {
 /// The events' issuer from the configuration: `SCIM_EVENT_ISSUER`, else
 /// `default_base` (the base URL the local server prints).
 pub fn issuer(config: &Config, schemas: Arc<Schemas>, default_base: &str) -> events::Issuer {
-    events::Issuer {
-        base_url: config
-            .events
-            .issuer
-            .clone()
-            .unwrap_or_else(|| default_base.to_string()),
-        audience: config.events.audience.clone(),
-        schemas,
-    }
+    events::Issuer::new(&config.events, schemas, default_base)
 }
 
 /// The stream front door (`SCIM_HANDLER=stream`): batches of the table's
@@ -245,61 +236,4 @@ pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// The local delivery of change events, while `stop` has not resolved:
-/// with a webhook, the log's events are pushed to it; in any case, events
-/// older than the retention are forgotten (with a webhook, only delivered
-/// ones). Nothing to do when the store keeps no change log.
-pub async fn deliver_events(
-    config: &Config,
-    table: &Table,
-    issuer: events::Issuer,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let Some(log) = table.change_log() else {
-        return;
-    };
-    let pushed = config.events.webhook_url.is_some();
-    let retention = config.events.retention;
-    let prune = {
-        let log = Arc::clone(&log);
-        async move {
-            loop {
-                let before = store::table::unix_ms()
-                    - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-                let upto = if pushed {
-                    log.position(events::webhook::CONSUMER)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0)
-                } else {
-                    u64::MAX
-                };
-                if let Err(e) = log.prune(before, upto).await {
-                    tracing::warn!(error = %e, "pruning the change log failed");
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            }
-        }
-    };
-    let push = async {
-        match (&config.events.webhook_url, &config.events.signing_key) {
-            (Some(url), Some(key)) => {
-                let hook = events::webhook::Webhook {
-                    url: url.clone(),
-                    key: key.as_bytes().to_vec(),
-                    timeout: config.events.webhook_timeout,
-                    idle: std::time::Duration::from_millis(50),
-                    max_backoff: std::time::Duration::from_secs(30),
-                };
-                events::webhook::run(log.clone(), issuer, hook, std::future::pending()).await;
-            }
-            _ => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = stop => {}
-        () = prune => {}
-        () = push => {}
-    }
-}
+pub use events::local::deliver_events;

@@ -17,6 +17,7 @@
 //! `sequence` (comparable, as integers, between events of one item).
 
 pub mod eventbridge;
+pub mod local;
 pub mod poll;
 pub mod sign;
 pub mod stream;
@@ -27,7 +28,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::scim::Kind;
-use crate::scim::events::{Activity, Happened, events_claim, sub_id};
+use crate::scim::events::{Activity, Detail, Happened, changed_attributes, events_claim, sub_id};
+use crate::scim::resource::Doc;
 use crate::scim::resource::render;
 use crate::scim::schemas::Schemas;
 use crate::store::changes::{Change, Delta, Version, delta};
@@ -44,26 +46,28 @@ pub struct ChangeEvent {
     pub activity: Activity,
     /// The resource after the change (before it, for a delete).
     pub resource: Option<Stored>,
+    /// The attributes the change set (all of them, for a create).
+    pub changed: Vec<String>,
     /// The change's id: the SET's `jti` and `txn`, stable across retries.
     pub change_id: String,
     pub sequence: String,
     pub at_ms: i64,
 }
 
-/// The event a change makes, if any: a write that left a resource's
-/// document as it was (a version bump for its members, a claim) makes none,
-/// and neither do items other than resources and edges.
+/// The event a change makes, if any (which writes make one is
+/// [`makes_event`](crate::store::changes::makes_event)'s to say).
 pub fn event_of(change: &Change) -> Result<Option<ChangeEvent>, StoreError> {
     let Some((tenant, delta)) = delta(change)? else {
         return Ok(None);
     };
-    let event = |kind, id, happened, activity, resource| ChangeEvent {
+    let event = |kind, id, happened, activity, resource, changed| ChangeEvent {
         tenant: tenant.clone(),
         kind,
         id,
         happened,
         activity,
         resource,
+        changed,
         change_id: change.id.clone(),
         sequence: change.sequence.clone(),
         at_ms: change.at_ms,
@@ -88,6 +92,7 @@ pub fn event_of(change: &Change) -> Result<Option<ChangeEvent>, StoreError> {
                 happened,
                 Activity::Unchanged,
                 None,
+                Vec::new(),
             ))
         }
         Delta::Resource {
@@ -95,8 +100,15 @@ pub fn event_of(change: &Change) -> Result<Option<ChangeEvent>, StoreError> {
             id,
             before,
             after,
-        } => resource_happened(kind, before.as_deref(), after.as_deref())
-            .map(|(h, a)| event(kind, id, h, a, after.or(before).map(|v| v.stored))),
+        } => {
+            let empty = Doc::new();
+            let changed = changed_attributes(
+                before.as_ref().map_or(&empty, |v| &v.stored.doc),
+                after.as_ref().map_or(&empty, |v| &v.stored.doc),
+            );
+            resource_happened(kind, before.as_deref(), after.as_deref())
+                .map(|(h, a)| event(kind, id, h, a, after.or(before).map(|v| v.stored), changed))
+        }
     })
 }
 
@@ -108,7 +120,7 @@ fn resource_happened(
     match (before, after) {
         (None, Some(_)) => Some((Happened::Created, Activity::Unchanged)),
         (Some(_), None) => Some((Happened::Deleted, Activity::Unchanged)),
-        (Some(b), Some(a)) if b.stored.doc != a.stored.doc => {
+        (Some(b), Some(a)) => {
             let activity = match kind {
                 Kind::User => {
                     Activity::between(b.stored.doc.get("active"), a.stored.doc.get("active"))
@@ -121,7 +133,7 @@ fn resource_happened(
             };
             Some((happened, activity))
         }
-        _ => None,
+        (None, None) => None,
     }
 }
 
@@ -140,6 +152,23 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// From the configuration: `SCIM_EVENT_ISSUER`, else `default_base`
+    /// (the base URL the local server prints, or a request's).
+    pub fn new(
+        config: &crate::config::EventsConfig,
+        schemas: Arc<Schemas>,
+        default_base: &str,
+    ) -> Self {
+        Self {
+            base_url: config
+                .issuer
+                .clone()
+                .unwrap_or_else(|| default_base.to_string()),
+            audience: config.audience.clone(),
+            schemas,
+        }
+    }
+
     /// The directory's own base URL: a tenant's is below the base.
     pub fn base_of(&self, tenant: &Tenant) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), tenant.path())
@@ -190,7 +219,11 @@ impl Issuer {
                 rendered.as_ref(),
                 version.as_deref(),
                 &base,
-                full,
+                if full {
+                    Detail::Full
+                } else {
+                    Detail::Notice(&ev.changed)
+                },
             ),
         );
         m.insert("tenant".into(), json!(ev.tenant.id().map(|t| t.as_str())));

@@ -19,7 +19,8 @@ use crate::tenant::Tenant;
 
 /// The most SETs one poll returns.
 pub const MAX_EVENTS: usize = 1000;
-/// How long a poll without `returnImmediately` waits for a first SET.
+/// How long a poll without `returnImmediately` waits for a first SET (at
+/// most; less when the request timeout is shorter).
 pub const LONG_POLL: Duration = Duration::from_secs(10);
 /// How many changes one pass reads from the log at a time.
 const PAGE: usize = 500;
@@ -84,6 +85,7 @@ pub async fn poll(
     key: Option<&[u8]>,
     tenant: &Tenant,
     body: &Value,
+    long_poll: Duration,
 ) -> Result<Value, ScimError> {
     let req = parse(body)?;
     for (jti, err) in &req.errs {
@@ -100,7 +102,7 @@ pub async fn poll(
         + if req.return_immediately {
             Duration::ZERO
         } else {
-            LONG_POLL
+            long_poll
         };
     loop {
         let (sets, more) = pending(log, issuer, key, tenant, req.max_events).await?;

@@ -51,39 +51,24 @@ enum Sent {
     Failed(String),
 }
 
-/// Delivers the log's events to the webhook until `stop` resolves.
-pub async fn run(
-    log: Arc<dyn ChangeLog>,
-    issuer: Issuer,
-    hook: Webhook,
-    stop: impl std::future::Future<Output = ()>,
-) {
+/// Delivers the log's events to the webhook, for as long as it is polled
+/// (the caller stops it by dropping it). Without a usable client it logs
+/// why and delivers nothing, keeping every event.
+pub async fn run(log: Arc<dyn ChangeLog>, issuer: Issuer, hook: Webhook) {
     let client = match client() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "the event webhook cannot be used");
-            return;
+            tracing::error!(error = %e, "the event webhook cannot be used; events are kept");
+            return std::future::pending().await;
         }
     };
-    tokio::pin!(stop);
     loop {
-        tokio::select! {
-            () = &mut stop => return,
-            more = deliver_batch(log.as_ref(), &issuer, &hook, &client) => {
-                match more {
-                    Ok(true) => {}
-                    Ok(false) => tokio::select! {
-                        () = &mut stop => return,
-                        () = tokio::time::sleep(hook.idle) => {}
-                    },
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the change log failed");
-                        tokio::select! {
-                            () = &mut stop => return,
-                            () = tokio::time::sleep(hook.max_backoff) => {}
-                        }
-                    }
-                }
+        match deliver_batch(log.as_ref(), &issuer, &hook, &client).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(hook.idle).await,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the change log failed");
+                tokio::time::sleep(hook.max_backoff).await;
             }
         }
     }

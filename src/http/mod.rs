@@ -60,15 +60,13 @@ pub struct Shared {
     pub events: EventsPoll,
 }
 
-/// The events poll's settings (RFC 8936, on a store that keeps a change log).
-#[derive(Debug, Clone, Default)]
+/// The events poll's settings (RFC 8936, on a store that keeps a change
+/// log): the events' configuration (`iss` is the request's base URL when
+/// it names none), and how long a poll may wait.
+#[derive(Debug, Clone)]
 pub struct EventsPoll {
-    /// `iss` of the SETs; the request's base URL when unset.
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    pub signing_key: Option<Vec<u8>>,
-    /// Events are pushed to a webhook instead: the poll is not offered.
-    pub pushed: bool,
+    pub config: crate::config::EventsConfig,
+    pub long_poll: std::time::Duration,
 }
 
 /// The router's state: axum clones it for every middleware and handler of

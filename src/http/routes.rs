@@ -587,24 +587,19 @@ pub async fn poll_events(
             "on DynamoDB, change events go to the stack's EventBridge bus",
         ));
     };
-    if state.events.pushed {
+    let events = &state.events;
+    if events.config.webhook_url.is_some() {
         return Err(ScimError::not_implemented(
             "change events are pushed to the configured webhook",
         ));
     }
     let tenant = service.tenant();
     let root = base.strip_suffix(&tenant.path()).unwrap_or(&base);
-    let issuer = crate::events::Issuer {
-        base_url: state
-            .events
-            .issuer
-            .clone()
-            .unwrap_or_else(|| root.to_string()),
-        audience: state.events.audience.clone(),
-        schemas: service.schemas_arc(),
-    };
-    let key = state.events.signing_key.as_deref();
-    let answer = crate::events::poll::poll(log.as_ref(), &issuer, key, tenant, &json).await?;
+    let issuer = crate::events::Issuer::new(&events.config, service.schemas_arc(), root);
+    let key = events.config.signing_key.as_ref().map(String::as_bytes);
+    let answer =
+        crate::events::poll::poll(log.as_ref(), &issuer, key, tenant, &json, events.long_poll)
+            .await?;
     Ok(axum::Json(answer).into_response())
 }
 

@@ -78,17 +78,25 @@ pub fn sub_id(kind: Kind, id: &str, external_id: Option<&str>) -> Value {
     Value::Object(m)
 }
 
+/// How much of a resource an event carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Detail<'a> {
+    /// The resource (`data`).
+    Full,
+    /// Only the names of the attributes the change set (`attributes`).
+    Notice(&'a [String]),
+}
+
 /// The `events` claim. `resource` is the resource as rendered (for a
 /// create, replacement or patch); `base` the directory's base URL (for a
-/// member's `$ref`); `full` chooses between `data` and the notice's
-/// `attributes`.
+/// member's `$ref`).
 pub fn events_claim(
     happened: &Happened,
     activity: Activity,
     resource: Option<&Value>,
     version: Option<&str>,
     base: &str,
-    full: bool,
+    detail: Detail<'_>,
 ) -> Value {
     let mut events = Map::new();
     let with_version = |mut payload: Map<String, Value>| {
@@ -99,13 +107,16 @@ pub fn events_claim(
     };
     let resource_event = |full_uri: &str, notice_uri: &str| {
         let mut payload = Map::new();
-        let resource = resource.cloned().unwrap_or_else(|| json!({}));
-        if full {
-            payload.insert("data".into(), resource);
-            (full_uri.to_string(), payload)
-        } else {
-            payload.insert("attributes".into(), json!(attribute_names(&resource)));
-            (notice_uri.to_string(), payload)
+        match detail {
+            Detail::Full => {
+                let resource = resource.cloned().unwrap_or_else(|| json!({}));
+                payload.insert("data".into(), resource);
+                (full_uri.to_string(), payload)
+            }
+            Detail::Notice(changed) => {
+                payload.insert("attributes".into(), json!(changed));
+                (notice_uri.to_string(), payload)
+            }
         }
     };
     let (uri, payload) = match happened {
@@ -151,16 +162,17 @@ fn member_patch(operation: Value) -> (String, Map<String, Value>) {
     (PATCH_FULL.to_string(), payload)
 }
 
-/// The attributes a notice names: the resource's own, without `schemas`
-/// and `meta`.
-fn attribute_names(resource: &Value) -> Vec<String> {
-    resource
-        .as_object()
-        .into_iter()
-        .flatten()
+/// The attributes one document sets differently from another (the
+/// top-level ones, extension schemas counting as one): what a notice
+/// names.
+pub fn changed_attributes(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<String> {
+    let mut names: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
         .map(|(k, _)| k.clone())
-        .filter(|k| k != "schemas" && k != "meta")
-        .collect()
+        .collect();
+    names.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
+    names
 }
 
 #[cfg(test)]
@@ -187,7 +199,7 @@ mod tests {
             Some(&user),
             Some("W/\"3\""),
             "https://x/scim/v2",
-            true,
+            Detail::Full,
         );
         assert_eq!(events[PATCH_FULL]["data"], user);
         assert_eq!(events[PATCH_FULL]["version"], "W/\"3\"");
@@ -198,9 +210,19 @@ mod tests {
             Some(&user),
             None,
             "https://x/scim/v2",
-            false,
+            Detail::Notice(&changed_attributes(
+                json!({"active": true, "nickName": "b"})
+                    .as_object()
+                    .unwrap(),
+                json!({"active": false, "displayName": "B"})
+                    .as_object()
+                    .unwrap(),
+            )),
         );
-        assert_eq!(notice[PATCH_NOTICE]["attributes"], json!(["id", "active"]));
+        assert_eq!(
+            notice[PATCH_NOTICE]["attributes"],
+            json!(["active", "displayName", "nickName"])
+        );
         assert_eq!(notice.as_object().map(Map::len), Some(1));
     }
 
@@ -216,7 +238,7 @@ mod tests {
             None,
             None,
             base,
-            true,
+            Detail::Full,
         );
         let op = &added[PATCH_FULL]["data"]["Operations"][0];
         assert_eq!(op["op"], "add");
@@ -230,7 +252,7 @@ mod tests {
             None,
             None,
             base,
-            true,
+            Detail::Full,
         );
         let op = &removed[PATCH_FULL]["data"]["Operations"][0];
         assert_eq!(op["path"], "members[value eq \"u\\\"1\"]");

@@ -28,10 +28,18 @@ pub struct Change {
     pub new: Option<Item>,
 }
 
-/// Whether changes of the item at `key` are worth recording: a resource's
-/// own item or an edge.
-pub fn is_recorded(key: &Key) -> bool {
-    keys::changed(key).is_some()
+/// Whether a write of the item at `key`, from `old` to `new`, makes an
+/// event: a resource's own item created, deleted or with another document
+/// (not a version bump for its members, not a claim taken or released),
+/// or an edge added or removed. Guards, lookups and cleanup tasks make
+/// none. The one place that decides it, for both capture paths.
+pub fn makes_event(key: &Key, old: Option<&Item>, new: Option<&Item>) -> bool {
+    match (keys::changed(key), old, new) {
+        (None, _, _) => false,
+        (Some((_, Changed::Resource { .. })), Some(o), Some(n)) => o.s(attr::DOC) != n.s(attr::DOC),
+        (Some((_, Changed::Member { .. })), Some(_), Some(_)) => false,
+        (Some(_), o, n) => o.is_some() != n.is_some(),
+    }
 }
 
 /// A resource as stored, with the operation that wrote it.
@@ -56,13 +64,17 @@ pub enum Delta {
     },
 }
 
-/// What a change did, with its directory; `None` for items that carry no
-/// event (guards, lookups, cleanup tasks) and writes that changed nothing.
+/// What a change did, with its directory; `None` for a write that makes no
+/// event (see [`makes_event`]).
 pub fn delta(change: &Change) -> Result<Option<(Tenant, Delta)>, StoreError> {
     let Some(item) = change.new.as_ref().or(change.old.as_ref()) else {
         return Ok(None);
     };
-    let Some((tenant, what)) = keys::changed(&item.key()) else {
+    let key = item.key();
+    if !makes_event(&key, change.old.as_ref(), change.new.as_ref()) {
+        return Ok(None);
+    }
+    let Some((tenant, what)) = keys::changed(&key) else {
         return Ok(None);
     };
     let delta = match what {
@@ -75,9 +87,8 @@ pub fn delta(change: &Change) -> Result<Option<(Tenant, Delta)>, StoreError> {
         Changed::Member { .. } => {
             let (added, item) = match (&change.old, &change.new) {
                 (None, Some(new)) => (true, new),
-                (Some(old), None) => (false, old),
-                // Written again as it was: no membership changed.
-                _ => return Ok(None),
+                (Some(old), _) => (false, old),
+                (None, None) => return Ok(None),
             };
             let edge = Edge::from_item(item)
                 .ok_or_else(|| StoreError::Backend("an edge without its attributes".into()))?;
@@ -114,7 +125,7 @@ pub trait ChangeLog: Send + Sync {
     /// A consumer's saved position (how far it has delivered).
     async fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError>;
     async fn save_position(&self, consumer: &str, position: u64) -> Result<(), StoreError>;
-    /// Marks changes acknowledged (by a poll); returns those it knew.
+    /// Marks changes acknowledged (by a poll).
     async fn acknowledge(&self, positions: &[u64]) -> Result<(), StoreError>;
     async fn is_acknowledged(&self, position: u64) -> Result<bool, StoreError>;
     /// Forgets changes committed before `before_ms`, at positions up to

@@ -22,8 +22,9 @@ use crate::tenant::Tenant;
 pub use cleanup::CleanupTask;
 pub use edges::Edge;
 
-/// Which SCIM operation last wrote a resource's document, kept on its
-/// item so that a change event can tell a replacement from a patch.
+/// Which SCIM operation last wrote a resource's item (also when it left
+/// the document as it was: a group PUT that changes only members), kept on
+/// the item so that a change event can tell a replacement from a patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
     Created,

@@ -159,13 +159,37 @@ impl ChangeLog for Log {
     }
 
     async fn prune(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError> {
+        // In rounds, each a short transaction of its own, so that the
+        // writer of SCIM requests never waits long behind it.
+        let mut total = 0;
+        loop {
+            let n = self.prune_round(before_ms, up_to).await?;
+            total += n;
+            if n < PRUNE_ROUND {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// The most changes one pruning transaction forgets.
+const PRUNE_ROUND: usize = 1000;
+
+/// Just the commit time of a logged change.
+#[derive(Deserialize)]
+struct At {
+    at_ms: i64,
+}
+
+impl Log {
+    async fn prune_round(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError> {
         self.write(move |tx| {
             let mut changes = tx.open_table(CHANGES).map_err(backend)?;
             let mut acks = tx.open_table(ACKS).map_err(backend)?;
             let mut old = Vec::new();
-            for entry in changes.iter().map_err(backend)? {
+            for entry in changes.iter().map_err(backend)?.take(PRUNE_ROUND) {
                 let (k, v) = entry.map_err(backend)?;
-                let logged: Logged = serde_json::from_slice(v.value()).map_err(backend)?;
+                let logged: At = serde_json::from_slice(v.value()).map_err(backend)?;
                 if logged.at_ms >= before_ms || k.value() > up_to {
                     break;
                 }
@@ -213,5 +237,26 @@ mod tests {
         let got = log.read_after(Some(2), 10).await.unwrap();
         assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![3]);
         assert!(got[0].1.id.ends_with("-3"));
+    }
+
+    #[tokio::test]
+    async fn pruning_forgets_in_rounds_until_the_retention_and_the_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Embedded::open(&dir.path().join("rounds.redb")).unwrap();
+        let writes: Vec<Write> = (0..2500)
+            .map(|i| {
+                let mut item = Item::new(Keys::default().resource(Kind::User, &i.to_string()));
+                item.set_s("doc", "{}");
+                Write::put(item, Condition::None)
+            })
+            .collect();
+        db.batch_write(&writes).await.unwrap();
+        let log = db.change_log().unwrap();
+        // Not past the retention: nothing goes.
+        assert_eq!(log.prune(0, u64::MAX).await.unwrap(), 0);
+        // Up to a consumer's position only, then everything, in rounds.
+        assert_eq!(log.prune(i64::MAX, 1200).await.unwrap(), 1200);
+        assert_eq!(log.prune(i64::MAX, u64::MAX).await.unwrap(), 1300);
+        assert!(log.read_after(None, 10).await.unwrap().is_empty());
     }
 }

@@ -4,7 +4,9 @@
 //! conditional writes and transactions atomic, as DynamoDB's are.
 //!
 //! Rooms: this file (opening, reads and the driver), `write` (the one
-//! writer and its group commits).
+//! writer of items and its group commits), `changes` (the change log,
+//! appended to by that writer; its consumers' positions and
+//! acknowledgements, written in short transactions of their own).
 
 mod changes;
 mod write;

@@ -8,7 +8,7 @@ use redb::{Database, ReadableTable, WriteTransaction};
 
 use super::changes::{CHANGES, Logged, NEXT, NEXT_KEY};
 use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
-use crate::store::changes::is_recorded;
+use crate::store::changes::makes_event;
 use crate::store::keys::{INDEXES, Key, attr};
 use crate::store::table::{Claim, Condition, Item, StoreError, Write, unix_ms};
 
@@ -109,7 +109,7 @@ impl<'tx> Tables<'tx> {
         old: Option<&Item>,
         new: Option<&Item>,
     ) -> Result<(), StoreError> {
-        if !is_recorded(key) || old == new {
+        if !makes_event(key, old, new) {
             return Ok(());
         }
         let position = match self.next_change {
