@@ -4,8 +4,9 @@
 //! "moreAvailable": bool}`: the oldest SETs of its own directory that no
 //! poll has acknowledged, in order. Unacknowledged SETs come again in the
 //! next poll, until the retention (`SCIM_EVENT_RETENTION`) ends, when every
-//! event older than it is forgotten, acknowledged or not. Each poll reads
-//! the retained log from its start: its cost grows with what is retained.
+//! event older than it is forgotten, acknowledged or not. A poll reads only
+//! its own directory's unacknowledged changes (an index the store keeps
+//! beside the log), so it costs the same however much is retained.
 
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,6 @@ pub const MAX_EVENTS: usize = 1000;
 /// How long a poll without `returnImmediately` waits for a first SET (at
 /// most; less when the request timeout is shorter).
 pub const LONG_POLL: Duration = Duration::from_secs(10);
-/// How many changes one pass reads from the log at a time.
-const PAGE: usize = 500;
 
 /// A poll request, checked.
 struct Request {
@@ -122,26 +121,17 @@ fn position_of(log: &dyn ChangeLog, jti: &str) -> Option<u64> {
 }
 
 /// Acknowledges the jtis of `tenant`'s own events; others are ignored
-/// (a directory cannot acknowledge another's events).
+/// (a directory cannot acknowledge another's events: they are not in its
+/// range of pending changes).
 async fn acknowledge(log: &dyn ChangeLog, tenant: &Tenant, jtis: &[&str]) -> Result<(), ScimError> {
-    let mut own = Vec::new();
-    for jti in jtis {
-        let Some(p) = position_of(log, jti) else {
-            continue;
-        };
-        let found = log.read_after(p.checked_sub(1), 1).await.map_err(store)?;
-        let ours = found.first().is_some_and(|(at, change)| {
-            *at == p && matches!(event_of(change), Ok(Some(ev)) if ev.tenant == *tenant)
-        });
-        if ours {
-            own.push(p);
-        }
-    }
-    log.acknowledge(&own).await.map_err(store)
+    let positions: Vec<u64> = jtis.iter().filter_map(|j| position_of(log, j)).collect();
+    log.acknowledge(tenant.log_name(), &positions)
+        .await
+        .map_err(store)
 }
 
 /// The oldest unacknowledged SETs of `tenant`, at most `max`, and whether
-/// more wait.
+/// more wait: one range of the directory's pending changes.
 async fn pending(
     log: &dyn ChangeLog,
     issuer: &Issuer,
@@ -149,32 +139,38 @@ async fn pending(
     tenant: &Tenant,
     max: usize,
 ) -> Result<(Map<String, Value>, bool), ScimError> {
+    let page = log
+        .pending(tenant.log_name(), max.saturating_add(1))
+        .await
+        .map_err(store)?;
+    let more = page.len() > max;
     let mut sets = Map::new();
-    let mut after = None;
-    loop {
-        let page = log.read_after(after, PAGE).await.map_err(store)?;
-        let Some(&(last, _)) = page.last() else {
-            return Ok((sets, false));
-        };
-        for (p, change) in &page {
-            let Ok(Some(ev)) = event_of(change) else {
-                continue;
-            };
-            if ev.tenant != *tenant || log.is_acknowledged(*p).await.map_err(store)? {
-                continue;
+    // Changes that make no SET (one that cannot be read is logged) are
+    // acknowledged at once, so that they never hold a poll up.
+    let mut passed = Vec::new();
+    for (position, change) in page.iter().take(max) {
+        match event_of(change) {
+            Ok(Some(ev)) => {
+                let claims = issuer.claims(&ev);
+                let set = match key {
+                    Some(k) => hs256(&claims, k),
+                    None => unsecured(&claims),
+                };
+                sets.insert(ev.change_id.clone(), Value::String(set));
             }
-            if sets.len() == max {
-                return Ok((sets, true));
+            Ok(None) => passed.push(*position),
+            Err(e) => {
+                tracing::error!(position, error = %e, "a logged change cannot be read; not polled");
+                passed.push(*position);
             }
-            let claims = issuer.claims(&ev);
-            let set = match key {
-                Some(k) => hs256(&claims, k),
-                None => unsecured(&claims),
-            };
-            sets.insert(ev.change_id.clone(), Value::String(set));
         }
-        after = Some(last);
     }
+    if !passed.is_empty() {
+        log.acknowledge(tenant.log_name(), &passed)
+            .await
+            .map_err(store)?;
+    }
+    Ok((sets, more))
 }
 
 fn store(e: crate::store::StoreError) -> ScimError {

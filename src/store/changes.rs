@@ -125,9 +125,16 @@ pub trait ChangeLog: Send + Sync {
     /// A consumer's saved position (how far it has delivered).
     async fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError>;
     async fn save_position(&self, consumer: &str, position: u64) -> Result<(), StoreError>;
-    /// Marks changes acknowledged (by a poll).
-    async fn acknowledge(&self, positions: &[u64]) -> Result<(), StoreError>;
-    async fn is_acknowledged(&self, position: u64) -> Result<bool, StoreError>;
+    /// Up to `limit` changes of one directory (`Tenant::log_name`) no poll
+    /// has acknowledged, oldest first, with their positions.
+    async fn pending(
+        &self,
+        directory: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, Change)>, StoreError>;
+    /// Marks changes of one directory acknowledged (by a poll); positions
+    /// of other directories' changes are left as they are.
+    async fn acknowledge(&self, directory: &str, positions: &[u64]) -> Result<(), StoreError>;
     /// Forgets changes committed before `before_ms`, at positions up to
     /// `up_to`; returns how many.
     async fn prune(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError>;

@@ -17,8 +17,9 @@ use crate::store::table::{Item, StoreError};
 pub(super) const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 /// Consumer → the last position it has delivered.
 const POSITIONS: TableDefinition<&str, u64> = TableDefinition::new("change_positions");
-/// Positions a poll has acknowledged.
-const ACKS: TableDefinition<u64, ()> = TableDefinition::new("change_acks");
+/// (directory, position) of the changes no poll has acknowledged: a poll
+/// reads its own directory's range, whatever else the log holds.
+pub(super) const PENDING: TableDefinition<(&str, u64), ()> = TableDefinition::new("change_pending");
 /// The log's id.
 const META: TableDefinition<&str, &str> = TableDefinition::new("change_meta");
 /// The position the next change takes: kept, not derived from the last
@@ -32,6 +33,8 @@ pub(super) const NEXT_KEY: &str = "next";
 #[derive(Serialize, Deserialize)]
 pub(super) struct Logged {
     pub at_ms: i64,
+    /// The directory it belongs to (`Tenant::log_name`).
+    pub directory: String,
     pub old: Option<Item>,
     pub new: Option<Item>,
 }
@@ -41,7 +44,7 @@ pub(super) fn open(db: &Database) -> Result<String, StoreError> {
     let tx = db.begin_write().map_err(backend)?;
     tx.open_table(CHANGES).map_err(backend)?;
     tx.open_table(POSITIONS).map_err(backend)?;
-    tx.open_table(ACKS).map_err(backend)?;
+    tx.open_table(PENDING).map_err(backend)?;
     tx.open_table(NEXT).map_err(backend)?;
     let id = {
         let mut meta = tx.open_table(META).map_err(backend)?;
@@ -140,22 +143,38 @@ impl ChangeLog for Log {
         .await
     }
 
-    async fn acknowledge(&self, positions: &[u64]) -> Result<(), StoreError> {
-        let positions = positions.to_vec();
+    async fn pending(
+        &self,
+        directory: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, Change)>, StoreError> {
+        let tx = self.db.begin_read().map_err(backend)?;
+        let pending = tx.open_table(PENDING).map_err(backend)?;
+        let changes = tx.open_table(CHANGES).map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in pending
+            .range((directory, 0)..=(directory, u64::MAX))
+            .map_err(backend)?
+            .take(limit)
+        {
+            let position = entry.map_err(backend)?.0.value().1;
+            if let Some(v) = changes.get(position).map_err(backend)? {
+                out.push((position, self.change(position, v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn acknowledge(&self, directory: &str, positions: &[u64]) -> Result<(), StoreError> {
+        let (directory, positions) = (directory.to_string(), positions.to_vec());
         self.write(move |tx| {
-            let mut t = tx.open_table(ACKS).map_err(backend)?;
+            let mut t = tx.open_table(PENDING).map_err(backend)?;
             for p in positions {
-                t.insert(p, ()).map_err(backend)?;
+                t.remove((directory.as_str(), p)).map_err(backend)?;
             }
             Ok(())
         })
         .await
-    }
-
-    async fn is_acknowledged(&self, position: u64) -> Result<bool, StoreError> {
-        let tx = self.db.begin_read().map_err(backend)?;
-        let t = tx.open_table(ACKS).map_err(backend)?;
-        Ok(t.get(position).map_err(backend)?.is_some())
     }
 
     async fn prune(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError> {
@@ -175,17 +194,18 @@ impl ChangeLog for Log {
 /// The most changes one pruning transaction forgets.
 const PRUNE_ROUND: usize = 1000;
 
-/// Just the commit time of a logged change.
+/// Just the commit time and directory of a logged change.
 #[derive(Deserialize)]
 struct At {
     at_ms: i64,
+    directory: String,
 }
 
 impl Log {
     async fn prune_round(&self, before_ms: i64, up_to: u64) -> Result<usize, StoreError> {
         self.write(move |tx| {
             let mut changes = tx.open_table(CHANGES).map_err(backend)?;
-            let mut acks = tx.open_table(ACKS).map_err(backend)?;
+            let mut pending = tx.open_table(PENDING).map_err(backend)?;
             let mut old = Vec::new();
             for entry in changes.iter().map_err(backend)?.take(PRUNE_ROUND) {
                 let (k, v) = entry.map_err(backend)?;
@@ -193,11 +213,11 @@ impl Log {
                 if logged.at_ms >= before_ms || k.value() > up_to {
                     break;
                 }
-                old.push(k.value());
+                old.push((k.value(), logged.directory));
             }
-            for p in &old {
+            for (p, directory) in &old {
                 changes.remove(*p).map_err(backend)?;
-                acks.remove(*p).map_err(backend)?;
+                pending.remove((directory.as_str(), *p)).map_err(backend)?;
             }
             Ok(old.len())
         })
@@ -254,8 +274,14 @@ mod tests {
         let log = db.change_log().unwrap();
         // Not past the retention: nothing goes.
         assert_eq!(log.prune(0, u64::MAX).await.unwrap(), 0);
-        // Up to a consumer's position only, then everything, in rounds.
+        assert_eq!(log.pending("default", 5000).await.unwrap().len(), 2500);
+        assert!(log.pending("acme", 10).await.unwrap().is_empty());
+        // Up to a consumer's position only, then everything, in rounds;
+        // what is forgotten is no longer pending either.
         assert_eq!(log.prune(i64::MAX, 1200).await.unwrap(), 1200);
+        let pending = log.pending("default", 5000).await.unwrap();
+        assert_eq!(pending.first().map(|(p, _)| *p), Some(1201));
+        assert_eq!(pending.len(), 1300);
         assert_eq!(log.prune(i64::MAX, u64::MAX).await.unwrap(), 1300);
         assert!(log.read_after(None, 10).await.unwrap().is_empty());
     }

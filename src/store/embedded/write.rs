@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use redb::{Database, ReadableTable, WriteTransaction};
 
-use super::changes::{CHANGES, Logged, NEXT, NEXT_KEY};
+use super::changes::{CHANGES, Logged, NEXT, NEXT_KEY, PENDING};
 use super::{ITEMS, Job, MAX_GROUP_WRITES, backend, decode, index_table};
 use crate::store::changes::makes_event;
 use crate::store::keys::{INDEXES, Key, attr};
@@ -82,6 +82,7 @@ pub(super) struct Tables<'tx> {
     /// The change log, appended to in the same transaction.
     changes: redb::Table<'tx, u64, &'static [u8]>,
     next: redb::Table<'tx, &'static str, u64>,
+    pending: redb::Table<'tx, (&'static str, u64), ()>,
     /// The log's next position, once read.
     next_change: Option<u64>,
     at_ms: i64,
@@ -97,6 +98,7 @@ impl<'tx> Tables<'tx> {
                 .collect::<Result<_, _>>()?,
             changes: tx.open_table(CHANGES).map_err(backend)?,
             next: tx.open_table(NEXT).map_err(backend)?,
+            pending: tx.open_table(PENDING).map_err(backend)?,
             next_change: None,
             at_ms: unix_ms(),
         })
@@ -112,6 +114,9 @@ impl<'tx> Tables<'tx> {
         if !makes_event(key, old, new) {
             return Ok(());
         }
+        let Some((tenant, _)) = crate::store::keys::changed(key) else {
+            return Ok(());
+        };
         let position = match self.next_change {
             Some(p) => p,
             None => {
@@ -126,6 +131,7 @@ impl<'tx> Tables<'tx> {
         };
         let logged = Logged {
             at_ms: self.at_ms,
+            directory: tenant.log_name().to_string(),
             old: old.cloned(),
             new: new.cloned(),
         };
@@ -135,6 +141,9 @@ impl<'tx> Tables<'tx> {
             .map_err(backend)?;
         self.next_change = Some(position + 1);
         self.next.insert(NEXT_KEY, position + 1).map_err(backend)?;
+        self.pending
+            .insert((tenant.log_name(), position), ())
+            .map_err(backend)?;
         Ok(())
     }
 
