@@ -231,7 +231,10 @@ pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
     let issuer = issuer(config, schemas, &base);
     let (sink, issuer) = (&sink, &issuer);
     run(service_fn(move |ev: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_http::Error>(events::stream::handle(&ev.payload, issuer, sink).await)
+        let deadline = ev.context.deadline();
+        Ok::<_, lambda_http::Error>(
+            events::stream::handle_until(&ev.payload, issuer, sink, Some(deadline)).await,
+        )
     }))
     .await
 }

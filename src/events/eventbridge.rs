@@ -16,6 +16,10 @@ pub const MAX_CALL_BYTES: usize = 256 * 1024;
 /// Attempts of one call's entries before giving up on them.
 const ATTEMPTS: u32 = 4;
 
+/// The time one call may take with its attempts (the SDK's 8 s operation
+/// timeout, 4 times, and the waits between), kept free before a deadline.
+pub const CALL_RESERVE: Duration = Duration::from_secs(36);
+
 /// One event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -188,8 +192,26 @@ pub fn calls(entries: &[Entry], source: &str) -> Vec<std::ops::Range<usize>> {
 /// Publishes entries in order. `Err(i)`: entry `i` and those after it are
 /// not known to be published (entries after `i` may be; a retry sends
 /// them again, with the same `jti`).
-pub async fn publish(sink: &dyn Sink, entries: &[Entry]) -> Result<(), usize> {
+///
+/// A call is begun only while at least [`CALL_RESERVE`] is left before
+/// `deadline` (the Lambda invocation's): what is left is handed back rather
+/// than cut by the function's timeout, which would retry the whole batch.
+pub async fn publish(
+    sink: &dyn Sink,
+    entries: &[Entry],
+    deadline: Option<std::time::SystemTime>,
+) -> Result<(), usize> {
+    let out_of_time = || {
+        deadline.is_some_and(|d| {
+            d.duration_since(std::time::SystemTime::now())
+                .map_or(true, |left| left < CALL_RESERVE)
+        })
+    };
     for range in calls(entries, sink.source()) {
+        if out_of_time() {
+            tracing::warn!("the invocation's time is running out; the rest is handed back");
+            return Err(range.start);
+        }
         let mut pending: Vec<usize> = range.collect();
         let mut wait = Duration::from_millis(100);
         for attempt in 1..=ATTEMPTS {
@@ -207,7 +229,7 @@ pub async fn publish(sink: &dyn Sink, entries: &[Entry]) -> Result<(), usize> {
             if pending.is_empty() {
                 break;
             }
-            if attempt < ATTEMPTS {
+            if attempt < ATTEMPTS && !out_of_time() {
                 tokio::time::sleep(wait).await;
                 wait *= 4;
             }
@@ -250,5 +272,32 @@ mod tests {
     fn two_events_of_one_resource_never_share_a_call() {
         let es = vec![entry("a", 1), entry("b", 1), entry("a", 1), entry("c", 1)];
         assert_eq!(calls(&es, "s"), vec![0..2, 2..4]);
+    }
+
+    /// Accepts everything, counting calls.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Sink for Counting {
+        async fn put(&self, entries: &[Entry]) -> Result<Vec<bool>, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(vec![true; entries.len()])
+        }
+        fn source(&self) -> &str {
+            "s"
+        }
+    }
+
+    #[tokio::test]
+    async fn no_call_is_begun_that_the_invocation_has_no_time_left_for() {
+        let es: Vec<Entry> = (0..15).map(|i| entry(&i.to_string(), 10)).collect();
+        let sink = Counting::default();
+        let soon = std::time::SystemTime::now() + Duration::from_secs(5);
+        assert_eq!(publish(&sink, &es, Some(soon)).await, Err(0));
+        assert_eq!(sink.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let later = std::time::SystemTime::now() + Duration::from_secs(600);
+        assert_eq!(publish(&sink, &es, Some(later)).await, Ok(()));
+        assert_eq!(sink.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

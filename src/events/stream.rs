@@ -18,6 +18,17 @@ use crate::store::table::{AttrValue, Item};
 
 /// Publishes a batch's events; answers which record to retry from.
 pub async fn handle(event: &Event, issuer: &Issuer, sink: &dyn Sink) -> DynamoDbEventResponse {
+    handle_until(event, issuer, sink, None).await
+}
+
+/// [`handle`] within a Lambda invocation's deadline: what cannot be begun
+/// in time is handed back.
+pub async fn handle_until(
+    event: &Event,
+    issuer: &Issuer,
+    sink: &dyn Sink,
+    deadline: Option<std::time::SystemTime>,
+) -> DynamoDbEventResponse {
     let mut entries = Vec::new();
     // For each entry, the record it came from.
     let mut from = Vec::new();
@@ -52,7 +63,7 @@ pub async fn handle(event: &Event, issuer: &Issuer, sink: &dyn Sink) -> DynamoDb
             }
         }
     }
-    let published = publish(sink, &entries).await;
+    let published = publish(sink, &entries, deadline).await;
     let failed = match (published, unreadable) {
         (Err(entry), _) => Some(from[entry]),
         (Ok(()), stop) => stop,
