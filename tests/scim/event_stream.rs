@@ -414,19 +414,7 @@ async fn the_sample_stream_event_becomes_a_deactivation_and_a_membership() {
 
 #[tokio::test]
 async fn a_record_that_cannot_be_read_is_handed_back_and_nothing_after_it_published() {
-    let path = format!(
-        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
-    // The user's new image loses its document: that record cannot be read.
-    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
-        image.remove("doc");
-    }
-    let event: aws_lambda_events::dynamodb::Event =
-        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let event = sample_without_the_users_document();
     let sink = Recording::default();
     let answer = scim_lambda::events::stream::handle(&event, &issuer(), &sink).await;
     let failed: Vec<_> = answer
@@ -462,18 +450,7 @@ impl Sink for Parking {
 
 #[tokio::test]
 async fn with_a_dead_letter_queue_an_unreadable_record_is_set_aside_and_the_rest_published() {
-    let path = format!(
-        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
-        image.remove("doc");
-    }
-    let event: aws_lambda_events::dynamodb::Event =
-        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let event = sample_without_the_users_document();
     let sink = Parking::default();
     let answer = scim_lambda::events::stream::handle(&event, &issuer(), &sink).await;
     assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
@@ -511,18 +488,7 @@ async fn the_bus_sets_an_unreadable_record_aside_in_the_real_dead_letter_queue()
         .unwrap_or_else(|e| panic!("{e:?}"));
     let dlq = dlq.queue_url().unwrap_or_default().to_string();
     let bus = bus.with_dead_letters(sqs.clone(), dlq.clone());
-    let path = format!(
-        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
-        image.remove("doc");
-    }
-    let event: aws_lambda_events::dynamodb::Event =
-        serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+    let event = sample_without_the_users_document();
     let answer = scim_lambda::events::stream::handle(&event, &issuer(), &bus).await;
     assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
     let published = drain(&sqs, &url, 1).await;
@@ -548,4 +514,20 @@ async fn the_bus_sets_an_unreadable_record_aside_in_the_real_dead_letter_queue()
     let record: Value = serde_json::from_str(bodies[0]["body"].as_str().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(record["eventID"], "c4ca4238a0b923820dcc509a6f75849b");
+}
+
+/// The sample stream batch, its first record (the user's) made unreadable:
+/// its new image has lost the document.
+fn sample_without_the_users_document() -> aws_lambda_events::dynamodb::Event {
+    let path = format!(
+        "{}/events/dynamodb-stream-deactivate-and-add-member.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(image) = event["Records"][0]["dynamodb"]["NewImage"].as_object_mut() {
+        image.remove("doc");
+    }
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"))
 }
