@@ -122,7 +122,7 @@ async fn streaming_table() -> Option<(Bench, String, aws_sdk_dynamodbstreams::Cl
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let name = format!("scim-bench-events-{}", uuid::Uuid::new_v4());
-    scim_lambda::store::dynamo::create_table(&client, &name)
+    scim_lambda::store::dynamo::create_streaming_table(&client, &name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let arn = client

@@ -44,7 +44,7 @@ async fn aws() -> aws_config::SdkConfig {
 pub async fn harness() -> (Harness, String) {
     let client = dynamodb_client().await;
     let name = format!("scim-events-{}", uuid::Uuid::new_v4());
-    scim_lambda::store::dynamo::create_table(&client, &name)
+    scim_lambda::store::dynamo::create_streaming_table(&client, &name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let driver = scim_lambda::store::dynamo::Dynamo::new(client, name.clone());

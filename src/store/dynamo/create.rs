@@ -11,8 +11,20 @@ use crate::store::keys::{INDEXES, PK, SK};
 use crate::store::table::StoreError;
 
 /// The table's key schema and GSIs, as the store uses them: what tests create
-/// in DynamoDB Local and what `template.yaml` must declare.
+/// in DynamoDB Local and what `template.yaml` must declare. Without a
+/// stream: DynamoDB Local writes several times slower with one, and only
+/// the change events' tests read it.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    create(client, name, false).await
+}
+
+/// The same table streaming new and old images, as the template has it
+/// (the change events' capture).
+pub async fn create_streaming_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    create(client, name, true).await
+}
+
+async fn create(client: &Client, name: &str, streaming: bool) -> Result<(), StoreError> {
     let bad = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
     let s = |n: &str| {
         AttributeDefinition::builder()
@@ -55,14 +67,17 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .key_schema(k(SK, KeyType::Range)?)
         .set_global_secondary_indexes(Some(gsis))
         .billing_mode(BillingMode::PayPerRequest)
-        // As the template has it: the change events' capture.
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .map_err(bad)?,
-        )
+        .set_stream_specification(if streaming {
+            Some(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .map_err(bad)?,
+            )
+        } else {
+            None
+        })
         .send()
         .await
         .map_err(|e| classify("CreateTable", &e))?;

@@ -8,7 +8,7 @@
 mod convert;
 mod create;
 
-pub use create::create_table;
+pub use create::{create_streaming_table, create_table};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
