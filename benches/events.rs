@@ -36,19 +36,19 @@ fn issuer() -> Issuer {
     }
 }
 
+/// `n` users created by POST, one after another.
+async fn create_users(bench: &Bench, n: usize) {
+    for i in 0..n {
+        let c = bench.send("POST", "/scim/v2/Users", Some(user(i))).await;
+        assert_eq!(c.status, 201, "{}", c.body);
+    }
+}
+
 /// Events per second from the embedded change log to a loopback webhook.
 async fn webhook_rate(n: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bench = Bench::over(support::embedded_table(dir.path()));
-    for i in 0..n {
-        assert_eq!(
-            bench
-                .send("POST", "/scim/v2/Users", Some(user(i)))
-                .await
-                .status,
-            201
-        );
-    }
+    create_users(&bench, n).await;
     let got = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().fallback({
         let got = Arc::clone(&got);
@@ -232,15 +232,7 @@ async fn main() {
     );
     let mut raw = json!({"webhook_events_per_second": rates});
     if let Some((bench, arn, streams)) = streaming_table().await {
-        for i in 0..1000 {
-            assert_eq!(
-                bench
-                    .send("POST", "/scim/v2/Users", Some(user(i)))
-                    .await
-                    .status,
-                201
-            );
-        }
+        create_users(&bench, 1000).await;
         let sink = Counting::default();
         let reads = read_stream(&streams, &arn, &sink, Duration::from_millis(10), 1).await;
         let (calls, entries) = (

@@ -202,12 +202,6 @@ impl App {
     }
 }
 
-/// The events' issuer from the configuration: `SCIM_EVENT_ISSUER`, else
-/// `default_base` (the base URL the local server prints).
-pub fn issuer(config: &Config, schemas: Arc<Schemas>, default_base: &str) -> events::Issuer {
-    events::Issuer::new(&config.events, schemas, default_base)
-}
-
 /// The stream front door (`SCIM_HANDLER=stream`): batches of the table's
 /// stream records, as Lambda hands them over, become events on the bus.
 pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
@@ -228,7 +222,7 @@ pub async fn run_stream(config: &Config) -> Result<(), lambda_http::Error> {
     let base = config.events.issuer.clone().ok_or(
         "SCIM_HANDLER=stream needs SCIM_EVENT_ISSUER (the API's base URL, the events' iss)",
     )?;
-    let issuer = issuer(config, schemas, &base);
+    let issuer = events::Issuer::new(&config.events, schemas, &base);
     let (sink, issuer) = (&sink, &issuer);
     run(service_fn(move |ev: LambdaEvent<Event>| async move {
         let deadline = ev.context.deadline();

@@ -92,7 +92,7 @@ async fn serve() -> Result<(), Error> {
             None => println!("Events:        POST {base_url}/Events (RFC 8936 poll)"),
         }
     }
-    let issuer = scim_lambda::issuer(&config, app.schemas.clone(), &base_url);
+    let issuer = scim_lambda::events::Issuer::new(&config.events, app.schemas.clone(), &base_url);
     let (stopped, stop) = tokio::sync::watch::channel(false);
     let delivery = {
         let (config, table) = (config.clone(), app.table.clone());

@@ -174,15 +174,17 @@ impl Issuer {
         format!("{}{}", self.base_url.trim_end_matches('/'), tenant.path())
     }
 
-    /// The SET's claims (RFC 8417, RFC 9967), the same on every delivery of
-    /// the same change. Besides the registered claims: `tenant` (null for
-    /// the single-tenant directory) and `sequence`.
-    pub fn claims(&self, ev: &ChangeEvent) -> Value {
-        let full = self.claims_as(ev, true);
-        if serde_json::to_vec(&full).map_or(0, |b| b.len()) <= MAX_FULL_BYTES {
+    /// The SET's claims (RFC 8417, RFC 9967) as JSON, the same on every
+    /// delivery of the same change: serialised once, as every channel sends
+    /// it (the JWS payload, the EventBridge detail). Besides the registered
+    /// claims: `tenant` (null for the single-tenant directory) and
+    /// `sequence`.
+    pub fn claims(&self, ev: &ChangeEvent) -> String {
+        let full = self.claims_as(ev, true).to_string();
+        if full.len() <= MAX_FULL_BYTES {
             return full;
         }
-        self.claims_as(ev, false)
+        self.claims_as(ev, false).to_string()
     }
 
     fn claims_as(&self, ev: &ChangeEvent, full: bool) -> Value {

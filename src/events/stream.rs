@@ -38,10 +38,9 @@ pub async fn handle_until(
         match ev {
             Ok(None) => {}
             Ok(Some(ev)) => {
-                let claims = issuer.claims(&ev);
                 entries.push(Entry {
                     detail_type: detail_type(&ev),
-                    detail: claims.to_string(),
+                    detail: issuer.claims(&ev),
                     subject: format!("{}/{}/{}", ev.tenant.log_name(), ev.kind.name(), ev.id),
                     at_ms: ev.at_ms,
                 });
