@@ -113,7 +113,7 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
         c,
         min(
             1,
-            "1 TransactWriteItems: the user, its userName guard and its email lookup item, all or none",
+            "1 TransactWriteItems: the user, its userName guard, its email lookup item and its type's count shard, all or none",
         ),
     );
     let user = format!("/scim/v2/Users/{id}");
@@ -240,8 +240,22 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
         b.send("GET", &list("startIndex=1&count=100".into()), None)
             .await,
         min(
-            2,
-            "COUNT Query for totalResults (DynamoDB keeps no count), Query for the page",
+            3,
+            "BatchGetItem of the type's count shards (moved in each create's and delete's transaction) for totalResults; Query for the page; PutItem of the next page's mark",
+        ),
+    );
+    // Okta's import: each page after the one before it.
+    for start in (101..=801).step_by(100) {
+        b.send("GET", &list(format!("startIndex={start}&count=100")), None)
+            .await;
+    }
+    row(
+        "GET /Users?startIndex=901&count=100 (after the page before it)",
+        b.send("GET", &list("startIndex=901&count=100".into()), None)
+            .await,
+        min(
+            3,
+            "BatchGetItem of the count shards and this page's mark; Query for the page from the mark's key; PutItem of the next page's mark",
         ),
     );
     let first = b.send("GET", &list("count=100&cursor=".into()), None).await;
@@ -252,7 +266,10 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
     row(
         "GET /Users?count=100&cursor= (first page)",
         first,
-        min(2, "COUNT Query for totalResults, Query for the page"),
+        min(
+            2,
+            "BatchGetItem of the count shards for totalResults, Query for the page",
+        ),
     );
     row(
         "GET /Users?count=100&cursor=… (next page)",
@@ -282,7 +299,7 @@ async fn user_rows(b: &Bench) -> Vec<Row> {
         b.send("DELETE", &user, None).await,
         min(
             4,
-            "GetItem (version, keys); 1 TransactWriteItems: user, guards, cleanup task; Query of its edges (gsi2); BatchWriteItem: the edges and the task",
+            "GetItem (version, keys); 1 TransactWriteItems: user, guards, count shard, cleanup task; Query of its edges (gsi2); BatchWriteItem: the edges and the task",
         ),
     );
     rows
@@ -327,7 +344,14 @@ async fn group_rows(b: &Bench, sizes: &[usize]) -> Vec<Row> {
             )
             .await;
         let gid = c.body["id"].as_str().unwrap_or_default().to_string();
-        put(0, c, min(1, "1 PutItem"));
+        put(
+            0,
+            c,
+            min(
+                1,
+                "1 TransactWriteItems: the group and its type's count shard",
+            ),
+        );
         b.fill(&gid, &users[..size]).await;
         let ten: Vec<Value> = spare[..10].iter().map(|i| json!({"value": i})).collect();
         let c = b
@@ -439,7 +463,7 @@ async fn group_rows(b: &Bench, sizes: &[usize]) -> Vec<Row> {
             min(
                 3 + p + writes,
                 format!(
-                    "GetItem; 1 TransactWriteItems: group and cleanup task; 1 Query of its own memberships (gsi2); {p} Query of its edges; {writes} BatchWriteItem/DeleteItem: the edges and the task, 25 a request"
+                    "GetItem; 1 TransactWriteItems: group, count shard and cleanup task; 1 Query of its own memberships (gsi2); {p} Query of its edges; {writes} BatchWriteItem/DeleteItem: the edges and the task, 25 a request"
                 ),
             ),
         );

@@ -1,10 +1,11 @@
-//! The operator's commands, parsed with clap: `rotate-token`, and
-//! `tenant add|list|remove`, each with its `--help`. Tenants' tokens live in
+//! The operator's commands, parsed with clap: `rotate-token`,
+//! `tenant add|list|remove` and `recount`, each with its `--help`. Tenants' tokens live in
 //! Secrets Manager when `SCIM_TENANT_SECRET_PREFIX` is set (one secret a
 //! tenant), else in the local tenants file; the writes to either are here,
 //! beside the commands, so that the request path carries none of them.
 //! Whatever fails, the terminal gets one readable line.
 
+mod recount;
 pub mod secrets;
 mod tenant;
 mod tenants_file;
@@ -47,6 +48,12 @@ pub enum Command {
     /// Adds, lists or removes the tenants of one deployment.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Sets the kept counts of users and groups (totalResults) to what the
+    /// table holds.
+    ///
+    /// Once, for a table written by a release that kept no counts, while no
+    /// identity provider writes to the directory (--tenant for a tenant's).
+    Recount(recount::Recount),
 }
 
 impl Command {
@@ -54,6 +61,7 @@ impl Command {
         match self {
             Self::RotateToken(args) => args.run(config).await,
             Self::Tenant(command) => command.run(config).await,
+            Self::Recount(args) => args.run(config).await,
         }
     }
 }

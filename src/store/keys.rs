@@ -10,6 +10,8 @@
 //! | email lookup    | `<t>User#<id>`                 | `EMAIL#<lowercase>`  |                    | `<t>User#email#<lowercase>` / id     |                                                  |
 //! | membership edge | `<t>Group#<group id>`          | `MEMBER#<member id>` |                    | `<t>MemberOf#<member id>` / group id |                                                  |
 //! | cleanup task    | `<t>CLEANUP`                   | `<time>#<Type>#<id>` |                    |                                      |                                                  |
+//! | count shard     | `<t>COUNT#<Type>#<n>`          | `COUNT`              |                    |                                      |                                                  |
+//! | page mark       | `<t>PAGE#<Type>`               | `<startIndex>`       |                    |                                      |                                                  |
 //!
 //! `gsi1` lists the resources of one type in id order. `gsi2` is the lookup
 //! index: resources by `externalId` (case-exact, not unique), and the inverted
@@ -22,6 +24,13 @@
 //! condition that it does not exist. A cleanup task is written in the same
 //! transaction as a resource's delete and names edges still to be removed;
 //! reads never show edges whose ends are gone.
+//!
+//! A type's count is the sum of its shards, each moved by one in the
+//! transaction that creates or deletes a resource (the shard chosen by the
+//! id, so that creates spread over [`COUNT_SHARDS`] partitions). A page mark
+//! says after which id the unfiltered index page at `startIndex` begins:
+//! written by the page before it, it lets the next page start its Query
+//! there.
 //!
 //! Every partition key, of the table and of each GSI, carries the tenant:
 //! a Query or GetItem names one partition, so none can reach another
@@ -69,6 +78,14 @@ pub mod attr {
     /// The SCIM operation that last wrote a resource's document
     /// (`create`, `replace`, `patch`), for change events.
     pub const OPERATION: &str = "operation";
+    /// A count shard's number.
+    pub const COUNT: &str = "count";
+    /// The id after which a marked page begins.
+    pub const AFTER: &str = "after";
+    /// When (Unix seconds) an item may be forgotten: the table's TTL
+    /// attribute (DynamoDB deletes such items in its own time; readers
+    /// ignore them from this moment).
+    pub const EXPIRES: &str = "expires";
 }
 
 /// A global secondary index: its name and key attributes (both strings).
@@ -112,6 +129,12 @@ pub const RESOURCE_SK: &str = "RESOURCE";
 const GUARD_SK: &str = "UNIQUE";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 const CLEANUP_PK: &str = "CLEANUP";
+const COUNT_SK: &str = "COUNT";
+
+/// How many items a type's count is spread over. A transaction writes a
+/// shard at 2 WCU, and one partition takes 1,000 WCU a second: 8 shards
+/// carry about 4,000 creates and deletes of one type a second.
+pub const COUNT_SHARDS: usize = 8;
 
 /// A full primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -222,6 +245,44 @@ impl Keys {
     /// The partition holding the directory's pending cleanup tasks.
     pub fn cleanup_partition(&self) -> String {
         format!("{}{CLEANUP_PK}", self.prefix)
+    }
+
+    /// The count shard `shard` of a type.
+    pub fn count_shard(&self, kind: Kind, shard: usize) -> Key {
+        Key {
+            pk: format!("{}COUNT#{}#{shard}", self.prefix, type_prefix(kind)),
+            sk: COUNT_SK.into(),
+        }
+    }
+
+    /// The count shard the create and delete of resource `id` move.
+    pub fn count_shard_of(&self, kind: Kind, id: &str) -> Key {
+        // FNV-1a: stable across processes and releases, unlike std's hasher.
+        let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.count_shard(kind, (h % COUNT_SHARDS as u64) as usize)
+    }
+
+    /// Every count shard of a type.
+    pub fn count_shards(&self, kind: Kind) -> Vec<Key> {
+        (0..COUNT_SHARDS)
+            .map(|n| self.count_shard(kind, n))
+            .collect()
+    }
+
+    /// The mark saying where the unfiltered index page at `start_index` of
+    /// a type begins.
+    pub fn page_mark(&self, kind: Kind, start_index: usize) -> Key {
+        Key {
+            pk: self.page_marks(kind),
+            sk: format!("{start_index:012}"),
+        }
+    }
+
+    /// The partition holding a type's page marks.
+    pub fn page_marks(&self, kind: Kind) -> String {
+        format!("{}PAGE#{}", self.prefix, type_prefix(kind))
     }
 
     /// Whether a partition key value belongs to this directory (for checks
@@ -357,7 +418,25 @@ mod tests {
             k.member_edge("g", "x").pk,
             k.member_of_partition("x"),
             k.cleanup_partition(),
+            k.count_shard(Kind::User, 0).pk,
+            k.page_marks(Kind::User),
         ]
+    }
+
+    #[test]
+    fn counts_spread_over_every_shard_and_a_resource_keeps_its_shard() {
+        let k = Keys::default();
+        let shards = k.count_shards(Kind::User);
+        let used: std::collections::HashSet<Key> = (0..200)
+            .map(|i| k.count_shard_of(Kind::User, &format!("id-{i}")))
+            .collect();
+        assert_eq!(used.len(), COUNT_SHARDS);
+        assert!(used.iter().all(|s| shards.contains(s)));
+        assert_eq!(
+            k.count_shard_of(Kind::User, "x"),
+            k.count_shard_of(Kind::User, "x")
+        );
+        assert_ne!(k.count_shards(Kind::Group), shards);
     }
 
     #[test]
@@ -413,6 +492,8 @@ mod tests {
             assert_eq!(changed(&k.user_name_guard("u1")), None);
             assert_eq!(changed(&k.email_lookup("u1", "a@example.com")), None);
             assert_eq!(changed(&k.cleanup_task("2026", Kind::User, "u1")), None);
+            assert_eq!(changed(&k.count_shard(Kind::User, 3)), None);
+            assert_eq!(changed(&k.page_mark(Kind::Group, 101)), None);
         }
     }
 }

@@ -74,6 +74,17 @@ impl Directory {
                 anchors.push(delete(key));
             }
         }
+        if !found {
+            // Nothing left to count or to page through.
+            for kind in [Kind::Group, Kind::User] {
+                let shards = self.table.get_many(&self.keys.count_shards(kind)).await?;
+                anchors.extend(shards.iter().map(Item::key).map(delete));
+                let marks = self.keys.page_marks(kind);
+                if !self.purge_partition(&marks, budget, &mut round).await? {
+                    return Ok(round);
+                }
+            }
+        }
         for writes in [dependents, anchors] {
             self.table.batch_write(&writes).await?;
             round.deleted += writes.len();

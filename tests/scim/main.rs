@@ -16,6 +16,7 @@ mod hostile;
 mod idp;
 mod lambda;
 mod load;
+mod paging;
 mod query;
 mod quirks;
 mod races;

@@ -63,6 +63,13 @@ pub struct ListResult {
     pub cut: bool,
 }
 
+/// Whether index pages of this query are marked for the next page: those
+/// read in id order from the type index (unfiltered, unsorted). Filtered
+/// pages gather or examine their matches whole, whatever the depth.
+fn marks_pages(q: &ListQuery<'_>) -> bool {
+    q.filter.is_none() && q.sort.is_none()
+}
+
 /// Reference computations kept in flight at once for one list.
 const REFS_CONCURRENCY: usize = 8;
 
@@ -88,6 +95,11 @@ impl Service {
             }
         };
         let (resources, cut) = self.views(rt, stored, q.with_refs, q.budget).await?;
+        if let (Position::Index(paging), Some(total)) = (&q.position, total) {
+            if marks_pages(q) {
+                self.mark_next_page(rt, *paging, &resources, total).await;
+            }
+        }
         let next_after = match (cut, &q.position) {
             (true, Position::After { .. }) => resources.last().map(|v| v.stored.meta.id.clone()),
             _ => next_after,
@@ -160,6 +172,26 @@ impl Service {
         Ok(View { stored, refs })
     }
 
+    /// Marks where the page after this one begins, so that it costs what
+    /// this one did. A mark that cannot be written costs the next page its
+    /// skip, nothing more: the failure is logged, not answered.
+    async fn mark_next_page(&self, rt: &ResourceType, paging: Paging, page: &[View], total: usize) {
+        let Some(last) = page.last() else {
+            return;
+        };
+        let next = paging.start_index + page.len();
+        if next > total {
+            return;
+        }
+        if let Err(e) = self
+            .dir
+            .mark_page(rt.kind, next, &last.stored.meta.id)
+            .await
+        {
+            tracing::warn!(error = ?e, start_index = next, "the next page's mark was not written");
+        }
+    }
+
     fn too_many(&self) -> ScimError {
         ScimError::too_many(format!(
             "the request would examine more than {} resources; narrow the filter with an eq on an indexed attribute",
@@ -176,7 +208,7 @@ impl Service {
         q: &ListQuery<'_>,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
-        if q.filter.is_none() && q.sort.is_none() {
+        if marks_pages(q) {
             return self.unfiltered_page(rt, paging).await;
         }
         if let Some(f) = &q.filter {
@@ -202,15 +234,34 @@ impl Service {
         self.scanned_page(rt, q, paging).await
     }
 
-    /// An unfiltered, unsorted page: the count, then the resources before
-    /// the window read a batch at a time and dropped, then the window.
+    /// An unfiltered, unsorted page: the count and the page's mark (1
+    /// BatchGetItem), then the page from where the mark says it begins. A
+    /// page nobody marked (a jump ahead) reads the resources before the
+    /// window a batch at a time and drops them.
     async fn unfiltered_page(
         &self,
         rt: &ResourceType,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
-        let total = self.dir.count(rt.kind).await?;
-        if paging.count == 0 || paging.start_index > total {
+        let mark = (paging.start_index > 1).then_some(paging.start_index);
+        let start = self.dir.page_start(rt.kind, mark).await?;
+        let total = start.total;
+        if paging.count == 0 {
+            return Ok((Vec::new(), total));
+        }
+        if let Some(after) = start.after {
+            let (page, more) = self
+                .dir
+                .scan_type_after(rt.kind, Some(&after), paging.count)
+                .await?;
+            // The sequence's own count: resources deleted behind it since
+            // its first page would otherwise end it before its last one
+            // (a client stops at totalResults), and those created behind
+            // it are not its to return.
+            let sequence = paging.start_index - 1 + page.len() + usize::from(more);
+            return Ok((page, total.max(sequence)));
+        }
+        if paging.start_index > total {
             return Ok((Vec::new(), total));
         }
         let mut scan = Scan::default();

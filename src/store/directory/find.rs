@@ -149,12 +149,4 @@ impl Directory {
             }
         }
     }
-
-    /// How many resources of a type exist (Select=COUNT Queries on `gsi1`).
-    pub async fn count(&self, kind: Kind) -> Result<usize, DirError> {
-        Ok(self
-            .table
-            .count(Some(&TYPE_INDEX), &self.keys.type_partition(kind))
-            .await?)
-    }
 }

@@ -6,9 +6,11 @@
 //! Rooms: this file (the resources' reads and writes), `item` (a resource
 //! as items: the resource item, its guards and lookups), `edges`
 //! (membership edges), `cleanup` (removing a deleted resource's edges),
-//! `find` (Queries by index and key).
+//! `find` (Queries by index and key), `counts` (a type's count and the
+//! marks where index pages begin).
 
 mod cleanup;
+mod counts;
 mod edges;
 mod find;
 mod item;
@@ -20,6 +22,7 @@ use crate::scim::resource::{Doc, Meta};
 use crate::tenant::Tenant;
 
 pub use cleanup::CleanupTask;
+pub use counts::{MARK_SECONDS, PageStart};
 pub use edges::Edge;
 
 /// Which SCIM operation last wrote a resource's item (also when it left
@@ -121,7 +124,8 @@ impl Directory {
         item.as_ref().map(Self::from_item).transpose()
     }
 
-    /// 1 PutItem, or 1 TransactWriteItems with the guard items.
+    /// 1 TransactWriteItems: the resource, its guard and lookup items, and
+    /// its type's count.
     pub async fn create(&self, kind: Kind, s: &Stored, with: &[Write]) -> Result<(), DirError> {
         let mut writes = vec![Write::put(
             self.to_item(kind, s, Written::Created)?,
@@ -138,6 +142,7 @@ impl Directory {
                 .into_iter()
                 .map(|i| Write::put(i, Condition::None)),
         );
+        writes.push(self.count_write(kind, &s.meta.id, 1));
         writes.extend_from_slice(with);
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write().is_some_and(|i| i > 0) => Err(DirError::UserNameTaken),
@@ -201,8 +206,8 @@ impl Directory {
         }
     }
 
-    /// Deletes `old`, with its guards, and records a cleanup task for its
-    /// edges: 1 TransactWriteItems. The delete holds only if `old` is still
+    /// Deletes `old`, with its guards, moves its type's count and records a
+    /// cleanup task for its edges: 1 TransactWriteItems. The delete holds only if `old` is still
     /// current when `pinned` (If-Match), or when other items hang off its
     /// document (a user's guard and email lookups are found from the
     /// document read: a changed one would leave some behind); otherwise it
@@ -243,6 +248,7 @@ impl Directory {
         item.set_s(attr::TARGET_TYPE, kind.name())
             .set_s(attr::ID, old.meta.id.clone());
         writes.push(Write::put(item, Condition::None));
+        writes.push(self.count_write(kind, &old.meta.id, -1));
         match self.table.write_all(&writes).await {
             Err(e) if e.failed_write() == Some(0) => Err(DirError::VersionMismatch),
             Err(e) => Err(e.into()),
@@ -251,8 +257,9 @@ impl Directory {
     }
 
     /// Writes resources and their guard items without conditions, in
-    /// BatchWriteItems: for bulk loading into a table where they cannot
-    /// clash (migrations, tests, benchmarks), never for requests.
+    /// BatchWriteItems, then moves the type's count (1 UpdateItem a shard):
+    /// for bulk loading new resources into a table where they cannot clash
+    /// (migrations, tests, benchmarks), never for requests.
     pub async fn import(&self, kind: Kind, resources: &[Stored]) -> Result<(), DirError> {
         let mut writes = Vec::with_capacity(resources.len() * 2);
         for s in resources {
@@ -272,7 +279,9 @@ impl Directory {
                     .map(|i| Write::put(i, Condition::None)),
             );
         }
-        Ok(self.table.batch_write(&writes).await?)
+        self.table.batch_write(&writes).await?;
+        let ids: Vec<&str> = resources.iter().map(|s| s.meta.id.as_str()).collect();
+        self.add_counts(kind, &ids, 1).await
     }
 
     /// The write that bumps `version` and `lastModified` of a resource in

@@ -85,18 +85,17 @@ pub(super) fn condition_expr(c: Condition) -> Expr {
     }
 }
 
-/// The UpdateItem of a `Write::Touch`: update expression, condition, names
-/// and values (the condition's merged in).
-pub(super) fn touch_expr(
-    last_modified: &str,
-    condition: Condition,
-    claim: Claim,
-) -> (
+/// An UpdateItem's update expression, condition, names and values.
+pub(super) type UpdateParts = (
     String,
     Option<String>,
     HashMap<String, String>,
     HashMap<String, AttributeValue>,
-) {
+);
+
+/// The UpdateItem of a `Write::Touch` (the condition's names and values
+/// merged in).
+pub(super) fn touch_expr(last_modified: &str, condition: Condition, claim: Claim) -> UpdateParts {
     let (c, n, v) = match condition {
         Condition::None => condition_expr(Condition::Exists),
         c => condition_expr(c),
@@ -120,6 +119,28 @@ pub(super) fn touch_expr(
         }
     };
     (update, c, names, values)
+}
+
+/// The UpdateItem of a `Write::Touch` or `Write::Add`: update expression,
+/// condition, names and values; `None` for other writes.
+pub(super) fn update_parts(w: &Write) -> Option<UpdateParts> {
+    match w {
+        Write::Touch {
+            last_modified,
+            condition,
+            claim,
+            ..
+        } => Some(touch_expr(last_modified, *condition, *claim)),
+        Write::Add {
+            attribute, delta, ..
+        } => Some((
+            "ADD #n :d".to_string(),
+            None,
+            HashMap::from([("#n".into(), (*attribute).into())]),
+            HashMap::from([(":d".into(), AttributeValue::N(delta.to_string()))]),
+        )),
+        Write::Put { .. } | Write::Delete { .. } => None,
+    }
 }
 
 /// Maps an SDK error (after the SDK's own retries) by its kind and code; the
@@ -189,13 +210,9 @@ pub(super) fn transact_item(w: &Write, table: &str) -> Result<TransactWriteItem,
                 )
                 .build()
         }
-        Write::Touch {
-            key,
-            last_modified,
-            condition,
-            claim,
-        } => {
-            let (update, c, n, v) = touch_expr(last_modified, *condition, *claim);
+        Write::Touch { key, .. } | Write::Add { key, .. } => {
+            let (update, c, n, v) =
+                update_parts(w).ok_or_else(|| StoreError::Backend("not an update".into()))?;
             TransactWriteItem::builder()
                 .update(
                     Update::builder()

@@ -23,8 +23,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use convert::{
-    classify, condition_expr, from_map, key_map, lost_conflict, to_av, to_map, touch_expr,
-    transact_item,
+    classify, condition_expr, from_map, key_map, lost_conflict, to_av, to_map, transact_item,
+    update_parts,
 };
 
 use super::keys::{IndexDef, Key, PK, SK};
@@ -231,13 +231,10 @@ impl Driver for Dynamo {
                         .map(|out| self.meter.write(out.consumed_capacity()))
                         .map_err(|e| (classify("DeleteItem", &e), lost_conflict(&e)))
                 }
-                Write::Touch {
-                    key,
-                    last_modified,
-                    condition,
-                    claim,
-                } => {
-                    let (update, c, n, v) = touch_expr(last_modified, *condition, *claim);
+                Write::Touch { key, .. } | Write::Add { key, .. } => {
+                    let Some((update, c, n, v)) = update_parts(w) else {
+                        return Err(StoreError::Backend("not an update".into()));
+                    };
                     self.client
                         .update_item()
                         .table_name(&self.table)
@@ -396,7 +393,7 @@ impl Dynamo {
                             .map_err(bad)?,
                     )
                     .build(),
-                Write::Touch { .. } => {
+                Write::Touch { .. } | Write::Add { .. } => {
                     return Err(StoreError::Backend("BatchWriteItem cannot update".into()));
                 }
             });

@@ -262,6 +262,14 @@ pub(super) fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), Sto
                     tables.replace(&key, old.as_ref(), Some(&item))?;
                 }
             }
+            Write::Add {
+                attribute, delta, ..
+            } => {
+                let mut item = old.clone().unwrap_or_else(|| Item::new(key.clone()));
+                let n = item.n(attribute).unwrap_or(0).saturating_add(*delta);
+                item.set_n(attribute, n);
+                tables.replace(&key, old.as_ref(), Some(&item))?;
+            }
         }
     }
     Ok(())

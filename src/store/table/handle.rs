@@ -180,9 +180,10 @@ impl Table {
         match writes {
             [] => Ok(()),
             [one] => {
-                let counter = match one {
-                    Write::Touch { .. } => &self.stats.update_item,
-                    _ => &self.stats.put_or_delete_item,
+                let counter = if one.is_update() {
+                    &self.stats.update_item
+                } else {
+                    &self.stats.put_or_delete_item
                 };
                 Self::bump(counter, 1);
                 self.driver.write(one).await
@@ -226,7 +227,7 @@ impl Table {
     pub async fn batch_write(&self, writes: &[Write]) -> Result<(), StoreError> {
         use futures_util::{StreamExt, TryStreamExt};
         for w in writes {
-            if matches!(w, Write::Touch { .. }) || w.condition() != Condition::None {
+            if w.is_update() || w.condition() != Condition::None {
                 return Err(StoreError::Backend(
                     "a batch takes only unconditional puts and deletes".into(),
                 ));

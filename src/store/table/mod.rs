@@ -133,13 +133,24 @@ pub enum Write {
         condition: Condition,
         claim: Claim,
     },
+    /// Adds `delta` to the number `attribute`, making the item (and the
+    /// number, from zero) if there is none: an UpdateItem with `ADD`, under
+    /// no condition. For counters kept in the same commit as the change
+    /// they count.
+    Add {
+        key: Key,
+        attribute: &'static str,
+        delta: i64,
+    },
 }
 
 impl Write {
     pub fn key(&self) -> Key {
         match self {
             Self::Put { item, .. } => item.key(),
-            Self::Delete { key, .. } | Self::Touch { key, .. } => key.clone(),
+            Self::Delete { key, .. } | Self::Touch { key, .. } | Self::Add { key, .. } => {
+                key.clone()
+            }
         }
     }
     pub fn condition(&self) -> Condition {
@@ -147,7 +158,13 @@ impl Write {
             Self::Put { condition, .. }
             | Self::Delete { condition, .. }
             | Self::Touch { condition, .. } => *condition,
+            Self::Add { .. } => Condition::None,
         }
+    }
+    /// Whether this write updates an item in place (an UpdateItem, which a
+    /// BatchWriteItem cannot carry).
+    pub fn is_update(&self) -> bool {
+        matches!(self, Self::Touch { .. } | Self::Add { .. })
     }
     pub fn put(item: Item, condition: Condition) -> Self {
         Self::Put { item, condition }
