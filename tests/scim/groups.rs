@@ -839,7 +839,26 @@ async fn odd_but_valid_member_requests_are_answered_right(h: Harness) {
     }
 }
 
+/// Around the size one transaction holds (the group, its count and its
+/// edges), a group is created whole and counted once.
+async fn creates_groups_of_every_size_around_one_transaction(h: Harness) {
+    let users = crate::common::import_users(&h.table, 101, |i| {
+        let mut doc = serde_json::Map::new();
+        doc.insert("userName".into(), json!(format!("size{i}@example.com")));
+        (doc, "2026-01-01T00:00:00Z".into())
+    })
+    .await;
+    for n in [97, 98, 99, 100, 101] {
+        let named: Vec<&str> = users[..n].iter().map(String::as_str).collect();
+        let g = new_group(&h, &format!("Size {n}"), &named).await;
+        assert_eq!(members(&h, &g).await, sorted(users[..n].to_vec()), "{n}");
+    }
+    let r = h.send("GET", "/scim/v2/Groups?count=0", None).await;
+    assert_eq!(r.body["totalResults"], 5, "{}", r.body);
+}
+
 crate::on_both_drivers!(
+    creates_groups_of_every_size_around_one_transaction,
     creates_a_group_with_members_shown_on_both_sides,
     nests_groups,
     finds_groups_by_display_name_external_id_and_member,

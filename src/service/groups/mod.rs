@@ -32,6 +32,10 @@ fn outside(writes: &[Write]) -> Outside<'_> {
 /// Edge writes that fit in one transaction with the group's own write.
 const EDGES_IN_ONE_TRANSACTION: usize = crate::store::table::MAX_TRANSACT_ITEMS - 1;
 
+/// Edge writes that fit in the transaction creating a group, with the
+/// group and its type's count.
+const EDGES_IN_ONE_CREATE: usize = EDGES_IN_ONE_TRANSACTION - 1;
+
 mod plan;
 
 pub(in crate::service) use plan::member_ids;
@@ -169,7 +173,7 @@ impl Service {
         let stored = Self::prepare(rt, doc)?;
         let edges: Vec<Edge> = found.values().map(|r| edge(&stored.meta.id, r)).collect();
         let writes = self.dir.edge_writes(&edges, &[]);
-        if writes.len() <= EDGES_IN_ONE_TRANSACTION {
+        if writes.len() <= EDGES_IN_ONE_CREATE {
             self.dir.create(Kind::Group, &stored, &writes).await?;
         } else {
             self.create_large_group(&stored, &edges).await?;
