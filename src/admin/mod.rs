@@ -1,15 +1,15 @@
 //! The operator's commands, parsed with clap: `rotate-token`,
-//! `tenant add|list|remove` and `recount`, each with its `--help`. Tenants' tokens live in
+//! `tenant add|list|remove` and `upgrade`, each with its `--help`. Tenants' tokens live in
 //! Secrets Manager when `SCIM_TENANT_SECRET_PREFIX` is set (one secret a
 //! tenant), else in the local tenants file; the writes to either are here,
 //! beside the commands, so that the request path carries none of them.
 //! Whatever fails, the terminal gets one readable line.
 
-mod recount;
 pub mod secrets;
 mod tenant;
 mod tenants_file;
 mod token;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -48,12 +48,13 @@ pub enum Command {
     /// Adds, lists or removes the tenants of one deployment.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
-    /// Sets the kept counts of users and groups (totalResults) to what the
-    /// table holds.
+    /// Brings a directory written by an earlier release up to this one.
     ///
-    /// Once, for a table written by a release that kept no counts, while no
-    /// identity provider writes to the directory (--tenant for a tenant's).
-    Recount(recount::Recount),
+    /// Rewrites its membership edges with this release's index keys (one
+    /// Scan of the whole table) and sets the kept counts of users and
+    /// groups (totalResults) to what the table holds. Once per directory
+    /// (--tenant for a tenant's), while no identity provider writes to it.
+    Upgrade(upgrade::Upgrade),
 }
 
 impl Command {
@@ -61,7 +62,7 @@ impl Command {
         match self {
             Self::RotateToken(args) => args.run(config).await,
             Self::Tenant(command) => command.run(config).await,
-            Self::Recount(args) => args.run(config).await,
+            Self::Upgrade(args) => args.run(config).await,
         }
     }
 }

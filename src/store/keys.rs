@@ -8,7 +8,7 @@
 //! | resource        | `<t><Type>#<id>`               | `RESOURCE`           | `<t><Type>` / id   | `<t><Type>#externalId#<ext>` / id    | `<t>Group#displayName#<lowercase>` / id (groups) |
 //! | userName guard  | `<t>User#userName#<lowercase>` | `UNIQUE`             |                    |                                      |                                                  |
 //! | email lookup    | `<t>User#<id>`                 | `EMAIL#<lowercase>`  |                    | `<t>User#email#<lowercase>` / id     |                                                  |
-//! | membership edge | `<t>Group#<group id>`          | `MEMBER#<member id>` |                    | `<t>MemberOf#<member id>` / group id |                                                  |
+//! | membership edge | `<t>Group#<group id>`          | `MEMBER#<member id>` |                    | `<t>MemberOf` / `<member id>#<group id>` |                                              |
 //! | cleanup task    | `<t>CLEANUP`                   | `<time>#<Type>#<id>` |                    |                                      |                                                  |
 //! | count shard     | `<t>COUNT#<Type>#<n>`          | `COUNT`              |                    |                                      |                                                  |
 //! | page mark       | `<t>PAGE#<Type>`               | `<startIndex>`       |                    |                                      |                                                  |
@@ -229,9 +229,27 @@ impl Keys {
         (self.resource(Kind::Group, group_id).pk, MEMBER_PREFIX)
     }
 
-    /// `gsi2pk` of the edges whose member is `member_id`.
-    pub fn member_of_partition(&self, member_id: &str) -> String {
-        format!("{}MemberOf#{member_id}", self.prefix)
+    /// `gsi2pk` of every membership edge of the directory: one partition
+    /// in member id order, so that the groups of a page of users (a run of
+    /// consecutive ids) are one Query.
+    pub fn member_of_partition(&self) -> String {
+        format!("{}MemberOf", self.prefix)
+    }
+
+    /// `gsi2sk` of the edge that makes `member_id` a member of `group_id`.
+    pub fn member_of_sort(member_id: &str, group_id: &str) -> String {
+        format!("{member_id}#{group_id}")
+    }
+
+    /// The `gsi2sk` prefix of the edges whose member is `member_id`.
+    pub fn member_of_prefix(member_id: &str) -> String {
+        format!("{member_id}#")
+    }
+
+    /// The `gsi2sk` range of the edges whose members' ids run from `first`
+    /// to `last` (`$` follows `#`, and no key of an edge holds it).
+    pub fn member_of_range(first: &str, last: &str) -> (String, String) {
+        (format!("{first}#"), format!("{last}$"))
     }
 
     /// A pending cleanup of the edges of a deleted resource.
@@ -416,11 +434,42 @@ mod tests {
             k.email_lookup("x", "x@example.com").pk,
             k.email_partition("x@example.com"),
             k.member_edge("g", "x").pk,
-            k.member_of_partition("x"),
+            k.member_of_partition(),
             k.cleanup_partition(),
             k.count_shard(Kind::User, 0).pk,
             k.page_marks(Kind::User),
         ]
+    }
+
+    #[test]
+    fn a_members_edges_sort_together_and_inside_the_range_of_its_neighbours() {
+        let ids = ["0a", "0a-1", "0b", "1"];
+        let mut sorts: Vec<String> = ids
+            .iter()
+            .flat_map(|m| ["g1", "g2"].map(|g| Keys::member_of_sort(m, g)))
+            .collect();
+        sorts.sort();
+        // Each member's edges are a run under its prefix, in member order.
+        let owners: Vec<&str> = sorts
+            .iter()
+            .map(|s| {
+                *ids.iter()
+                    .find(|m| s.starts_with(&Keys::member_of_prefix(m)))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(owners, ["0a", "0a", "0a-1", "0a-1", "0b", "0b", "1", "1"]);
+        let (lo, hi) = Keys::member_of_range("0a-1", "0b");
+        let inside: Vec<&String> = sorts
+            .iter()
+            .filter(|s| lo.as_str() <= s.as_str() && s.as_str() <= hi.as_str())
+            .collect();
+        assert_eq!(inside.len(), 4, "{inside:?}");
+        assert!(
+            inside
+                .iter()
+                .all(|s| !s.starts_with("0a#") && !s.starts_with("1#"))
+        );
     }
 
     #[test]

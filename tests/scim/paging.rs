@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use scim_lambda::scim::Kind;
 use scim_lambda::scim::resource::Meta;
 use scim_lambda::store::{Directory, Edge, Requests, Stored};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{Harness, config, ids};
 
@@ -132,19 +132,182 @@ async fn an_index_page_near_the_end_costs_what_the_first_costs(h: Harness) {
     }
     // Unfiltered: the type's kept count with the page's mark (1
     // BatchGetItem), the page (1 Query) and the next page's mark (1
-    // PutItem).
-    let (_, costs) = index_walk(&[&h], "excludedAttributes=groups", 100, async || {}).await;
-    let near_end = costs[&901];
+    // PutItem); with groups, the page's edges (1 Query) and their groups
+    // (1 BatchGetItem) besides.
+    for (query, want) in [
+        ("excludedAttributes=groups", (1, 1, 1, 3)),
+        ("", (2, 2, 1, 5)),
+    ] {
+        let (_, costs) = index_walk(&[&h], query, 100, async || {}).await;
+        let c = costs[&901];
+        assert_eq!(
+            (c.batch_get_item, c.query, c.put_or_delete_item, c.total()),
+            want,
+            "{query}: {c:?}"
+        );
+    }
+}
+
+fn group_ids(user: &Value) -> Vec<(String, String)> {
+    user["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap_or_default().to_string(),
+                g["display"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn new_group(h: &Harness, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    let r = h
+        .send(
+            "POST",
+            "/scim/v2/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+async fn a_page_of_users_lists_the_groups_each_user_has_alone(h: Harness) {
+    let mut users = Vec::new();
+    for i in 0..7 {
+        users.push(create(&h, &format!("member{i}@example.com")).await);
+    }
+    let u: Vec<&str> = users.iter().map(String::as_str).collect();
+    let nested = new_group(&h, "Nested", &[u[4]]).await;
+    new_group(&h, "All but two", &[u[0], u[1], u[3], u[5], u[6], &nested]).await;
+    new_group(&h, "One", &[u[1]]).await;
+    let gone = new_group(&h, "Gone", &[u[2], u[3]]).await;
+    let r = h
+        .send("DELETE", &format!("/scim/v2/Groups/{gone}"), None)
+        .await;
+    assert_eq!(r.status, 204);
+    let mut alone = HashMap::new();
+    for id in &users {
+        let r = h.send("GET", &format!("/scim/v2/Users/{id}"), None).await;
+        alone.insert(id.clone(), group_ids(&r.body));
+    }
+    assert_eq!(alone[&users[1]].len(), 2);
+    assert!(alone[&users[2]].is_empty());
+    // Index pages of three and cursor pages of two, each user as alone.
+    let mut listed = HashMap::new();
+    for start in [1, 4, 7] {
+        let r = h
+            .send(
+                "GET",
+                &format!("/scim/v2/Users?startIndex={start}&count=3"),
+                None,
+            )
+            .await;
+        for user in r.body["Resources"].as_array().into_iter().flatten() {
+            let id = user["id"].as_str().unwrap_or_default().to_string();
+            listed.insert(id, group_ids(user));
+        }
+    }
+    assert_eq!(listed, alone);
+    let mut cursor = String::new();
+    let mut by_cursor = HashMap::new();
+    loop {
+        let r = h
+            .send(
+                "GET",
+                &format!("/scim/v2/Users?count=2&cursor={}", encode(&cursor)),
+                None,
+            )
+            .await;
+        for user in r.body["Resources"].as_array().into_iter().flatten() {
+            let id = user["id"].as_str().unwrap_or_default().to_string();
+            by_cursor.insert(id, group_ids(user));
+        }
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(by_cursor, alone);
+}
+
+async fn an_upgrade_brings_an_older_releases_edges_and_counts_up(h: Harness) {
+    use scim_lambda::store::keys::{Keys, LOOKUP_INDEX};
+    use scim_lambda::store::table::{Condition, Write};
+    let user = create(&h, "older@example.com").await;
+    let group = new_group(&h, "Older", &[&user]).await;
+    // As an earlier release left them: the edge under the member's own
+    // gsi2 partition, and no counts.
+    let keys = Keys::default();
+    let edge_key = keys.member_edge(&group, &user);
+    let mut edge = h
+        .table
+        .get(&edge_key)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap_or_else(|| panic!("no edge"));
+    edge.set_s(LOOKUP_INDEX.pk, format!("MemberOf#{user}"))
+        .set_s(LOOKUP_INDEX.sk, group.clone());
+    let mut writes = vec![Write::put(edge, Condition::None)];
+    for kind in Kind::ALL {
+        writes.extend(
+            keys.count_shards(kind)
+                .into_iter()
+                .map(|k| Write::delete(k, Condition::None)),
+        );
+    }
+    h.table
+        .batch_write(&writes)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let groups_of = async || {
+        let r = h.send("GET", &format!("/scim/v2/Users/{user}"), None).await;
+        group_ids(&r.body).len()
+    };
+    let total = async |path: &str| {
+        let r = h
+            .send("GET", &format!("/scim/v2/{path}?count=0"), None)
+            .await;
+        r.body["totalResults"].as_u64()
+    };
     assert_eq!(
-        (
-            near_end.batch_get_item,
-            near_end.query,
-            near_end.put_or_delete_item,
-            near_end.total()
-        ),
-        (1, 1, 1, 3),
-        "{near_end:?}"
+        (groups_of().await, total("Users").await),
+        (0, Some(0)),
+        "the older table, unread"
     );
+    let dir = Directory::new(h.table.clone());
+    let mut after = None;
+    let mut rewritten = 0;
+    loop {
+        let (n, next) = dir
+            .reindex_edges_some(after.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        rewritten += n;
+        match next {
+            Some(k) => after = Some(k),
+            None => break,
+        }
+    }
+    assert_eq!(rewritten, 1);
+    for kind in Kind::ALL {
+        dir.recount(kind).await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    assert_eq!(groups_of().await, 1);
+    assert_eq!(
+        (total("Users").await, total("Groups").await),
+        (Some(1), Some(1))
+    );
+    // Run again, it finds nothing to rewrite and keeps the counts.
+    let (n, _) = dir
+        .reindex_edges_some(None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(n, 0);
+    assert_eq!(dir.recount(Kind::User).await, Ok(1));
 }
 
 /// A user created through the router; its id.
@@ -209,6 +372,8 @@ async fn an_import_served_by_two_processes_returns_every_lasting_user_once(h: Ha
 }
 
 crate::on_both_drivers!(
+    a_page_of_users_lists_the_groups_each_user_has_alone,
+    an_upgrade_brings_an_older_releases_edges_and_counts_up,
     an_index_page_near_the_end_costs_what_the_first_costs,
     an_import_served_by_two_processes_returns_every_lasting_user_once,
 );

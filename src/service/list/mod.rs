@@ -94,7 +94,13 @@ impl Service {
                     .await?
             }
         };
-        let (resources, cut) = self.views(rt, stored, q.with_refs, q.budget).await?;
+        // A page read in id order from the type index holds a run of
+        // consecutive ids: its users' groups are one Query.
+        let (resources, cut) = if q.with_refs && rt.kind == Kind::User && marks_pages(q) {
+            self.user_views(stored, q.budget).await?
+        } else {
+            self.views(rt, stored, q.with_refs, q.budget).await?
+        };
         if let (Position::Index(paging), Some(total)) = (&q.position, total) {
             if marks_pages(q) {
                 self.mark_next_page(rt, *paging, &resources, total).await;
@@ -141,6 +147,69 @@ impl Service {
             // Embedded reads finish without waiting: a long page lets the
             // request timeout and other requests in between resources.
             tokio::task::yield_now().await;
+        }
+        Ok((out, false))
+    }
+
+    /// A page of users in id order with their groups, read for the whole
+    /// page at once: the edges of its run of ids (1 Query a MB of them),
+    /// then the groups' names (1 BatchGetItem per 100 distinct groups).
+    /// Cut at the budget as [`Service::views`] cuts.
+    async fn user_views(
+        &self,
+        stored: Vec<Stored>,
+        budget: PageBudget,
+    ) -> Result<(Vec<View>, bool), ScimError> {
+        let (Some(first), Some(last)) = (stored.first(), stored.last()) else {
+            return Ok((Vec::new(), false));
+        };
+        let edges = self
+            .dir
+            .edges_of_members_between(&first.meta.id, &last.meta.id)
+            .await?;
+        let on_page: std::collections::HashSet<&str> =
+            stored.iter().map(|s| s.meta.id.as_str()).collect();
+        let edges: Vec<_> = edges
+            .into_iter()
+            .filter(|e| e.member_type == Kind::User && on_page.contains(e.member_id.as_str()))
+            .collect();
+        let wanted: Vec<(Kind, &str)> = edges
+            .iter()
+            .map(|e| (Kind::Group, e.group_id.as_str()))
+            .collect();
+        // The groups that still exist (a deleted one's edges may linger
+        // until its cleanup), by id.
+        let groups: HashMap<String, crate::scim::resource::Ref> = self
+            .refs(&wanted)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut of_member: HashMap<&str, Vec<crate::scim::resource::Ref>> = HashMap::new();
+        for e in &edges {
+            if let Some(g) = groups.get(&e.group_id) {
+                of_member
+                    .entry(e.member_id.as_str())
+                    .or_default()
+                    .push(g.clone());
+            }
+        }
+        for refs in of_member.values_mut() {
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        let mut out = Vec::with_capacity(stored.len());
+        let mut refs = 0usize;
+        for s in stored {
+            let mine = of_member.remove(s.meta.id.as_str()).unwrap_or_default();
+            refs += mine.len();
+            let over = refs > budget.refs || refs.saturating_mul(MIN_REF_BYTES) > budget.bytes;
+            if over && !out.is_empty() {
+                return Ok((out, true));
+            }
+            out.push(View {
+                stored: s,
+                refs: Some(mine),
+            });
         }
         Ok((out, false))
     }

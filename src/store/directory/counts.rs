@@ -4,7 +4,7 @@
 
 use super::{DirError, Directory};
 use crate::scim::Kind;
-use crate::store::keys::{Key, TYPE_INDEX, attr};
+use crate::store::keys::{Key, attr};
 use crate::store::table::{Condition, Item, Write};
 
 /// How long a page mark is used: the time between two pages of one
@@ -103,27 +103,6 @@ impl Directory {
             self.table.write_all(&[w]).await?;
         }
         Ok(())
-    }
-
-    /// Sets a type's count to what its index holds (Select=COUNT Queries on
-    /// `gsi1`, then 1 UpdateItem): for a table written before counts were
-    /// kept, while nothing else writes to the directory. Returns the count.
-    pub async fn recount(&self, kind: Kind) -> Result<usize, DirError> {
-        let counted = self
-            .table
-            .count(Some(&TYPE_INDEX), &self.keys.type_partition(kind))
-            .await?;
-        let kept = self.count(kind).await?;
-        let delta = i64::try_from(counted).unwrap_or(i64::MAX) - i64::try_from(kept).unwrap_or(0);
-        if delta != 0 {
-            let w = Write::Add {
-                key: self.keys.count_shard(kind, 0),
-                attribute: attr::COUNT,
-                delta,
-            };
-            self.table.write_all(&[w]).await?;
-        }
-        Ok(counted)
     }
 }
 

@@ -7,13 +7,15 @@
 //! as items: the resource item, its guards and lookups), `edges`
 //! (membership edges), `cleanup` (removing a deleted resource's edges),
 //! `find` (Queries by index and key), `counts` (a type's count and the
-//! marks where index pages begin).
+//! marks where index pages begin), `upgrade` (bringing an earlier
+//! release's items up to this one).
 
 mod cleanup;
 mod counts;
 mod edges;
 mod find;
 mod item;
+mod upgrade;
 
 use super::keys::{Key, Keys, attr};
 use super::table::{Claim, Condition, Item, Requests, StoreError, Table, Write};

@@ -107,7 +107,12 @@ impl Driver for Dynamo {
         let mut names = HashMap::from([("#pk".to_string(), pk_name.to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(q.pk.clone()))]);
         let mut cond = "#pk = :pk".to_string();
-        if let Some(prefix) = &q.sk_prefix {
+        if let Some((lo, hi)) = &q.sk_between {
+            names.insert("#sk".into(), sk_name.into());
+            values.insert(":lo".into(), AttributeValue::S(lo.clone()));
+            values.insert(":hi".into(), AttributeValue::S(hi.clone()));
+            cond.push_str(" AND #sk BETWEEN :lo AND :hi");
+        } else if let Some(prefix) = &q.sk_prefix {
             names.insert("#sk".into(), sk_name.into());
             values.insert(":prefix".into(), AttributeValue::S(prefix.clone()));
             cond.push_str(" AND begins_with(#sk, :prefix)");

@@ -147,11 +147,19 @@ impl Drop for Embedded {
 }
 
 /// One page of a Query: the items after `start_after`, within the sort key
-/// prefix, up to the limit and 1 MB.
+/// prefix or range, up to the limit and 1 MB.
 fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
     let tx = db.begin_read().map_err(backend)?;
     let items = tx.open_table(ITEMS).map_err(backend)?;
-    let prefix = q.sk_prefix.as_deref().unwrap_or("");
+    // Where the sort keys begin, and whether one is still within.
+    let (prefix, upto) = match &q.sk_between {
+        Some((lo, hi)) => (lo.as_str(), Some(hi.as_str())),
+        None => (q.sk_prefix.as_deref().unwrap_or(""), None),
+    };
+    let within = |sk: &str| match upto {
+        Some(hi) => sk <= hi,
+        None => sk.starts_with(prefix),
+    };
     let mut page = Page::default();
     let mut bytes = 0usize;
     let mut push = |item: Item, page: &mut Page| -> bool {
@@ -178,7 +186,7 @@ fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
             {
                 let (k, v) = entry.map_err(backend)?;
                 let (pk, sk) = k.value();
-                if pk != q.pk || !sk.starts_with(prefix) {
+                if pk != q.pk || !within(sk) {
                     break;
                 }
                 if q.start_after.as_ref().is_some_and(|a| a.key().sk == sk) {
@@ -204,7 +212,7 @@ fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
             {
                 let (k, _) = entry.map_err(backend)?;
                 let (ipk, isk, pk, sk) = k.value();
-                if ipk != q.pk || !isk.starts_with(prefix) {
+                if ipk != q.pk || !within(isk) {
                     break;
                 }
                 if after

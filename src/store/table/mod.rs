@@ -180,6 +180,9 @@ pub struct Query {
     pub index: Option<&'static IndexDef>,
     pub pk: String,
     pub sk_prefix: Option<String>,
+    /// Sort keys from the first to the second, both included (instead of
+    /// a prefix: a Query has one sort key condition).
+    pub sk_between: Option<(String, String)>,
     /// Continue after this item (as DynamoDB's `ExclusiveStartKey`).
     pub start_after: Option<Item>,
     pub limit: usize,
@@ -195,6 +198,7 @@ impl Query {
             index,
             pk: pk.into(),
             sk_prefix: None,
+            sk_between: None,
             start_after: None,
             limit,
         }
