@@ -10,8 +10,8 @@
 //! | email lookup    | `<t>User#<id>`                 | `EMAIL#<lowercase>`  |                    | `<t>User#email#<lowercase>` / id     |                                                  |
 //! | membership edge | `<t>Group#<group id>`          | `MEMBER#<member id>` |                    | `<t>MemberOf` / `<member id>#<group id>` |                                              |
 //! | cleanup task    | `<t>CLEANUP`                   | `<time>#<Type>#<id>` |                    |                                      |                                                  |
-//! | count shard     | `<t>COUNT#<Type>#<n>`          | `COUNT`              |                    |                                      |                                                  |
-//! | page mark       | `<t>PAGE#<Type>`               | `<startIndex>`       |                    |                                      |                                                  |
+//! | count shard     | `<t>COUNT#<Type>#<0..31>`      | `COUNT`              |                    |                                      |                                                  |
+//! | page mark       | `<t>PAGE#<Type>`               | `<count>#<startIndex>` |                    |                                      |                                                  |
 //!
 //! `gsi1` lists the resources of one type in id order. `gsi2` is the lookup
 //! index: resources by `externalId` (case-exact, not unique), and the inverted
@@ -28,8 +28,8 @@
 //! A type's count is the sum of its shards, each moved by one in the
 //! transaction that creates or deletes a resource (the shard chosen by the
 //! id, so that creates spread over [`COUNT_SHARDS`] partitions). A page mark
-//! says after which id the unfiltered index page at `startIndex` begins:
-//! written by the page before it, it lets the next page start its Query
+//! says after which id the unfiltered index page at `startIndex` begins,
+//! for walks of one `count` a page: written by the page before it, it lets the next page start its Query
 //! there.
 //!
 //! Every partition key, of the table and of each GSI, carries the tenant:
@@ -131,10 +131,13 @@ pub const MEMBER_PREFIX: &str = "MEMBER#";
 const CLEANUP_PK: &str = "CLEANUP";
 const COUNT_SK: &str = "COUNT";
 
-/// How many items a type's count is spread over. A transaction writes a
-/// shard at 2 WCU, and one partition takes 1,000 WCU a second: 8 shards
-/// carry about 4,000 creates and deletes of one type a second.
-pub const COUNT_SHARDS: usize = 8;
+/// How many items a type's count is spread over. DynamoDB lets one
+/// transaction at a time write an item (a second is cancelled as a
+/// conflict, and retried after a backoff), so each shard takes creates and
+/// deletes one after another: the shards, chosen by the (random) id, are
+/// what lets them run side by side. Read together with a page's mark in
+/// one BatchGetItem of at most 100 keys.
+pub const COUNT_SHARDS: usize = 32;
 
 /// A full primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -290,11 +293,11 @@ impl Keys {
     }
 
     /// The mark saying where the unfiltered index page at `start_index` of
-    /// a type begins.
-    pub fn page_mark(&self, kind: Kind, start_index: usize) -> Key {
+    /// a type begins, for walks of `count` a page.
+    pub fn page_mark(&self, kind: Kind, count: usize, start_index: usize) -> Key {
         Key {
             pk: self.page_marks(kind),
-            sk: format!("{start_index:012}"),
+            sk: format!("{count:06}#{start_index:012}"),
         }
     }
 
@@ -542,7 +545,7 @@ mod tests {
             assert_eq!(changed(&k.email_lookup("u1", "a@example.com")), None);
             assert_eq!(changed(&k.cleanup_task("2026", Kind::User, "u1")), None);
             assert_eq!(changed(&k.count_shard(Kind::User, 3)), None);
-            assert_eq!(changed(&k.page_mark(Kind::Group, 101)), None);
+            assert_eq!(changed(&k.page_mark(Kind::Group, 100, 101)), None);
         }
     }
 }

@@ -9,7 +9,7 @@ use scim_lambda::scim::resource::Meta;
 use scim_lambda::store::{Directory, Edge, Requests, Stored};
 use serde_json::{Value, json};
 
-use crate::common::{Harness, config, ids};
+use crate::common::{Driver, Harness, config, ids};
 
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -90,8 +90,14 @@ async fn index_walk(
         let got = ids(&r.body);
         all.extend(got.iter().cloned());
         let total = r.body["totalResults"].as_u64().unwrap_or(0) as usize;
+        // An empty page the totals did not announce would keep a client
+        // asking for it.
+        assert!(
+            !got.is_empty() || start > total,
+            "an empty page at {start} of {total}"
+        );
         start += got.len();
-        if got.is_empty() || start > total {
+        if start > total {
             return (all, costs);
         }
         between().await;
@@ -251,7 +257,19 @@ async fn an_upgrade_brings_an_older_releases_edges_and_counts_up(h: Harness) {
         .unwrap_or_else(|| panic!("no edge"));
     edge.set_s(LOOKUP_INDEX.pk, format!("MemberOf#{user}"))
         .set_s(LOOKUP_INDEX.sk, group.clone());
-    let mut writes = vec![Write::put(edge, Condition::None)];
+    // And an edge whose member is gone, as an older cleanup left it.
+    let mut orphan_edge = edge.clone();
+    let gone = uuid::Uuid::new_v4().to_string();
+    let orphan = keys.member_edge(&group, &gone);
+    orphan_edge
+        .set_s("pk", orphan.pk.clone())
+        .set_s("sk", orphan.sk.clone())
+        .set_s("member", gone.clone())
+        .set_s(LOOKUP_INDEX.pk, format!("MemberOf#{gone}"));
+    let mut writes = vec![
+        Write::put(edge, Condition::None),
+        Write::put(orphan_edge, Condition::None),
+    ];
     for kind in Kind::ALL {
         writes.extend(
             keys.count_shards(kind)
@@ -273,10 +291,12 @@ async fn an_upgrade_brings_an_older_releases_edges_and_counts_up(h: Harness) {
             .await;
         r.body["totalResults"].as_u64()
     };
+    // Its counts are taken from the type index until it is upgraded; its
+    // edges are not found.
     assert_eq!(
         (groups_of().await, total("Users").await),
-        (0, Some(0)),
-        "the older table, unread"
+        (0, Some(1)),
+        "the older table"
     );
     let dir = Directory::new(h.table.clone());
     let mut after = None;
@@ -292,7 +312,13 @@ async fn an_upgrade_brings_an_older_releases_edges_and_counts_up(h: Harness) {
             None => break,
         }
     }
-    assert_eq!(rewritten, 1);
+    // The one edge, and none of the edge an older cleanup missed.
+    assert_eq!(rewritten, 2);
+    assert_eq!(
+        h.table.get(&orphan).await.map(|i| i.is_none()),
+        Ok(true),
+        "an edge of a deleted user is deleted"
+    );
     for kind in Kind::ALL {
         dir.recount(kind).await.unwrap_or_else(|e| panic!("{e:?}"));
     }
@@ -371,7 +397,80 @@ async fn an_import_served_by_two_processes_returns_every_lasting_user_once(h: Ha
     assert_eq!(r.body["totalResults"], exist);
 }
 
+/// Users created behind a walk (ids before where it stands) are not its to
+/// return; its last page says so, so that the client stops there.
+async fn a_walks_last_page_ends_it_though_users_were_created_behind_it(h: Harness) {
+    import_users(&h, 60).await;
+    let mut created = 0;
+    let (walked, costs) = index_walk(&[&h], "excludedAttributes=groups", 50, async || {
+        if created == 0 {
+            for i in 0..30 {
+                create(&h, &format!("behind{i}@example.com")).await;
+            }
+            created = 30;
+        }
+    })
+    .await;
+    assert_eq!(costs.len(), 2, "two pages: {costs:?}");
+    let unique: HashSet<&String> = walked.iter().collect();
+    assert_eq!(unique.len(), walked.len());
+    assert!(walked.len() < 90, "some were created behind the walk");
+}
+
+/// Users each in three groups, and a page allowed to list seven
+/// memberships: it holds the first two users (six), and the next page goes
+/// on from the third; a user with more groups than that comes alone.
+async fn a_page_of_users_is_cut_before_it_lists_more_groups_than_allowed(d: Driver) {
+    let mut c = config();
+    c.limits.max_list_members = 7;
+    let h = d.harness(&c).await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(create(&h, &format!("cut{i}@example.com")).await);
+    }
+    users.sort();
+    let u: Vec<&str> = users.iter().map(String::as_str).collect();
+    for g in 0..3 {
+        new_group(&h, &format!("Cut {g}"), &u).await;
+    }
+    let mut seen = Vec::new();
+    let mut start = 1;
+    while start <= users.len() {
+        let r = h
+            .send(
+                "GET",
+                &format!("/scim/v2/Users?startIndex={start}&count=10"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page = r.body["Resources"].as_array().cloned().unwrap_or_default();
+        assert_eq!(r.body["itemsPerPage"], page.len());
+        assert!(!page.is_empty());
+        for user in &page {
+            assert_eq!(group_ids(user).len(), 3, "{user}");
+            seen.push(user["id"].as_str().unwrap_or_default().to_string());
+        }
+        start += page.len();
+    }
+    assert_eq!(seen, users, "pages of two, in id order");
+    let r = h.send("GET", "/scim/v2/Users?count=10", None).await;
+    assert_eq!(r.body["itemsPerPage"], 2);
+    // Over the limit alone: the page holds that user, whole.
+    for g in 3..8 {
+        new_group(&h, &format!("More {g}"), &[u[0]]).await;
+    }
+    let r = h.send("GET", "/scim/v2/Users?count=10", None).await;
+    assert_eq!(r.body["itemsPerPage"], 1, "{}", r.body);
+    assert_eq!(group_ids(&r.body["Resources"][0]).len(), 8);
+}
+
+crate::on_both_drivers_with_config!(
+    a_page_of_users_is_cut_before_it_lists_more_groups_than_allowed
+);
+
 crate::on_both_drivers!(
+    a_walks_last_page_ends_it_though_users_were_created_behind_it,
     a_page_of_users_lists_the_groups_each_user_has_alone,
     an_upgrade_brings_an_older_releases_edges_and_counts_up,
     an_index_page_near_the_end_costs_what_the_first_costs,

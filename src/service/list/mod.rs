@@ -163,10 +163,30 @@ impl Service {
         let (Some(first), Some(last)) = (stored.first(), stored.last()) else {
             return Ok((Vec::new(), false));
         };
-        let edges = self
+        // No more edges than the page may list: past them, the page is cut
+        // after the last user whose edges were all read.
+        let (edges, more) = self
             .dir
-            .edges_of_members_between(&first.meta.id, &last.meta.id)
+            .edges_of_members_between(&first.meta.id, &last.meta.id, budget.refs)
             .await?;
+        let mut stored = stored;
+        let mut short = false;
+        if more {
+            let reached = edges
+                .last()
+                .map(|e| e.member_id.clone())
+                .unwrap_or_default();
+            let complete = stored.iter().take_while(|s| s.meta.id < reached).count();
+            if complete == 0 {
+                // The first user alone has more groups than a page lists:
+                // it comes alone, as a page always holds one.
+                let one = stored.swap_remove(0);
+                let view = self.view(self.resource_type(Kind::User), one, true).await?;
+                return Ok((vec![view], true));
+            }
+            stored.truncate(complete);
+            short = true;
+        }
         let on_page: std::collections::HashSet<&str> =
             stored.iter().map(|s| s.meta.id.as_str()).collect();
         let edges: Vec<_> = edges
@@ -211,7 +231,7 @@ impl Service {
                 refs: Some(mine),
             });
         }
-        Ok((out, false))
+        Ok((out, short))
     }
 
     /// A resource by id, with its references when wanted.
@@ -254,7 +274,7 @@ impl Service {
         }
         if let Err(e) = self
             .dir
-            .mark_page(rt.kind, next, &last.stored.meta.id)
+            .mark_page(rt.kind, paging.count, next, &last.stored.meta.id)
             .await
         {
             tracing::warn!(error = ?e, start_index = next, "the next page's mark was not written");
@@ -312,7 +332,7 @@ impl Service {
         rt: &ResourceType,
         paging: Paging,
     ) -> Result<(Vec<Stored>, usize), ScimError> {
-        let mark = (paging.start_index > 1).then_some(paging.start_index);
+        let mark = (paging.start_index > 1).then_some((paging.count, paging.start_index));
         let start = self.dir.page_start(rt.kind, mark).await?;
         let total = start.total;
         if paging.count == 0 {
@@ -323,12 +343,16 @@ impl Service {
                 .dir
                 .scan_type_after(rt.kind, Some(&after), paging.count)
                 .await?;
-            // The sequence's own count: resources deleted behind it since
-            // its first page would otherwise end it before its last one
-            // (a client stops at totalResults), and those created behind
-            // it are not its to return.
-            let sequence = paging.start_index - 1 + page.len() + usize::from(more);
-            return Ok((page, total.max(sequence)));
+            // The walk's own count: resources deleted behind it since its
+            // first page would otherwise end it before its last one (a
+            // client stops at totalResults), and those created behind it
+            // are not its to return: at its last page, it is the count.
+            let sequence = paging.start_index - 1 + page.len();
+            let total = match more {
+                true => total.max(sequence + 1),
+                false => sequence,
+            };
+            return Ok((page, total));
         }
         if paging.start_index > total {
             return Ok((Vec::new(), total));

@@ -4,7 +4,7 @@
 
 use super::{DirError, Directory};
 use crate::scim::Kind;
-use crate::store::keys::{Key, attr};
+use crate::store::keys::{Key, TYPE_INDEX, attr};
 use crate::store::table::{Condition, Item, Write};
 
 /// How long a page mark is used: the time between two pages of one
@@ -36,40 +36,58 @@ impl Directory {
     }
 
     /// The type's count and the mark of the unfiltered index page at
-    /// `start_index`, if given: 1 BatchGetItem for both.
+    /// (`count`, `start_index`), if given: 1 BatchGetItem for both. A
+    /// directory with no shard at all (one written by a release that kept
+    /// no counts, until `upgrade` runs; or one never written) is counted
+    /// on its type index instead (Select=COUNT Queries).
     pub async fn page_start(
         &self,
         kind: Kind,
-        start_index: Option<usize>,
+        mark: Option<(usize, usize)>,
     ) -> Result<PageStart, DirError> {
         let mut keys = self.keys.count_shards(kind);
-        let mark_key = start_index.map(|start| self.keys.page_mark(kind, start));
+        let mark_key = mark.map(|(count, start)| self.keys.page_mark(kind, count, start));
         keys.extend(mark_key.clone());
         let now = now_seconds();
         let mut out = PageStart::default();
         let mut total = 0i64;
+        let mut shards = 0;
         for item in self.table.get_many(&keys).await? {
             if Some(item.key()) == mark_key {
                 if item.n(attr::EXPIRES).is_some_and(|at| at > now) {
                     out.after = item.s(attr::AFTER).map(str::to_string);
                 }
             } else {
+                shards += 1;
                 total = total.saturating_add(item.n(attr::COUNT).unwrap_or(0));
             }
         }
-        out.total = usize::try_from(total).unwrap_or(0);
+        out.total = match shards {
+            0 => self.counted(kind).await?,
+            _ => usize::try_from(total).unwrap_or(0),
+        };
         Ok(out)
     }
 
-    /// Marks where the unfiltered index page at `start_index` begins: after
-    /// the resource `after` (1 PutItem).
+    /// The resources of a type on its index (Select=COUNT Queries on
+    /// `gsi1`, one per MB).
+    pub(super) async fn counted(&self, kind: Kind) -> Result<usize, DirError> {
+        Ok(self
+            .table
+            .count(Some(&TYPE_INDEX), &self.keys.type_partition(kind))
+            .await?)
+    }
+
+    /// Marks where the unfiltered index page at `start_index` of walks of
+    /// `count` a page begins: after the resource `after` (1 PutItem).
     pub async fn mark_page(
         &self,
         kind: Kind,
+        count: usize,
         start_index: usize,
         after: &str,
     ) -> Result<(), DirError> {
-        let mut item = Item::new(self.keys.page_mark(kind, start_index));
+        let mut item = Item::new(self.keys.page_mark(kind, count, start_index));
         item.set_s(attr::AFTER, after)
             .set_n(attr::EXPIRES, now_seconds() + MARK_SECONDS);
         Ok(self

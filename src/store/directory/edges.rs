@@ -66,22 +66,24 @@ impl Directory {
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
-    /// The edges whose members' ids run from `first` to `last` (Queries on
-    /// `gsi2`, 1 MB a page): the groups of a page of users read in id
-    /// order, at once.
+    /// The edges whose members' ids run from `first` to `last`, in member
+    /// order, at most `limit` (Queries on `gsi2`, 1 MB a page): the groups
+    /// of a page of users read in id order, at once. And whether more
+    /// exist.
     pub async fn edges_of_members_between(
         &self,
         first: &str,
         last: &str,
-    ) -> Result<Vec<Edge>, DirError> {
+        limit: usize,
+    ) -> Result<(Vec<Edge>, bool), DirError> {
         let mut q = Query::partition(
             Some(&LOOKUP_INDEX),
             self.keys.member_of_partition(),
-            usize::MAX,
+            limit.max(1),
         );
         q.sk_between = Some(Keys::member_of_range(first, last));
-        let (items, _) = self.collect_items(q, usize::MAX - 1).await?;
-        Ok(items.iter().filter_map(Edge::from_item).collect())
+        let (items, more) = self.collect_items(q, limit).await?;
+        Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
     /// Which of these (group id, member id) edges exist: BatchGetItems.
