@@ -240,6 +240,13 @@ pub struct PageBudget {
     pub refs: usize,
 }
 
+impl PageBudget {
+    /// Whether a page listing `refs` references in all is past the budget.
+    pub fn over(&self, refs: usize) -> bool {
+        refs > self.refs || refs.saturating_mul(MIN_REF_BYTES) > self.bytes
+    }
+}
+
 /// The fewest bytes one rendered reference takes (`{"value":"<uuid>"}` and
 /// its comma), so that references times this never overestimates a page.
 pub const MIN_REF_BYTES: usize = 48;

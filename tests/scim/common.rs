@@ -218,6 +218,33 @@ impl Harness {
     }
 }
 
+/// A query parameter's value, form-encoded.
+pub fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A group created through the router with these members (sent with
+/// `"$ref": null`, as Entra ID sends them); its id.
+pub async fn new_group(h: &Harness, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members
+        .iter()
+        .map(|m| serde_json::json!({"value": m, "$ref": null}))
+        .collect();
+    let r = h
+        .send(
+            "POST",
+            "/scim/v2/Groups",
+            Some(serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": members
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
+}
+
 /// The ids of a list response's resources, in order.
 pub fn ids(body: &Value) -> Vec<String> {
     body["Resources"]

@@ -6,11 +6,7 @@ use std::time::Duration;
 use scim_lambda::store::Directory;
 use serde_json::{Value, json};
 
-use crate::common::{Driver, Harness, config};
-
-fn encode(filter: &str) -> String {
-    form_urlencoded::byte_serialize(filter.as_bytes()).collect()
-}
+use crate::common::{Driver, Harness, config, encode, new_group};
 
 fn patch_op(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
@@ -21,26 +17,6 @@ async fn new_user(h: &Harness, name: &str) -> String {
         .create_user(json!({"userName": name, "displayName": format!("{name} (display)")}))
         .await;
     u["id"].as_str().unwrap_or_default().to_string()
-}
-
-async fn new_group(h: &Harness, name: &str, members: &[&str]) -> String {
-    let members: Vec<Value> = members
-        .iter()
-        .map(|m| json!({"value": m, "$ref": null}))
-        .collect();
-    let r = h
-        .send(
-            "POST",
-            "/scim/v2/Groups",
-            Some(json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                "displayName": name,
-                "members": members
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
 }
 
 fn member_ids(group: &Value) -> Vec<String> {

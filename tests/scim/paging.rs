@@ -9,11 +9,7 @@ use scim_lambda::scim::resource::Meta;
 use scim_lambda::store::{Directory, Edge, Requests, Stored};
 use serde_json::{Value, json};
 
-use crate::common::{Driver, Harness, config, ids};
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use crate::common::{Driver, Harness, config, encode, ids, new_group};
 
 /// `n` users straight into the table, every third inactive.
 async fn import_users(h: &Harness, n: usize) -> Vec<String> {
@@ -166,19 +162,6 @@ fn group_ids(user: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-async fn new_group(h: &Harness, name: &str, members: &[&str]) -> String {
-    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
-    let r = h
-        .send(
-            "POST",
-            "/scim/v2/Groups",
-            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
 }
 
 async fn a_page_of_users_lists_the_groups_each_user_has_alone(h: Harness) {
@@ -338,15 +321,8 @@ async fn an_upgrade_brings_an_older_releases_edges_and_counts_up(h: Harness) {
 
 /// A user created through the router; its id.
 async fn create(h: &Harness, user_name: &str) -> String {
-    let r = h
-        .send(
-            "POST",
-            "/scim/v2/Users",
-            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
+    let body = h.create_user(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name})).await;
+    body["id"].as_str().unwrap_or_default().to_string()
 }
 
 async fn an_import_served_by_two_processes_returns_every_lasting_user_once(h: Harness) {

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{Driver, Harness, config, ids};
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use crate::common::{Driver, Harness, config, encode, ids};
 
 /// `n` users straight into the table (a fast fixture), named `q0000@…`.
 async fn import_users(h: &Harness, n: usize) -> Vec<String> {

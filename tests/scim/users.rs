@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Harness, TOKEN, fixture};
+use crate::common::{Harness, TOKEN, encode, fixture};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -16,10 +16,6 @@ fn patch_op(ops: Value) -> Value {
 
 fn url(path: &str) -> String {
     format!("/scim/v2{path}")
-}
-
-fn encode(filter: &str) -> String {
-    form_urlencoded::byte_serialize(filter.as_bytes()).collect()
 }
 
 async fn creates_a_user_with_server_assigned_id_meta_and_headers(h: Harness) {

@@ -24,7 +24,8 @@ use super::{Service, View};
 use crate::scim::Kind;
 use crate::scim::ScimError;
 use crate::scim::filter::{Filter, Resolved};
-use crate::scim::list::{MIN_REF_BYTES, PageBudget, Paging, SortOrder};
+use crate::scim::list::{PageBudget, Paging, SortOrder};
+use crate::scim::resource::Ref;
 use crate::scim::schemas::ResourceType;
 use crate::store::Stored;
 
@@ -139,8 +140,7 @@ impl Service {
         while let Some(v) = views.next().await {
             let v = v?;
             refs += v.refs.as_ref().map_or(0, Vec::len);
-            let over = refs > budget.refs || refs.saturating_mul(MIN_REF_BYTES) > budget.bytes;
-            if over && !out.is_empty() {
+            if budget.over(refs) && !out.is_empty() {
                 return Ok((out, true));
             }
             out.push(v);
@@ -199,13 +199,13 @@ impl Service {
             .collect();
         // The groups that still exist (a deleted one's edges may linger
         // until its cleanup), by id.
-        let groups: HashMap<String, crate::scim::resource::Ref> = self
+        let groups: HashMap<String, Ref> = self
             .refs(&wanted)
             .await?
             .into_iter()
             .map(|r| (r.id.clone(), r))
             .collect();
-        let mut of_member: HashMap<&str, Vec<crate::scim::resource::Ref>> = HashMap::new();
+        let mut of_member: HashMap<&str, Vec<Ref>> = HashMap::new();
         for e in &edges {
             if let Some(g) = groups.get(&e.group_id) {
                 of_member
@@ -222,8 +222,7 @@ impl Service {
         for s in stored {
             let mine = of_member.remove(s.meta.id.as_str()).unwrap_or_default();
             refs += mine.len();
-            let over = refs > budget.refs || refs.saturating_mul(MIN_REF_BYTES) > budget.bytes;
-            if over && !out.is_empty() {
+            if budget.over(refs) && !out.is_empty() {
                 return Ok((out, true));
             }
             out.push(View {

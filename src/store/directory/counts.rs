@@ -23,11 +23,7 @@ impl Directory {
     /// The write that moves the count of `kind` by `delta` for resource
     /// `id`, to go in the transaction that creates or deletes it.
     pub(super) fn count_write(&self, kind: Kind, id: &str, delta: i64) -> Write {
-        Write::Add {
-            key: self.keys.count_shard_of(kind, id),
-            attribute: attr::COUNT,
-            delta,
-        }
+        count_add(self.keys.count_shard_of(kind, id), delta)
     }
 
     /// How many resources of a type exist: 1 BatchGetItem of its shards.
@@ -113,14 +109,18 @@ impl Directory {
             }
         }
         for (key, delta) in by_shard {
-            let w = Write::Add {
-                key,
-                attribute: attr::COUNT,
-                delta,
-            };
-            self.table.write_all(&[w]).await?;
+            self.table.write_all(&[count_add(key, delta)]).await?;
         }
         Ok(())
+    }
+}
+
+/// The write that moves the count shard `key` by `delta`.
+pub(super) fn count_add(key: Key, delta: i64) -> Write {
+    Write::Add {
+        key,
+        attribute: attr::COUNT,
+        delta,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::scim::resource::{Doc, Meta};
 use crate::tenant::Tenant;
 
 pub use cleanup::CleanupTask;
-pub use counts::{MARK_SECONDS, PageStart};
+pub use counts::PageStart;
 pub use edges::Edge;
 
 /// Which SCIM operation last wrote a resource's item (also when it left

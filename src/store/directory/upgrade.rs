@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use super::counts::count_add;
 use super::edges::Edge;
 use super::{DirError, Directory};
 use crate::scim::Kind;
@@ -21,11 +22,7 @@ impl Directory {
         let delta = i64::try_from(counted).unwrap_or(i64::MAX) - kept;
         // A shard is written even at zero: it says the count is kept.
         if delta != 0 || shards.is_empty() {
-            let w = Write::Add {
-                key: self.keys.count_shard(kind, 0),
-                attribute: attr::COUNT,
-                delta,
-            };
+            let w = count_add(self.keys.count_shard(kind, 0), delta);
             self.table.write_all(&[w]).await?;
         }
         Ok(counted)
