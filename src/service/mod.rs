@@ -17,10 +17,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-pub use list::{INDEXED, ListQuery, ListResult, Position};
+pub use list::{INDEXED, ListPage, ListQuery, ListResult, Position};
 pub(crate) use retry::Retry;
 
-use crate::scim::resource::{Doc, Meta, Ref};
+use crate::scim::projection::Projection;
+use crate::scim::resource::{Doc, Meta, Ref, render};
 use crate::scim::schemas::{ResourceType, Schemas};
 use crate::scim::{Kind, ScimError, patch};
 use crate::store::table::{Claim, Condition, Write};
@@ -35,6 +36,27 @@ pub use crate::config::ServiceLimits;
 pub struct View {
     pub stored: Stored,
     pub refs: Option<Vec<Ref>>,
+}
+
+impl View {
+    /// The resource as the SCIM API returns it, projected.
+    pub fn render(&self, rt: &ResourceType, base: &str, p: &Projection<'_>) -> Value {
+        let mut out = render(
+            &self.stored.doc,
+            &self.stored.meta,
+            rt,
+            base,
+            self.refs.as_deref(),
+        );
+        p.apply(&mut out, rt);
+        out
+    }
+}
+
+/// Whether a response will show the type's references (so the service
+/// computes them only then).
+pub fn wants_refs(rt: &ResourceType, p: &Projection<'_>) -> bool {
+    p.wants(rt.kind.refs_attribute())
 }
 
 #[derive(Clone)]

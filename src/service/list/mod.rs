@@ -8,12 +8,16 @@
 //!
 //! Rooms: this file (the pages), `indexed` (equalities a key or index
 //! answers, and references checked against edges), `scan` (walking a type a
-//! batch at a time, and what a page keeps of it).
+//! batch at a time, and what a page keeps of it), `response` (a list
+//! response: parameters checked, resources rendered and cut to the
+//! response's size, cursors, the root search's window).
 
 mod indexed;
+mod response;
 mod scan;
 
 pub use indexed::INDEXED;
+pub use response::ListPage;
 use scan::{BATCH_RANGE, Picker, Scan};
 
 use std::collections::HashMap;

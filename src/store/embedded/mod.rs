@@ -146,91 +146,150 @@ impl Drop for Embedded {
     }
 }
 
+/// Where a Query's sort keys begin, and whether a sort key is still within
+/// its prefix or range.
+struct SortRange<'q> {
+    start: &'q str,
+    upto: Option<&'q str>,
+}
+
+impl<'q> SortRange<'q> {
+    fn of(q: &'q Query) -> Self {
+        match &q.sk_between {
+            Some((lo, hi)) => Self {
+                start: lo,
+                upto: Some(hi),
+            },
+            None => Self {
+                start: q.sk_prefix.as_deref().unwrap_or(""),
+                upto: None,
+            },
+        }
+    }
+
+    fn within(&self, sk: &str) -> bool {
+        match self.upto {
+            Some(hi) => sk <= hi,
+            None => sk.starts_with(self.start),
+        }
+    }
+}
+
+/// A Query page being filled, up to its limit and 1 MB.
+struct Filling {
+    page: Page,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Filling {
+    /// Takes the item, or says the page is full (and that more follow).
+    fn push(&mut self, item: Item) -> bool {
+        let size = item.size();
+        let full = !self.page.items.is_empty() && self.bytes + size > MAX_QUERY_PAGE_BYTES;
+        if self.page.items.len() >= self.limit || full {
+            self.page.more = true;
+            return false;
+        }
+        self.bytes += size;
+        self.page.items.push(item);
+        true
+    }
+}
+
+type ItemsTable = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
+
 /// One page of a Query: the items after `start_after`, within the sort key
 /// prefix or range, up to the limit and 1 MB.
 fn query_page(db: &Database, q: &Query) -> Result<Page, StoreError> {
     let tx = db.begin_read().map_err(backend)?;
     let items = tx.open_table(ITEMS).map_err(backend)?;
-    // Where the sort keys begin, and whether one is still within.
-    let (prefix, upto) = match &q.sk_between {
-        Some((lo, hi)) => (lo.as_str(), Some(hi.as_str())),
-        None => (q.sk_prefix.as_deref().unwrap_or(""), None),
-    };
-    let within = |sk: &str| match upto {
-        Some(hi) => sk <= hi,
-        None => sk.starts_with(prefix),
-    };
-    let mut page = Page::default();
-    let mut bytes = 0usize;
-    let mut push = |item: Item, page: &mut Page| -> bool {
-        let size = item.size();
-        let full = !page.items.is_empty() && bytes + size > MAX_QUERY_PAGE_BYTES;
-        if page.items.len() >= q.limit || full {
-            page.more = true;
-            return false;
-        }
-        bytes += size;
-        page.items.push(item);
-        true
+    let range = SortRange::of(q);
+    let mut fill = Filling {
+        page: Page::default(),
+        bytes: 0,
+        limit: q.limit,
     };
     match q.index {
-        None => {
-            let start = q
-                .start_after
-                .as_ref()
-                .map(|i| i.key().sk)
-                .unwrap_or_else(|| prefix.to_string());
-            for entry in items
-                .range((q.pk.as_str(), start.as_str())..)
-                .map_err(backend)?
-            {
-                let (k, v) = entry.map_err(backend)?;
-                let (pk, sk) = k.value();
-                if pk != q.pk || !within(sk) {
-                    break;
-                }
-                if q.start_after.as_ref().is_some_and(|a| a.key().sk == sk) {
-                    continue;
-                }
-                if !push(decode(v.value())?, &mut page) {
-                    break;
-                }
-            }
-        }
+        None => query_items(&items, q, &range, &mut fill)?,
         Some(ix) => {
             let t = tx.open_table(index_table(ix)).map_err(backend)?;
-            let after = q.start_after.as_ref().map(|i| {
-                let k = i.key();
-                (i.s(ix.sk).unwrap_or_default().to_string(), k.pk, k.sk)
-            });
-            let (s1, s2, s3) = after
-                .clone()
-                .unwrap_or_else(|| (prefix.to_string(), String::new(), String::new()));
-            for entry in t
-                .range((q.pk.as_str(), s1.as_str(), s2.as_str(), s3.as_str())..)
-                .map_err(backend)?
-            {
-                let (k, _) = entry.map_err(backend)?;
-                let (ipk, isk, pk, sk) = k.value();
-                if ipk != q.pk || !within(isk) {
-                    break;
-                }
-                if after
-                    .as_ref()
-                    .is_some_and(|(a1, a2, a3)| a1 == isk && a2 == pk && a3 == sk)
-                {
-                    continue;
-                }
-                let Some(v) = items.get((pk, sk)).map_err(backend)? else {
-                    continue;
-                };
-                if !push(decode(v.value())?, &mut page) {
-                    break;
-                }
-            }
+            query_index(&items, &t, ix, q, &range, &mut fill)?;
         }
     }
-    Ok(page)
+    Ok(fill.page)
+}
+
+/// A Query page of the table itself, in sort key order.
+fn query_items(
+    items: &ItemsTable,
+    q: &Query,
+    range: &SortRange<'_>,
+    fill: &mut Filling,
+) -> Result<(), StoreError> {
+    let start = q
+        .start_after
+        .as_ref()
+        .map(|i| i.key().sk)
+        .unwrap_or_else(|| range.start.to_string());
+    for entry in items
+        .range((q.pk.as_str(), start.as_str())..)
+        .map_err(backend)?
+    {
+        let (k, v) = entry.map_err(backend)?;
+        let (pk, sk) = k.value();
+        if pk != q.pk || !range.within(sk) {
+            break;
+        }
+        if q.start_after.as_ref().is_some_and(|a| a.key().sk == sk) {
+            continue;
+        }
+        if !fill.push(decode(v.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A Query page of a GSI, in index sort key order (then the item's key).
+fn query_index(
+    items: &ItemsTable,
+    index: &redb::ReadOnlyTable<(&str, &str, &str, &str), ()>,
+    ix: &IndexDef,
+    q: &Query,
+    range: &SortRange<'_>,
+    fill: &mut Filling,
+) -> Result<(), StoreError> {
+    let after = q.start_after.as_ref().map(|i| {
+        let k = i.key();
+        (i.s(ix.sk).unwrap_or_default().to_string(), k.pk, k.sk)
+    });
+    let (s1, s2, s3) = after
+        .clone()
+        .unwrap_or_else(|| (range.start.to_string(), String::new(), String::new()));
+    for entry in index
+        .range((q.pk.as_str(), s1.as_str(), s2.as_str(), s3.as_str())..)
+        .map_err(backend)?
+    {
+        let (k, _) = entry.map_err(backend)?;
+        let (ipk, isk, pk, sk) = k.value();
+        if ipk != q.pk || !range.within(isk) {
+            break;
+        }
+        if after
+            .as_ref()
+            .is_some_and(|(a1, a2, a3)| a1 == isk && a2 == pk && a3 == sk)
+        {
+            continue;
+        }
+        let Some(v) = items.get((pk, sk)).map_err(backend)? else {
+            continue;
+        };
+        if !fill.push(decode(v.value())?) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
