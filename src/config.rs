@@ -69,6 +69,58 @@ pub struct Config {
     pub handler: Handler,
     /// Change events: where they go and what they say.
     pub events: EventsConfig,
+    /// Credentials beyond the bearer token: the environment's, and the
+    /// lifetimes of what the token endpoint and the commands give out.
+    pub credentials: CredentialsConfig,
+}
+
+/// Credentials the environment adds to the single-tenant directory (local
+/// runs), and lifetimes.
+#[derive(Debug, Clone)]
+pub struct CredentialsConfig {
+    /// `SCIM_BASIC_USER` and `SCIM_BASIC_PASSWORD`: an HTTP Basic pair.
+    pub basic: Option<(String, String)>,
+    /// `SCIM_OAUTH_CLIENT_ID` and `SCIM_OAUTH_CLIENT_SECRET`: an OAuth
+    /// client of the token endpoint.
+    pub oauth_client: Option<(String, String)>,
+    /// `SCIM_ACCESS_TOKEN_SECONDS`: an access token's lifetime, 3600 to
+    /// 21600 (1 to 6 hours; 3600 by default).
+    pub access_token_lifetime: Duration,
+    /// `SCIM_CLIENT_SECRET_DAYS`: how long an OAuth client's secret from
+    /// `credentials add` or `rotate` lasts, 365 to 1095 (730 by default).
+    pub client_secret_days: u64,
+}
+
+impl CredentialsConfig {
+    fn from_env(env: &Env<'_>) -> Result<Self, String> {
+        let pair = |a: &str, b: &str| match (env.var(a), env.var(b)) {
+            (Some(x), Some(y)) => Ok(Some((x, y))),
+            (None, None) => Ok(None),
+            _ => Err(format!("{a} and {b} are set together")),
+        };
+        let basic = pair("SCIM_BASIC_USER", "SCIM_BASIC_PASSWORD")?;
+        if basic.as_ref().is_some_and(|(u, _)| u.contains(':')) {
+            return Err("SCIM_BASIC_USER cannot hold a colon (HTTP Basic splits at it)".into());
+        }
+        let seconds = env.number("SCIM_ACCESS_TOKEN_SECONDS", 3600)?;
+        if !(3600..=21_600).contains(&seconds) {
+            return Err(format!(
+                "SCIM_ACCESS_TOKEN_SECONDS is 3600 to 21600 (1 to 6 hours), not {seconds}"
+            ));
+        }
+        let days = env.number("SCIM_CLIENT_SECRET_DAYS", 730)?;
+        if !(365..=1095).contains(&days) {
+            return Err(format!(
+                "SCIM_CLIENT_SECRET_DAYS is 365 to 1095 (1 to 3 years), not {days}"
+            ));
+        }
+        Ok(Self {
+            basic,
+            oauth_client: pair("SCIM_OAUTH_CLIENT_ID", "SCIM_OAUTH_CLIENT_SECRET")?,
+            access_token_lifetime: Duration::from_secs(seconds as u64),
+            client_secret_days: days as u64,
+        })
+    }
 }
 
 /// The front door a Lambda function of this binary is.
@@ -305,6 +357,7 @@ impl Config {
                 }
             },
             events: EventsConfig::from_env(&env)?,
+            credentials: CredentialsConfig::from_env(&env)?,
         })
     }
 }

@@ -89,17 +89,68 @@ pub fn service(config: &Config, table: Table, schemas: Arc<Schemas>) -> Service 
     Service::new(Directory::new(table), limits, schemas)
 }
 
+/// The single-tenant directory's credentials from the environment (local
+/// runs): the bearer token, and the Basic pair and OAuth client if set.
+fn environment_credentials(config: &Config, token: &str) -> auth::CredentialSet {
+    let mut set = auth::CredentialSet::token(token);
+    let c = &config.credentials;
+    if let Some((user, password)) = &c.basic {
+        let mut basic = auth::Credential::new(
+            "environment-basic".into(),
+            auth::Kind::Basic,
+            auth::Scope::ReadWrite,
+            password,
+            0,
+        );
+        basic.username = Some(user.clone());
+        set.credentials.push(basic);
+    }
+    if let Some((id, secret)) = &c.oauth_client {
+        set.credentials.push(auth::Credential::new(
+            id.clone(),
+            auth::Kind::OauthClient,
+            auth::Scope::ReadWrite,
+            secret,
+            0,
+        ));
+    }
+    set
+}
+
+/// Access tokens are signed with a key derived from the cursor key (so
+/// every process of a deployment checks every other's), or with a random
+/// per-process key when there is none.
+fn access_tokens(config: &Config) -> auth::AccessTokens {
+    let lifetime = config.credentials.access_token_lifetime;
+    match &config.cursor_key {
+        Some(k) => {
+            use hmac::{Hmac, Mac};
+            let derived = <Hmac<sha2::Sha256> as Mac>::new_from_slice(k.as_bytes())
+                .map(|mut mac| {
+                    mac.update(b"scim-lambda access tokens");
+                    mac.finalize().into_bytes().to_vec()
+                })
+                .unwrap_or_default();
+            auth::AccessTokens::new(&derived, lifetime)
+        }
+        None => auth::AccessTokens::new(&random_key(), lifetime),
+    }
+}
+
+/// 32 random bytes, for keys that need work only within one process.
+fn random_key() -> Vec<u8> {
+    let mut k = vec![0u8; 32];
+    if getrandom::fill(&mut k).is_err() {
+        tracing::warn!("no randomness for a key; what it signs is weakly protected");
+    }
+    k
+}
+
 /// Cursors are signed with `SCIM_CURSOR_KEY`, or a random per-process key.
 fn cursor_codec(config: &Config) -> scim::cursor::CursorCodec {
     let key = match &config.cursor_key {
         Some(k) => k.as_bytes().to_vec(),
-        None => {
-            let mut k = vec![0u8; 32];
-            if getrandom::fill(&mut k).is_err() {
-                tracing::warn!("no randomness for the cursor key; cursors are weakly protected");
-            }
-            k
-        }
+        None => random_key(),
     };
     scim::cursor::CursorCodec::new(key, config.cursor_ttl_seconds)
 }
@@ -149,7 +200,10 @@ impl App {
                 }
                 (auth, TokenOrigin::SecretsManager)
             }
-            (_, Some(t), _) => (Auth::fixed(t.clone()), TokenOrigin::Environment),
+            (_, Some(t), _) => (
+                Auth::fixed_set(environment_credentials(config, t)),
+                TokenOrigin::Environment,
+            ),
             _ if config.tenant_secret_prefix.is_some() => {
                 (Auth::tenants_only(), TokenOrigin::TenantsOnly)
             }
@@ -161,7 +215,10 @@ impl App {
             }
             _ => {
                 let t = auth::generate_token()?;
-                (Auth::fixed(t.clone()), TokenOrigin::Generated(t))
+                (
+                    Auth::fixed_set(environment_credentials(config, &t)),
+                    TokenOrigin::Generated(t),
+                )
             }
         };
         let auth = auth.with_tenants(match (&config.tenant_secret_prefix, &aws) {
@@ -190,6 +247,7 @@ impl App {
                 })?;
             config.cursor_key = key.secret_string().map(str::to_string);
         }
+        let auth = auth.with_access_tokens(access_tokens(&config));
         let config = &config;
         let table = open_table(config, aws.as_ref()).await?;
         let service = service(config, table.clone(), Arc::clone(&schemas));

@@ -22,6 +22,7 @@ const RESERVED: &[&str] = &[
     "me",
     "bulk",
     "events",
+    "oauth2",
     "default",
 ];
 
@@ -131,7 +132,7 @@ mod tests {
     #[test]
     fn refuses_the_names_of_endpoints_and_of_the_default_directory() {
         for reserved in [
-            "users", "groups", "schemas", "me", "bulk", "events", "default",
+            "users", "groups", "schemas", "me", "bulk", "events", "oauth2", "default",
         ] {
             assert!(TenantId::parse(reserved).is_err(), "{reserved}");
         }

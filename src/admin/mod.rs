@@ -1,10 +1,12 @@
 //! The operator's commands, parsed with clap: `rotate-token`,
-//! `tenant add|list|remove` and `upgrade`, each with its `--help`. Tenants' tokens live in
+//! `credentials add|list|revoke|rotate`, `tenant add|list|remove` and
+//! `upgrade`, each with its `--help`. Tenants' tokens live in
 //! Secrets Manager when `SCIM_TENANT_SECRET_PREFIX` is set (one secret a
 //! tenant), else in the local tenants file; the writes to either are here,
 //! beside the commands, so that the request path carries none of them.
 //! Whatever fails, the terminal gets one readable line.
 
+mod credentials;
 pub mod secrets;
 mod tenant;
 mod tenants_file;
@@ -45,6 +47,10 @@ pub enum Command {
     /// SCIM_TOKEN_SECRET_ID), or in a tenant's secret or tenants file
     /// entry (--tenant); with neither, only printed (for SCIM_TOKEN).
     RotateToken(token::RotateToken),
+    /// Adds, lists, revokes or rotates a directory's credentials: bearer
+    /// tokens, HTTP Basic pairs and OAuth clients, read-write or read-only.
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCommand),
     /// Adds, lists or removes the tenants of one deployment.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -61,6 +67,7 @@ impl Command {
     pub async fn run(self, config: &Config) -> Result<(), Error> {
         match self {
             Self::RotateToken(args) => args.run(config).await,
+            Self::Credentials(command) => command.run(config).await,
             Self::Tenant(command) => command.run(config).await,
             Self::Upgrade(args) => args.run(config).await,
         }

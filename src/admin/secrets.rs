@@ -1,35 +1,117 @@
-//! The operator's writes to Secrets Manager: a token rotated into a secret,
-//! and tenants' secrets created, deleted and listed. The request path only
+//! The operator's writes to Secrets Manager: a directory's credentials read
+//! and written back whole (each write a new version, `AWSCURRENT`; the one
+//! before stays as `AWSPREVIOUS`), a token rotated into a secret, and
+//! tenants' secrets created, deleted and listed. The request path only
 //! reads secrets (`auth::secret`), so none of this is built into its checks.
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 
-use crate::auth::{generate_token, tenant_secret_name};
+use crate::auth::{
+    Credential, CredentialSet, Kind, LEGACY_TOKEN_ID, Scope, generate_token, tenant_secret_name,
+    unix_now,
+};
 use crate::tenant::TenantId;
 
-/// Stores a fresh random token as the secret's current value
-/// (PutSecretValue; the previous value becomes `AWSPREVIOUS`) and returns it.
-pub async fn rotate_token(client: &Client, secret_id: &str) -> Result<String, String> {
-    let token = generate_token()?;
+/// The credentials in the secret's current version; `None` if there is no
+/// such secret.
+pub async fn read_credentials(
+    client: &Client,
+    secret_id: &str,
+) -> Result<Option<CredentialSet>, String> {
+    match client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.secret_string()
+                .and_then(CredentialSet::from_secret)
+                .unwrap_or_default(),
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "reading {secret_id} failed: {}",
+            DisplayErrorContext(&e)
+        )),
+    }
+}
+
+/// Stores the credentials as the secret's new current version.
+pub async fn write_credentials(
+    client: &Client,
+    secret_id: &str,
+    set: &CredentialSet,
+) -> Result<(), String> {
+    put(client, secret_id, &set.to_json()).await
+}
+
+async fn put(client: &Client, secret_id: &str, value: &str) -> Result<(), String> {
     client
         .put_secret_value()
         .secret_id(secret_id)
-        .secret_string(&token)
+        .secret_string(value)
         .send()
         .await
+        .map(|_| ())
         .map_err(|e| {
             format!(
-                "storing the new token in {secret_id} failed: {}",
+                "storing the new value of {secret_id} failed: {}",
                 DisplayErrorContext(&e)
             )
-        })?;
+        })
+}
+
+/// Stores a fresh random token as the secret's current value and returns
+/// it; the old token stops working within the cache lifetime. A secret
+/// holding a bare token gets the bare new one (PutSecretValue; the previous
+/// value becomes `AWSPREVIOUS`); a secret holding credentials keeps them,
+/// with the bearer credential `token` given the new token's digest.
+pub async fn rotate_token(client: &Client, secret_id: &str) -> Result<String, String> {
+    let token = generate_token()?;
+    let current = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.secret_string().map(str::to_string));
+    let holds_credentials = current
+        .as_deref()
+        .is_some_and(|s| s.trim_start().starts_with('{') && s.contains("\"credentials\""));
+    if !holds_credentials {
+        put(client, secret_id, &token).await?;
+        return Ok(token);
+    }
+    let mut set = current
+        .as_deref()
+        .and_then(CredentialSet::from_secret)
+        .unwrap_or_default();
+    let now = unix_now();
+    set.credentials.retain(|c| c.id != LEGACY_TOKEN_ID);
+    set.credentials.push(Credential::new(
+        LEGACY_TOKEN_ID.into(),
+        Kind::Bearer,
+        Scope::ReadWrite,
+        &token,
+        now,
+    ));
+    write_credentials(client, secret_id, &set).await?;
     Ok(token)
 }
 
-/// Stores a fresh random token as a new tenant's secret (CreateSecret) and
-/// returns it; refuses a tenant whose secret exists.
+/// Stores a fresh random token as a new tenant's secret (CreateSecret; its
+/// digest only, as the read-write bearer credential `token`) and returns
+/// it; refuses a tenant whose secret exists.
 pub async fn create_tenant_secret(
     client: &Client,
     prefix: &str,
@@ -40,8 +122,8 @@ pub async fn create_tenant_secret(
     client
         .create_secret()
         .name(&name)
-        .description(format!("Bearer token of SCIM tenant {tenant}"))
-        .secret_string(&token)
+        .description(format!("Credentials of SCIM tenant {tenant}"))
+        .secret_string(CredentialSet::token(&token).to_json())
         .send()
         .await
         .map_err(|e| {

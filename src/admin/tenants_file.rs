@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::auth::{TenantEntry, TenantsFileDoc, digest, generate_token, hex};
+use crate::auth::{LEGACY_TOKEN_ID, TenantsFileDoc, digest, generate_token, hex};
 use crate::tenant::TenantId;
 
 impl TenantsFileDoc {
@@ -40,12 +40,10 @@ impl TenantsFileDoc {
 
     /// Gives a tenant this token (only its digest is kept).
     pub fn set_token(&mut self, tenant: &TenantId, token: &str) {
-        self.tenants.insert(
-            tenant.to_string(),
-            TenantEntry {
-                token_sha256: Some(hex(&digest(token))),
-                token: None,
-            },
-        );
+        let entry = self.tenants.entry(tenant.to_string()).or_default();
+        entry.token_sha256 = Some(hex(&digest(token)));
+        entry.token = None;
+        // The token it had, whichever way it was kept, is replaced.
+        entry.credentials.retain(|c| c.id != LEGACY_TOKEN_ID);
     }
 }

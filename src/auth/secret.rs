@@ -1,7 +1,8 @@
-//! Tokens in Secrets Manager, as the request path reads them: one secret's
-//! token cached for the TTL and re-read early (at most every 5 s) when a
-//! request presents a token it does not match; tenants' secrets, one a
-//! tenant, each cached the same way, with a per-process ration of reads.
+//! Credentials in Secrets Manager, as the request path reads them: one
+//! secret's credentials cached for the TTL and re-read early (at most every
+//! 5 s) when a request presents a credential they do not accept; tenants'
+//! secrets, one a tenant, each cached the same way, with a per-process
+//! ration of reads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::RwLock;
 
-use super::{Digest32, digest, matches};
+use super::credential::{CredentialSet, Grant, Presented, Scope};
+use super::unix_now;
 use crate::scim::ScimError;
 use crate::tenant::TenantId;
 
@@ -30,20 +32,16 @@ pub(super) struct SecretToken {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
     ttl: Duration,
-    /// The token's digest (`None`: the secret does not exist or holds no
-    /// token) and when it was read.
-    cache: RwLock<Option<(Option<Digest32>, Instant)>>,
+    /// The credentials (`None`: the secret does not exist or holds none)
+    /// and when they were read.
+    cache: RwLock<Option<(Option<Arc<CredentialSet>>, Instant)>>,
 }
 
-/// The token in a secret string: the string itself, or the `token` field of
-/// a JSON object.
-fn token_from_secret(s: &str) -> Option<String> {
-    let s = s.trim();
-    let token = match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(serde_json::Value::Object(o)) => o.get("token")?.as_str()?.trim().to_string(),
-        _ => s.to_string(),
-    };
-    (!token.is_empty()).then_some(token)
+type Cached = Option<Arc<CredentialSet>>;
+
+/// Whether the cached credentials accept `presented`.
+fn grant_of(set: &Cached, presented: &Presented) -> Option<Grant> {
+    set.as_ref()?.accept(presented, unix_now())
 }
 
 impl SecretToken {
@@ -59,9 +57,9 @@ impl SecretToken {
             cache: RwLock::new(None),
         }
     }
-    /// The current token's digest; `None` if the secret does not exist, is
-    /// scheduled for deletion, or holds no token.
-    async fn fetch(&self) -> Result<Option<Digest32>, ScimError> {
+    /// The current credentials; `None` if the secret does not exist, is
+    /// scheduled for deletion, or holds none.
+    async fn fetch(&self) -> Result<Cached, ScimError> {
         let out = match self
             .client
             .get_secret_value()
@@ -84,52 +82,63 @@ impl SecretToken {
         };
         Ok(out
             .secret_string()
-            .and_then(token_from_secret)
-            .map(|t| digest(&t)))
+            .and_then(CredentialSet::from_secret)
+            .map(Arc::new))
     }
 
-    /// The cached digest, if one younger than `max_age` is cached.
-    async fn peek(&self, max_age: Duration) -> Option<Option<Digest32>> {
+    /// The cached credentials, if read less than `max_age` ago.
+    async fn peek(&self, max_age: Duration) -> Option<Cached> {
         match self.cache.read().await.as_ref() {
-            Some((token, at)) if at.elapsed() < max_age => Some(*token),
+            Some((set, at)) if at.elapsed() < max_age => Some(set.clone()),
             _ => None,
         }
     }
 
-    /// The cached digest if younger than `max_age`, else a fresh one. If the
-    /// fetch fails and one is cached, the cached one is kept.
-    pub(super) async fn current(&self, max_age: Duration) -> Result<Option<Digest32>, ScimError> {
-        if let Some(token) = self.peek(max_age).await {
-            return Ok(token);
+    /// The cached credentials if younger than `max_age`, else fresh ones. If
+    /// the fetch fails and some are cached, the cached ones are kept.
+    pub(super) async fn current(&self, max_age: Duration) -> Result<Cached, ScimError> {
+        if let Some(set) = self.peek(max_age).await {
+            return Ok(set);
         }
         let mut cache = self.cache.write().await;
-        if let Some((token, at)) = cache.as_ref() {
+        if let Some((set, at)) = cache.as_ref() {
             // Another request refreshed it while this one waited.
             if at.elapsed() < max_age {
-                return Ok(*token);
+                return Ok(set.clone());
             }
         }
         match self.fetch().await {
-            Ok(token) => {
-                *cache = Some((token, Instant::now()));
-                Ok(token)
+            Ok(set) => {
+                *cache = Some((set.clone(), Instant::now()));
+                Ok(set)
             }
             Err(e) => match cache.as_ref() {
-                Some((token, _)) => Ok(*token),
+                Some((set, _)) => Ok(set.clone()),
                 None => Err(e),
             },
         }
     }
 
-    /// Whether the presented token is the secret's: from the cache, and if
-    /// not, once more from a fresh read (perhaps it was rotated since).
-    pub(super) async fn accepts(&self, presented: &Digest32) -> Result<Option<bool>, ScimError> {
+    /// The grant of the secret's credential that accepts `presented`: from
+    /// the cache, and if none does, once more from a fresh read (perhaps it
+    /// was rotated since). `None` when the secret holds no credentials.
+    pub(super) async fn accepts(
+        &self,
+        presented: &Presented,
+    ) -> Result<Option<Option<Grant>>, ScimError> {
         let cached = self.current(self.ttl).await?;
-        if cached.is_some_and(|d| matches(presented, &d)) {
-            return Ok(Some(true));
+        if let Some(g) = grant_of(&cached, presented) {
+            return Ok(Some(Some(g)));
         }
         let fresh = self.current(MIN_REFRESH_INTERVAL.min(self.ttl)).await?;
-        Ok(fresh.map(|d| matches(presented, &d)))
+        Ok(fresh.map(|set| set.accept(presented, unix_now())))
+    }
+
+    /// The scope of the live OAuth client `id`, from the cache (a revoked
+    /// client's access tokens stop within the TTL).
+    pub(super) async fn client_scope(&self, id: &str) -> Result<Option<Scope>, ScimError> {
+        let set = self.current(self.ttl).await?;
+        Ok(set.and_then(|s| s.has_client(id, unix_now())))
     }
 }
 
@@ -212,23 +221,26 @@ impl TenantSecrets {
         Arc::clone(entry)
     }
 
-    /// Whether the presented token is the tenant's. Each secret read is a
-    /// paid API call, and tenant names come from the request, so reads are
-    /// rationed per process: a secret found absent is read again only after
-    /// the TTL, a cached token again at most every 5 s (for a rotation), and
-    /// no more than a few reads a second in all. Past the ration, a token
-    /// the cache cannot confirm gets 503 with Retry-After, whatever the
-    /// tenant, so that neither the bill nor the answers tell tenants apart.
+    /// The grant of the tenant's credential that accepts `presented`. Each
+    /// secret read is a paid API call, and tenant names come from the
+    /// request, so reads are rationed per process: a secret found absent is
+    /// read again only after the TTL, cached credentials again at most every
+    /// 5 s (for a rotation), and no more than a few reads a second in all.
+    /// Past the ration, a credential the cache cannot confirm gets 503 with
+    /// Retry-After, whatever the tenant, so that neither the bill nor the
+    /// answers tell tenants apart.
     pub(super) async fn accepts(
         &self,
         tenant: &TenantId,
-        presented: &Digest32,
-    ) -> Result<bool, ScimError> {
+        presented: &Presented,
+    ) -> Result<Option<Grant>, ScimError> {
         let secret = self.secret(tenant).await;
         let max_age = match secret.peek(self.ttl).await {
-            Some(Some(d)) if matches(presented, &d) => return Ok(true),
-            // Perhaps rotated since it was read.
-            Some(Some(_)) => MIN_REFRESH_INTERVAL.min(self.ttl),
+            Some(Some(set)) => match set.accept(presented, unix_now()) {
+                Some(g) => return Ok(Some(g)),
+                // Perhaps rotated since it was read.
+                None => MIN_REFRESH_INTERVAL.min(self.ttl),
+            },
             // No such secret, as of less than a TTL ago.
             Some(None) => return self.refuse(),
             None => self.ttl,
@@ -237,21 +249,31 @@ impl TenantSecrets {
             tracing::warn!("tenant secret reads are over their ration");
             return Err(ScimError::unavailable());
         }
-        if secret
-            .current(max_age)
-            .await?
-            .is_some_and(|d| matches(presented, &d))
-        {
-            return Ok(true);
+        if let Some(g) = grant_of(&secret.current(max_age).await?, presented) {
+            return Ok(Some(g));
         }
         self.refuse()
     }
 
-    fn refuse(&self) -> Result<bool, ScimError> {
+    /// The scope of the tenant's live OAuth client `id`, from the cache
+    /// (read once, rationed, if this process has not read it yet).
+    pub(super) async fn client_scope(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Scope>, ScimError> {
+        let secret = self.secret(tenant).await;
+        if secret.peek(self.ttl).await.is_none() && !self.ration.take() {
+            return Err(ScimError::unavailable());
+        }
+        secret.client_scope(id).await
+    }
+
+    fn refuse(&self) -> Result<Option<Grant>, ScimError> {
         if self.ration.spent() {
             return Err(ScimError::unavailable());
         }
-        Ok(false)
+        Ok(None)
     }
 }
 
@@ -263,14 +285,6 @@ pub fn tenant_secret_name(prefix: &str, tenant: &TenantId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_token_from_a_plain_or_json_secret() {
-        assert_eq!(token_from_secret(" abc \n"), Some("abc".into()));
-        assert_eq!(token_from_secret(r#"{"token": "xyz"}"#), Some("xyz".into()));
-        assert_eq!(token_from_secret(r#"{"other": "xyz"}"#), None);
-        assert_eq!(token_from_secret(""), None);
-    }
 
     #[test]
     fn the_ration_allows_so_many_a_second() {

@@ -1,29 +1,40 @@
-//! The local tenants file, as the request path reads it: one digest a
-//! tenant, read again whenever the file changes. The operator's writes to
-//! it are beside the commands (`admin::tenants_file`).
+//! The local credentials file (the tenants file), as the request path
+//! reads it: each tenant's credentials, and those the commands gave the
+//! single-tenant directory, read again whenever the file changes. The
+//! operator's writes to it are beside the commands (`admin::tenants_file`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{Digest32, digest, from_hex};
+use super::credential::{Credential, CredentialSet, Kind, LEGACY_TOKEN_ID, Scope};
+use super::{digest, from_hex, hex};
 use crate::scim::ScimError;
-use crate::tenant::TenantId;
+use crate::tenant::{Tenant, TenantId};
 
-/// Tenants' tokens on a laptop: a JSON file,
-/// `{"tenants": {"acme": {"token_sha256": "<hex>"}}}` (or `"token":
-/// "<plain>"` for one written by hand). `tenant add` writes it; it is read
-/// again whenever it changes, so a running server sees new tenants at once.
+/// Credentials on a laptop: a JSON file, `{"tenants": {"acme":
+/// {"credentials": [...]}}, "directory": {"credentials": [...]}}`, where a
+/// tenant's entry may instead hold one token's digest (`"token_sha256":
+/// "<hex>"`, as earlier releases wrote) or, written by hand, the token
+/// itself (`"token": "<plain>"`). The commands write it; it is read again
+/// whenever it changes, so a running server sees new credentials at once.
 pub struct TenantsFile {
     path: PathBuf,
-    cache: std::sync::RwLock<(Option<SystemTime>, HashMap<TenantId, Digest32>)>,
+    cache: std::sync::RwLock<(Option<SystemTime>, Sets)>,
 }
+
+type Sets = HashMap<Tenant, Arc<CredentialSet>>;
 
 /// The tenants file as stored.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TenantsFileDoc {
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantEntry>,
+    /// The single-tenant directory's credentials (beside those of the
+    /// environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<CredentialSet>,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -32,6 +43,36 @@ pub struct TenantEntry {
     pub token_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<Credential>,
+}
+
+impl TenantEntry {
+    /// The entry's credentials: its token (if it has one, as the bearer
+    /// credential `token`) and the rest.
+    pub fn set(&self) -> CredentialSet {
+        let token = match (&self.token_sha256, &self.token) {
+            (Some(h), _) => from_hex(h).map(|d| hex(&d)),
+            (None, Some(t)) if !t.trim().is_empty() => Some(hex(&digest(t.trim()))),
+            _ => None,
+        };
+        let legacy = token.map(|secret_sha256| Credential {
+            secret_sha256,
+            ..Credential::new(
+                LEGACY_TOKEN_ID.into(),
+                Kind::Bearer,
+                Scope::ReadWrite,
+                "",
+                0,
+            )
+        });
+        CredentialSet {
+            credentials: legacy
+                .into_iter()
+                .chain(self.credentials.iter().cloned())
+                .collect(),
+        }
+    }
 }
 
 impl TenantsFileDoc {
@@ -45,20 +86,18 @@ impl TenantsFileDoc {
         }
     }
 
-    /// The digests of the valid tenants' tokens.
-    fn digests(&self) -> HashMap<TenantId, Digest32> {
-        self.tenants
-            .iter()
-            .filter_map(|(name, entry)| {
-                let tenant = TenantId::parse(name).ok()?;
-                let d = match (&entry.token_sha256, &entry.token) {
-                    (Some(h), _) => from_hex(h)?,
-                    (None, Some(t)) if !t.trim().is_empty() => digest(t.trim()),
-                    _ => return None,
-                };
-                Some((tenant, d))
-            })
-            .collect()
+    /// The credentials of each valid tenant, and of the single-tenant
+    /// directory.
+    fn sets(&self) -> Sets {
+        let tenants = self.tenants.iter().filter_map(|(name, entry)| {
+            let tenant = TenantId::parse(name).ok()?;
+            Some((Tenant::Named(tenant), Arc::new(entry.set())))
+        });
+        let directory = self
+            .directory
+            .clone()
+            .map(|set| (Tenant::Default, Arc::new(set)));
+        tenants.chain(directory).collect()
     }
 }
 
@@ -69,8 +108,8 @@ impl TenantsFile {
             cache: std::sync::RwLock::new((None, HashMap::new())),
         }
     }
-    /// The tenant's token digest, reading the file again if it changed.
-    pub(super) fn digest_of(&self, tenant: &TenantId) -> Result<Option<Digest32>, ScimError> {
+    /// The directory's credentials, reading the file again if it changed.
+    pub(super) fn set_of(&self, tenant: &Tenant) -> Result<Option<Arc<CredentialSet>>, ScimError> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
@@ -82,19 +121,19 @@ impl TenantsFile {
             .is_some_and(|age| age > Duration::from_secs(2));
         if let Ok(cache) = self.cache.read() {
             if cache.0 == modified && settled {
-                return Ok(cache.1.get(tenant).copied());
+                return Ok(cache.1.get(tenant).cloned());
             }
         }
-        let digests = match TenantsFileDoc::read(&self.path) {
-            Ok(doc) => doc.digests(),
+        let sets = match TenantsFileDoc::read(&self.path) {
+            Ok(doc) => doc.sets(),
             Err(e) => {
                 tracing::error!(error = %e, "the tenants file cannot be read");
                 return Err(ScimError::unavailable());
             }
         };
-        let found = digests.get(tenant).copied();
+        let found = sets.get(tenant).cloned();
         if let Ok(mut cache) = self.cache.write() {
-            *cache = (modified, digests);
+            *cache = (modified, sets);
         }
         Ok(found)
     }
@@ -124,6 +163,7 @@ mod tests {
             async move {
                 auth.check(Some(&format!("Bearer {token}")), &tenant)
                     .await
+                    .map(|_| ())
                     .map_err(|e| e.status)
             }
         };

@@ -1,9 +1,11 @@
 //! The HTTP router both front doors serve: routes under the base path,
-//! bearer authentication, request logging, body limit, panic safety net.
+//! authentication (and read-only credentials kept to reads), the token
+//! endpoint, request logging, body limit, panic safety net.
 
 mod extract;
 pub mod response;
 mod routes;
+mod token;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Scope};
 use crate::scim::ScimError;
 use crate::service::Service;
 use crate::tenant::Tenant;
@@ -105,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/Schemas/{urn}", get(routes::schema))
         .route("/.search", post(routes::search_all))
         .route("/Events", post(routes::poll_events))
+        .route(token::TOKEN_PATH, post(token::token))
         .route("/Users/.search", post(routes::search::<Users>))
         .route("/Groups/.search", post(routes::search::<Groups>))
         .route(
@@ -198,6 +201,17 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     if let Some(extract::NoDirectory(e)) = req.extensions().get() {
         return e.clone().into_response();
     }
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    // The token endpoint authenticates its clients itself.
+    if route
+        .as_deref()
+        .is_some_and(|r| r.ends_with(token::TOKEN_PATH))
+    {
+        return next.run(req).await;
+    }
     let tenant = extract::tenant(req.extensions());
     let mut result = state.auth.check(header, &tenant).await;
     if result.is_err() && req.extensions().get::<MatchedPath>().is_none() {
@@ -208,9 +222,21 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         }
     }
     match result {
-        Ok(()) => next.run(req).await,
+        Ok(access) if access.scope == Scope::ReadOnly && writes(req.method(), route.as_deref()) => {
+            ScimError::forbidden("this credential is read-only: it may read and search, not write")
+                .into_response()
+        }
+        Ok(_) => next.run(req).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Whether a request may change something: anything but GET and HEAD, and
+/// a POST of a `.search`.
+fn writes(method: &axum::http::Method, route: Option<&str>) -> bool {
+    use axum::http::Method;
+    let search = route.is_some_and(|r| r.ends_with("/.search"));
+    !(*method == Method::GET || *method == Method::HEAD || (*method == Method::POST && search))
 }
 
 /// One line a request: tenant, method, route, status, latency, the DynamoDB

@@ -38,8 +38,19 @@ pub fn service_provider_config(f: Features, base_url: &str) -> Value {
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",
-            "description": "Authentication with a static bearer token in the Authorization header",
+            "description": "Authorization: Bearer with a token the operator gave out, or with an access token of the token endpoint",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true
+        }, {
+            "type": "oauth2",
+            "name": "OAuth 2.0 client credentials",
+            "description": format!("Access tokens from {base_url}/oauth2/token (RFC 6749 section 4.4; client_secret_basic or client_secret_post)"),
+            "specUri": "https://www.rfc-editor.org/info/rfc6749"
+        }, {
+            "type": "httpbasic",
+            "name": "HTTP Basic",
+            "description": "Authorization: Basic with a username and password the operator gave out",
+            "specUri": "https://www.rfc-editor.org/info/rfc7617"
         }],
         "meta": {
             "resourceType": "ServiceProviderConfig",

@@ -88,7 +88,7 @@ impl ScimError {
         Self::new(
             401,
             None,
-            "Authorization: Bearer <token> is missing or not valid",
+            "the credentials (Authorization: Bearer or Basic) are missing or not valid",
         )
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
