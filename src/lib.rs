@@ -91,7 +91,7 @@ pub fn service(config: &Config, table: Table, schemas: Arc<Schemas>) -> Service 
 
 /// The single-tenant directory's credentials from the environment (local
 /// runs): the bearer token, and the Basic pair and OAuth client if set.
-fn environment_credentials(config: &Config, token: &str) -> auth::CredentialSet {
+pub fn environment_credentials(config: &Config, token: &str) -> auth::CredentialSet {
     let mut set = auth::CredentialSet::token(token);
     let c = &config.credentials;
     if let Some((user, password)) = &c.basic {
@@ -155,8 +155,10 @@ fn cursor_codec(config: &Config) -> scim::cursor::CursorCodec {
     scim::cursor::CursorCodec::new(key, config.cursor_ttl_seconds)
 }
 
-/// The router over a service, with the given authentication.
+/// The router over a service, with the given authentication (its access
+/// tokens signed and timed as the configuration says).
 pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
+    let auth = auth.with_access_tokens(access_tokens(config));
     http::router(http::AppState::new(http::Shared {
         services: http::Services::new(service),
         auth: Arc::new(auth),
@@ -247,7 +249,6 @@ impl App {
                 })?;
             config.cursor_key = key.secret_string().map(str::to_string);
         }
-        let auth = auth.with_access_tokens(access_tokens(&config));
         let config = &config;
         let table = open_table(config, aws.as_ref()).await?;
         let service = service(config, table.clone(), Arc::clone(&schemas));

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::common::{Harness, TOKEN};
 
 /// Every route the service has, with a method it answers.
-fn routes(user: &str, group: &str) -> Vec<(&'static str, String)> {
+pub fn routes(user: &str, group: &str) -> Vec<(&'static str, String)> {
     let mut r: Vec<(&'static str, String)> = [
         "ServiceProviderConfig",
         "ResourceTypes",

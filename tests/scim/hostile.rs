@@ -1,8 +1,9 @@
 //! Hostile input: every case of `tests/fixtures/hostile/requests.json`
 //! (format: the README there) replayed through the whole router against a
 //! directory holding a few real resources. Each case must get its RFC 7644
-//! status and `scimType` in a SCIM error body, and no case may write to the
-//! table, change the resources or create new ones.
+//! status and `scimType` in a SCIM error body (at the token endpoint, its
+//! RFC 6749 §5.2 `error`), and no case may write to the table, change the
+//! resources or create new ones.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,8 @@ use crate::common::{Harness, TOKEN, fixture, mismatch};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const SCIM_JSON: &str = "application/scim+json";
+/// The token endpoint's media type, on every answer of it.
+const OAUTH_JSON: &str = "application/json;charset=UTF-8";
 const BASE: &str = "/scim/v2";
 
 /// A response as it came, bytes and all.
@@ -224,8 +227,14 @@ async fn replay(h: &Harness, case: &Value, vars: &HashMap<&str, String>) -> Resu
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
         .ok_or("expect.status must be a number")?;
+    // A token endpoint case names the OAuth `error` instead of a scimType.
+    let want_oauth = match expect.get("error") {
+        None => None,
+        Some(Value::String(e)) if expect.get("scimType").is_none() => Some(e.as_str()),
+        Some(_) => return Err("expect.error must be a string, and without a scimType".into()),
+    };
     let want_type = match expect.get("scimType") {
-        None if want_status >= 400 => {
+        None if want_status >= 400 && want_oauth.is_none() => {
             return Err("an error case must give expect.scimType (null when none)".into());
         }
         None | Some(Value::Null) => None,
@@ -246,7 +255,9 @@ async fn replay(h: &Harness, case: &Value, vars: &HashMap<&str, String>) -> Resu
     if wrote > 0 && case["writes"] != Value::Bool(true) {
         problems.push(format!("{wrote} write request(s) reached the table"));
     }
-    if resp.status >= 400 {
+    if let Some(want_error) = want_oauth {
+        problems.extend(oauth_problems(&resp, want_error));
+    } else if resp.status >= 400 {
         if resp.header("content-type") != Some(SCIM_JSON) {
             problems.push(format!(
                 "Content-Type {:?}, expected {SCIM_JSON}",
@@ -310,6 +321,45 @@ async fn replay(h: &Harness, case: &Value, vars: &HashMap<&str, String>) -> Resu
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// What is wrong with an answer of the token endpoint that should be the
+/// RFC 6749 §5.2 error `want`: never cached (§5.1), JSON with the error and a
+/// description, and on a 401 the Basic challenge §5.2 asks for.
+fn oauth_problems(resp: &Raw, want: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, value) in [
+        ("content-type", OAUTH_JSON),
+        ("cache-control", "no-store"),
+        ("pragma", "no-cache"),
+    ] {
+        if resp.header(name) != Some(value) {
+            problems.push(format!("{name} {:?}, expected {value}", resp.header(name)));
+        }
+    }
+    let challenge = (resp.status == 401).then_some("Basic realm=\"scim\"");
+    if resp.header("www-authenticate") != challenge {
+        problems.push(format!(
+            "WWW-Authenticate {:?} on a {}, expected {challenge:?}",
+            resp.header("www-authenticate"),
+            resp.status
+        ));
+    }
+    match resp.json() {
+        Err(e) => problems.push(e),
+        Ok(body) => {
+            if body["error"] != want {
+                problems.push(format!(
+                    "error {}, expected {want} (error_description: {})",
+                    body["error"], body["error_description"]
+                ));
+            }
+            if body["error_description"].as_str().is_none_or(str::is_empty) {
+                problems.push("no error_description".into());
+            }
+        }
+    }
+    problems
 }
 
 /// Creates a resource: its id, and the body POST answered.

@@ -15,13 +15,35 @@ const EVENT_TOKEN: &str = "event-token-for-local-invocations";
 /// The token of tenant `acme` in `events/apigw-v2-tenant-*.json`.
 const TENANT_EVENT_TOKEN: &str = "event-token-for-tenant-acme";
 
-/// The events' tokens: the single-tenant one, and tenant acme's in a
-/// tenants file in `dir`.
+/// The HTTP Basic pair and the OAuth client of `events/` (the README's
+/// local invocation sets them as SCIM_BASIC_* and SCIM_OAUTH_CLIENT_*).
+const EVENT_BASIC: (&str, &str) = (
+    "event-basic-user",
+    "event-basic-password-for-local-invocations",
+);
+const EVENT_CLIENT: (&str, &str) = ("event-client", "event-client-secret-for-local-invocations");
+
+/// The events' credentials: the single-tenant directory's token, Basic
+/// pair and OAuth client, and tenant acme's token in a tenants file in
+/// `dir`.
 fn auth(dir: &std::path::Path) -> Auth {
     let file = dir.join("tenants.json");
     let doc = serde_json::json!({"tenants": {"acme": {"token": TENANT_EVENT_TOKEN}}});
     std::fs::write(&file, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    Auth::fixed(EVENT_TOKEN.into()).with_tenants(Tenants::File(TenantsFile::new(file)))
+    let vars = [
+        ("SCIM_BASIC_USER", EVENT_BASIC.0),
+        ("SCIM_BASIC_PASSWORD", EVENT_BASIC.1),
+        ("SCIM_OAUTH_CLIENT_ID", EVENT_CLIENT.0),
+        ("SCIM_OAUTH_CLIENT_SECRET", EVENT_CLIENT.1),
+    ];
+    let config = scim_lambda::config::Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    Auth::fixed_set(scim_lambda::environment_credentials(&config, EVENT_TOKEN))
+        .with_tenants(Tenants::File(TenantsFile::new(file)))
 }
 
 fn router() -> (axum::Router, tempfile::TempDir) {
@@ -34,11 +56,19 @@ fn router() -> (axum::Router, tempfile::TempDir) {
     (router, dir)
 }
 
-pub async fn invoke(router: &axum::Router, event_file: &str) -> Value {
+/// An event file of `events/`, as JSON.
+fn event(event_file: &str) -> Value {
     let path = format!("{}/events/{event_file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let request: LambdaRequest =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub async fn invoke(router: &axum::Router, event_file: &str) -> Value {
+    invoke_event(router, event(event_file)).await
+}
+
+async fn invoke_event(router: &axum::Router, event: Value) -> Value {
+    let request: LambdaRequest = serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
     let mut adapter = Adapter::from(router.clone());
     let response = adapter
         .call(LambdaEvent::new(request, Context::default()))
@@ -72,6 +102,42 @@ async fn api_gateway_v2_events_create_and_find_a_user() {
     let list = body(&listed);
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["Resources"][0]["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn an_access_token_from_the_token_event_opens_the_api() {
+    let (router, _dir) = router();
+    let granted = invoke(&router, "apigw-v2-oauth-token.json").await;
+    assert_eq!(granted["statusCode"], 200, "{granted}");
+    assert_eq!(granted["headers"]["cache-control"], "no-store");
+    let token = body(&granted);
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["expires_in"], 3600);
+    let access = token["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The list event, with the access token instead of the static one.
+    let mut list = event("apigw-v2-list-users.json");
+    list["headers"]["authorization"] = Value::String(format!("Bearer {access}"));
+    let listed = invoke_event(&router, list.clone()).await;
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(body(&listed)["totalResults"], 0);
+    // Another directory's: the token names the directory it opens.
+    list["rawPath"] = "/scim/v2/acme/Users".into();
+    list["requestContext"]["http"]["path"] = "/scim/v2/acme/Users".into();
+    let foreign = invoke_event(&router, list).await;
+    assert_eq!(foreign["statusCode"], 401, "{foreign}");
+    // A wrong client secret: OAuth's 401, with its challenge.
+    let mut wrong = event("apigw-v2-oauth-token.json");
+    wrong["headers"]["authorization"] = "Basic ZXZlbnQtY2xpZW50Ondyb25n".into();
+    let refused = invoke_event(&router, wrong).await;
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+    assert_eq!(
+        refused["headers"]["www-authenticate"],
+        "Basic realm=\"scim\""
+    );
+    assert_eq!(body(&refused)["error"], "invalid_client");
 }
 
 #[tokio::test]

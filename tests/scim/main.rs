@@ -4,6 +4,7 @@
 mod auth;
 mod bounds;
 mod common;
+mod credentials;
 mod discovery;
 mod event_stream;
 mod events;
@@ -16,6 +17,7 @@ mod hostile;
 mod idp;
 mod lambda;
 mod load;
+mod oauth_clients;
 mod paging;
 mod query;
 mod quirks;
