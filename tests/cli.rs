@@ -51,6 +51,7 @@ fn help_lists_the_commands_and_says_no_command_runs_the_service() {
     let help = text(&out.stdout);
     for word in [
         "rotate-token",
+        "credentials",
         "tenant",
         "--version",
         "With no command, runs the service",
@@ -80,6 +81,24 @@ fn each_command_has_help_naming_its_arguments() {
             &["<TENANT>", "--batch", "--sweep", "--no-wait"],
         ),
         (&["help", "tenant", "list"], &["Lists the tenants"]),
+        (
+            &["credentials", "--help"],
+            &["add", "list", "revoke", "rotate"],
+        ),
+        (
+            &["credentials", "add", "--help"],
+            &[
+                "--kind",
+                "--scope",
+                "--username",
+                "--expires-days",
+                "--tenant",
+            ],
+        ),
+        (
+            &["credentials", "rotate", "--help"],
+            &["<ID>", "--overlap-hours", "--tenant"],
+        ),
     ] {
         let out = run(args);
         assert!(out.status.success(), "{args:?}");
@@ -148,5 +167,108 @@ fn without_a_command_the_local_server_starts() {
     assert!(
         first.starts_with("SCIM base URL: http://127.0.0.1:"),
         "{first}"
+    );
+}
+
+/// The value printed after `label` (`Client secret:   ...`).
+fn printed<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+}
+
+#[test]
+fn credentials_are_added_listed_rotated_and_revoked_in_the_local_file_as_digests() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cmd = |args: &[&str]| {
+        scim_lambda(dir.path())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let added = cmd(&["credentials", "add", "--kind", "oauth-client"]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let out = text(&added.stdout);
+    let id = printed(&out, "Client ID:").to_string();
+    let secret = printed(&out, "Client secret:").to_string();
+    assert_eq!(
+        printed(&out, "Token endpoint:"),
+        "http://127.0.0.1:0/scim/v2/oauth2/token"
+    );
+    assert!(
+        text(&added.stderr).contains("expires"),
+        "{}",
+        text(&added.stderr)
+    );
+    let basic = cmd(&[
+        "credentials",
+        "add",
+        "--kind",
+        "basic",
+        "--scope",
+        "read-only",
+        "--username",
+        "okta",
+    ]);
+    assert!(basic.status.success(), "{}", text(&basic.stderr));
+    let password = printed(&text(&basic.stdout), "Password:").to_string();
+    let file =
+        std::fs::read_to_string(dir.path().join("tenants.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !file.contains(&secret) && !file.contains(&password),
+        "{file}"
+    );
+
+    let listed = text(&cmd(&["credentials", "list"]).stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("oauth-client"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("okta") && listed.contains("read-only"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "{listed}");
+
+    let rotated = cmd(&["credentials", "rotate", &id, "--overlap-hours", "24"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let new = printed(&text(&rotated.stdout), "Client secret:").to_string();
+    assert_ne!(new, secret);
+    assert!(text(&rotated.stderr).contains("the old one works until"));
+    let listed = text(&cmd(&["credentials", "list"]).stdout);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default();
+    assert!(
+        row.matches('T').count() >= 2,
+        "expiry and overlap end: {row}"
+    );
+
+    assert!(cmd(&["credentials", "revoke", &id]).status.success());
+    assert!(!text(&cmd(&["credentials", "list"]).stdout).contains(&id));
+    let again = cmd(&["credentials", "revoke", &id]);
+    assert_one_error_line(&again, "no credential");
+    // A tenant's credentials need the tenant.
+    assert_one_error_line(
+        &cmd(&["credentials", "add", "--kind", "bearer", "--tenant", "acme"]),
+        "no tenant 'acme'",
+    );
+    assert_one_error_line(
+        &cmd(&[
+            "credentials",
+            "add",
+            "--kind",
+            "oauth-client",
+            "--expires-days",
+            "30",
+        ]),
+        "365 to 1095",
+    );
+    assert_one_error_line(
+        &cmd(&["credentials", "add", "--kind", "bearer", "--username", "x"]),
+        "--kind basic",
     );
 }

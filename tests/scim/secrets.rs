@@ -315,3 +315,207 @@ async fn made_up_tenants_cannot_run_up_secret_reads() {
         assert_eq!(r.status, 401, "made-up-{i}: {}", r.body);
     }
 }
+
+/// Runs the built binary's `credentials` command on the single-tenant
+/// directory whose credentials are the secret `secret` (moto); its stdout.
+fn credentials_command(secret: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-lambda"))
+        .arg("credentials")
+        .args(args)
+        .env("SCIM_TOKEN_SECRET_ID", secret)
+        .env_remove("TABLE_NAME")
+        .env_remove("SCIM_TENANT_SECRET_PREFIX")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "credentials {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn printed(stdout: &str, label: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+}
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn credentials_in_secrets_manager_rotate_with_overlap_and_revoke() {
+    use base64::Engine;
+    let sm = client().await;
+    let name = format!("scim-credentials-{}", uuid::Uuid::new_v4());
+    // As the template leaves it: a bare generated token.
+    sm.create_secret()
+        .name(&name)
+        .secret_string("template-generated-token-0123")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let out = credentials_command(&name, &["add", "--kind", "oauth-client"]);
+    let (id, first) = (printed(&out, "Client ID:"), printed(&out, "Client secret:"));
+    let out = credentials_command(
+        &name,
+        &[
+            "add",
+            "--kind",
+            "basic",
+            "--scope",
+            "read-only",
+            "--username",
+            "auditor",
+        ],
+    );
+    let password = printed(&out, "Password:");
+    // Digests only, in a new current version; the bare token's version is
+    // kept as AWSPREVIOUS.
+    let stage = |stage: &'static str| {
+        let sm = sm.clone();
+        let name = name.clone();
+        async move {
+            sm.get_secret_value()
+                .secret_id(&name)
+                .version_stage(stage)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"))
+                .secret_string()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let current = stage("AWSCURRENT").await;
+    assert!(current.contains("\"credentials\""), "{current}");
+    for secret in [&first, &password, "template-generated-token-0123"] {
+        assert!(!current.contains(secret), "{current}");
+    }
+    assert!(stage("AWSPREVIOUS").await.contains("\"oauth-client\""));
+
+    let (h, _dir) = harness_with(Auth::secrets_manager(
+        sm.clone(),
+        name.clone(),
+        Duration::from_secs(1),
+    ))
+    .await;
+    let token_status = |secret: String| {
+        let h = &h;
+        let id = id.clone();
+        async move {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            let r = h
+                .send_with(
+                    "POST",
+                    "/scim/v2/oauth2/token",
+                    None,
+                    &[
+                        ("authorization", &format!("Basic {basic}")),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                )
+                .await;
+            (
+                r.status,
+                r.body["access_token"].as_str().map(str::to_string),
+            )
+        }
+    };
+    // The template's token still opens the directory.
+    assert_eq!(status_with(&h, "template-generated-token-0123").await, 200);
+    let (status, access) = token_status(first.clone()).await;
+    assert_eq!(status, 200);
+    let access = access.unwrap_or_default();
+    assert_eq!(status_with(&h, &access).await, 200);
+    let auditor = base64::engine::general_purpose::STANDARD.encode(format!("auditor:{password}"));
+    let auditor = format!("Basic {auditor}");
+    let r = h
+        .send_with(
+            "GET",
+            "/scim/v2/Users",
+            None,
+            &[("authorization", &auditor)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = h
+        .send_with(
+            "POST",
+            "/scim/v2/Users",
+            Some(r#"{"userName": "x@example.com"}"#.into()),
+            &[("authorization", &auditor)],
+        )
+        .await;
+    r.assert_error(403, None);
+
+    // Rotated with the default overlap: both secrets work.
+    let second = printed(
+        &credentials_command(&name, &["rotate", &id]),
+        "Client secret:",
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        token_status(first.clone()).await.0,
+        200,
+        "old, in the overlap"
+    );
+    assert_eq!(token_status(second.clone()).await.0, 200, "new");
+    // Rotated without overlap: only the newest.
+    let third = printed(
+        &credentials_command(&name, &["rotate", &id, "--overlap-hours", "0"]),
+        "Client secret:",
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(token_status(first.clone()).await.0, 401);
+    assert_eq!(token_status(second).await.0, 401);
+    assert_eq!(token_status(third.clone()).await.0, 200);
+    let listed = credentials_command(&name, &["list"]);
+    assert!(
+        listed.contains(&id) && listed.contains("auditor"),
+        "{listed}"
+    );
+
+    // Revoked: no token, and the tokens it was given stop within the TTL.
+    credentials_command(&name, &["revoke", &id]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(token_status(third).await.0, 401);
+    assert_eq!(status_with(&h, &access).await, 401);
+    assert_eq!(status_with(&h, "template-generated-token-0123").await, 200);
+}
+
+#[tokio::test]
+#[ignore = "needs moto; scripts/test runs it"]
+async fn a_flood_of_made_up_clients_at_token_endpoints_is_rationed() {
+    use scim_lambda::auth::{TenantSecrets, Tenants};
+    let sm = client().await;
+    let prefix = format!("scim-{}/tenants/", uuid::Uuid::new_v4());
+    let tenants = Tenants::Secrets(TenantSecrets::new(sm, prefix, Duration::from_secs(300)));
+    let (h, _dir) = harness_with(Auth::tenants_only().with_tenants(tenants)).await;
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = h
+            .send_with(
+                "POST",
+                &format!("/scim/v2/made-up-{i}/oauth2/token"),
+                None,
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    // "guess:guess"
+                    ("authorization", "Basic Z3Vlc3M6Z3Vlc3M="),
+                ],
+            )
+            .await;
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        match r.status {
+            401 => assert_eq!(r.body["error"], "invalid_client"),
+            503 => {
+                assert_eq!(r.header("retry-after"), Some("1"));
+                assert_eq!(r.body["error"], "temporarily_unavailable");
+            }
+            s => panic!("{s}: {}", r.body),
+        }
+        statuses.push(r.status);
+    }
+    // A few secret reads a second, then 503 until the next one.
+    assert_eq!(statuses[0], 401, "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+}
