@@ -127,6 +127,7 @@ fn the_function_is_configured_as_the_code_expects() {
         "TABLE_NAME",
         "SCIM_TOKEN_SECRET_ID",
         "SCIM_CURSOR_KEY_SECRET_ID",
+        "SCIM_ACCESS_TOKEN_SECONDS",
         "SCIM_TENANT_SECRET_PREFIX",
         "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
     ] {
@@ -142,6 +143,14 @@ fn the_function_is_configured_as_the_code_expects() {
         "{policies}"
     );
     assert_eq!(env["SCIM_BASE_PATH"].as_str(), Some("/scim/v2"));
+    // The token endpoint the outputs name is the function's own route.
+    let endpoint = text(&t["Outputs"]["TokenEndpoint"]["Value"]);
+    assert!(endpoint.trim_end().ends_with("/scim/v2/oauth2/token"), "{endpoint}");
+    let lifetime = &t["Parameters"]["AccessTokenSeconds"];
+    assert_eq!(
+        (lifetime["MinValue"].as_u64(), lifetime["MaxValue"].as_u64()),
+        (Some(3600), Some(21_600))
+    );
     // The IAM statements name no wildcard action and no wildcard resource.
     let text = serde_yaml::to_string(&f["Policies"]).unwrap_or_default();
     assert!(
