@@ -232,9 +232,14 @@ struct Process {
 }
 
 fn start_binary() -> Process {
+    start_binary_with(&[])
+}
+
+fn start_binary_with(vars: &[(&str, &str)]) -> Process {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_scim-lambda"))
         .env_clear()
+        .envs(vars.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SCIM_DB_PATH", dir.path().join("p.redb"))
         .env("SCIM_TENANTS_FILE", dir.path().join("tenants.json"))
@@ -301,4 +306,54 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// One request on a connection of its own; the whole answer.
+fn exchange(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    s.write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    read_to_close(&mut s, Duration::from_secs(10)).0
+}
+
+#[test]
+fn the_environments_basic_pair_and_oauth_client_open_the_built_server() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let p = start_binary_with(&[
+        ("SCIM_BASIC_USER", "okta"),
+        ("SCIM_BASIC_PASSWORD", "basic-password-for-the-front-door"),
+        ("SCIM_OAUTH_CLIENT_ID", "entra"),
+        (
+            "SCIM_OAUTH_CLIENT_SECRET",
+            "client-secret-for-the-front-door",
+        ),
+    ]);
+    let get = |authorization: &str| {
+        exchange(
+            p.addr,
+            &format!(
+                "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    let basic = format!("Basic {}", b64("okta:basic-password-for-the-front-door"));
+    assert!(get(&basic).starts_with("HTTP/1.1 200"), "{}", get(&basic));
+    let form = "grant_type=client_credentials";
+    let answer = exchange(
+        p.addr,
+        &format!(
+            "POST /scim/v2/oauth2/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            b64("entra:client-secret-for-the-front-door"),
+            form.len()
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let token: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let access = token["access_token"].as_str().unwrap_or_default();
+    assert!(get(&format!("Bearer {access}")).starts_with("HTTP/1.1 200"));
+    assert!(get(&format!("Basic {}", b64("okta:wrong"))).starts_with("HTTP/1.1 401"));
 }

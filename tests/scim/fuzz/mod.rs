@@ -3,7 +3,8 @@
 //! and grammar-shaped input for a fixed number of cases each. The properties:
 //! nothing panics, nothing answers 5xx, every failure is a 400-class
 //! `ScimError` with a `scimType` (over HTTP, an RFC 7644 §3.12 error body with
-//! the response's status), and what parses once parses again to the same thing.
+//! the response's status; at the token endpoint, an RFC 6749 §5.2 one), and
+//! what parses once parses again to the same thing.
 //!
 //! Each target takes a few seconds in a debug build. `SCIM_FUZZ_CASES` sets
 //! the number of cases of every target, for a longer run:

@@ -1,4 +1,12 @@
-//! The whole router: random requests on every route.
+//! The whole router: random requests on every route, the token endpoint
+//! included, with random Bearer and Basic credentials.
+
+use std::collections::BTreeMap;
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use scim_lambda::tenant::TenantId;
 
 use super::*;
 
@@ -338,6 +346,7 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, Raw)>> {
         1 => select(&["Bearer wrong", "Basic dGVzdA==", "Bearer", "bearer test-token-0123456789", "Bearer test-token-0123456789 "][..])
             .prop_map(|s| Some(s.as_bytes().to_vec())),
         1 => vec(any::<u8>(), 0..40).prop_map(Some),
+        4 => basic_header().prop_map(Some),
     ];
     let content_type = header_value(&[
         "application/scim+json",
@@ -477,9 +486,344 @@ fn group_patch_body() -> impl Strategy<Value = Option<FuzzBody>> {
     ])
 }
 
-/// A request to a real endpoint with the method and the kind of body it
-/// takes, or any method, path and body.
-fn http_case() -> impl Strategy<Value = HttpCase> {
+// ---- the token endpoint ------------------------------------------------------
+
+/// What a client id, secret or username is made of: plausible ones, the
+/// characters Basic and forms treat specially, empty, long, anything.
+fn credential_part() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => select(&[
+            "c1", "s1", "client", "test", "test-token-0123456789", "", ":", "a:b", "%3A",
+            "c%201", "a+b", "\0", "é😀", " ", "Basic",
+        ][..])
+        .prop_map(str::to_string),
+        1 => "[a-z]{1000,20000}",
+        1 => any_text(),
+    ]
+}
+
+/// An `Authorization: Basic` value: base64 of `id:secret`, base64 of any
+/// bytes, a value that is no base64, or the scheme alone; sometimes huge.
+fn basic_header() -> impl Strategy<Value = Vec<u8>> {
+    let scheme = select(&["Basic ", "basic ", "BASIC ", "Basic  "][..]);
+    let pair = (
+        credential_part(),
+        credential_part(),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(|(id, secret, colon)| {
+            let text = if colon {
+                format!("{id}:{secret}")
+            } else {
+                format!("{id}{secret}")
+            };
+            BASE64.encode(text)
+        });
+    let payload = prop_oneof![
+        10 => pair,
+        2 => vec(any::<u8>(), 0..64).prop_map(|b| BASE64.encode(b)),
+        1 => select(&["Og==", "Og", "Og ==", "=", "!!!", "YzE6czE", "YzE6czE=="][..]).prop_map(str::to_string),
+        1 => "[ -~]{0,64}",
+        1 => select(&[100_000usize, 16_385][..]).prop_map(|n| "A".repeat(n)),
+    ];
+    prop_oneof![
+        12 => (scheme, payload).prop_map(|(s, p)| format!("{s}{p}").into_bytes()),
+        1 => Just(b"Basic".to_vec()),
+    ]
+}
+
+/// The parameters a token request names (RFC 6749 §4.4, and of the grant
+/// types not offered), and values for them.
+const TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "username",
+    "password",
+    "code",
+    "redirect_uri",
+    "refresh_token",
+    "assertion",
+    "",
+];
+
+const TOKEN_VALUES: &[&str] = &[
+    "client_credentials",
+    "client_credentials",
+    "CLIENT_CREDENTIALS",
+    "password",
+    "authorization_code",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "read-write",
+    "read-only",
+    "read-only read-write",
+    "admin",
+    "c1",
+    "s1",
+    "",
+    "\0",
+    "%00",
+    "%ZZ",
+    "%",
+    "+",
+    "=",
+    "&",
+    "é😀",
+    "Bearer test-token-0123456789",
+];
+
+/// A token request's fields: each of the four a client sends at most once,
+/// mostly with a value shaped for it, and a few more of any names (so
+/// repeats too, from so small an alphabet).
+fn token_fields() -> impl Strategy<Value = Vec<(String, String)>> {
+    let value = || {
+        prop_oneof![
+            6 => select(TOKEN_VALUES).prop_map(str::to_string),
+            1 => credential_part(),
+        ]
+    };
+    // Form clients less often: with a Basic one, they mostly differ from it.
+    let shaped = |name: &'static str, p: f64, own: BoxedStrategy<String>| {
+        prop::option::weighted(p, prop_oneof![4 => own, 1 => value()])
+            .prop_map(move |v| v.map(|v| (name.to_string(), v)))
+    };
+    let words = |w: &'static [&'static str]| select(w).prop_map(str::to_string).boxed();
+    let grant = words(&[
+        "client_credentials",
+        "client_credentials",
+        "client_credentials",
+        "password",
+        "authorization_code",
+        "CLIENT_CREDENTIALS",
+        "",
+    ]);
+    let scope = words(&[
+        "read-write",
+        "read-only",
+        " read-only ",
+        "read-only read-write",
+        "READ-ONLY",
+        "admin",
+        "",
+    ]);
+    let name = prop_oneof![8 => select(TOKEN_PARAMS).prop_map(str::to_string), 1 => any_text()];
+    let more = prop_oneof![3 => Just(vec![]), 1 => vec((name, value()), 1..4)];
+    (
+        shaped("grant_type", 0.6, grant),
+        shaped("client_id", 0.3, credential_part().boxed()),
+        shaped("client_secret", 0.3, credential_part().boxed()),
+        shaped("scope", 0.5, scope),
+        more,
+    )
+        .prop_map(|(g, i, s, sc, more)| [g, i, s, sc].into_iter().flatten().chain(more).collect())
+}
+
+/// A token request's body: a form of [`token_fields`], encoded as a form
+/// should be, escaped throughout, or raw; sometimes with any bytes after it,
+/// or padded to around the 16 KiB limit; or JSON, or nothing.
+fn token_body() -> impl Strategy<Value = Option<FuzzBody>> {
+    let form = (token_fields(), 0u8..3).prop_map(|(pairs, style)| match style {
+        0 => form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish()
+            .into_bytes(),
+        1 => pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    percent_encode(k.as_bytes()),
+                    percent_encode(v.as_bytes())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+            .into_bytes(),
+        _ => pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+            .into_bytes(),
+    });
+    let tail = prop_oneof![
+        12 => Just(Vec::new()),
+        1 => vec(any::<u8>(), 0..64),
+        1 => select(&[16 * 1024 - 64, 16 * 1024, 16 * 1024 + 1, 1 << 20][..])
+            .prop_map(|n| format!("&pad={}", "a".repeat(n)).into_bytes()),
+    ];
+    prop_oneof![
+        10 => (form, tail).prop_map(|(mut f, t)| {
+            f.extend(t);
+            Some(FuzzBody::Bytes(Raw(f)))
+        }),
+        1 => Just(None),
+        1 => json_body(json_value()),
+        1 => select(&[16 * 1024, 16 * 1024 + 1][..]).prop_map(|n| Some(FuzzBody::Large(n))),
+    ]
+}
+
+/// A token request's headers: mostly a form's media type and a Basic
+/// client, sometimes none, a Bearer token, both twice, or any bytes.
+fn token_headers() -> impl Strategy<Value = Vec<(&'static str, Raw)>> {
+    let form = b"application/x-www-form-urlencoded".to_vec();
+    let content_type = prop_oneof![
+        12 => Just(vec![form.clone()]),
+        1 => Just(vec![form.clone(), form]),
+        4 => header_value(&[
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            "Application/X-WWW-Form-URLEncoded",
+            "application/json",
+            "application/scim+json",
+            "multipart/form-data; boundary=x",
+            "text/plain",
+            "",
+            "application/x-www-form-urlencodedx",
+        ])
+        .prop_map(|v| v.into_iter().collect()),
+    ];
+    let authorization = prop_oneof![
+        3 => Just(vec![]),
+        8 => basic_header().prop_map(|b| vec![b]),
+        1 => (basic_header(), basic_header()).prop_map(|(a, b)| vec![a, b]),
+        1 => Just(vec![format!("Bearer {TOKEN}").into_bytes()]),
+        1 => vec(any::<u8>(), 0..40).prop_map(|b| vec![b]),
+    ];
+    (content_type, authorization).prop_map(|(ct, auth)| {
+        let mut headers = vec![("host", Raw(b"scim.example.test".to_vec()))];
+        headers.extend(ct.into_iter().map(|v| ("content-type", Raw(v))));
+        headers.extend(auth.into_iter().map(|v| ("authorization", Raw(v))));
+        headers
+    })
+}
+
+/// A request to the token endpoint of the single-tenant directory, of a
+/// tenant that has no directory, or of an invalid tenant (a SCIM 404); by
+/// POST mostly, sometimes by a method it does not take (a SCIM 405).
+fn token_case() -> impl Strategy<Value = HttpCase> {
+    let path = prop_oneof![
+        8 => Just("/scim/v2/oauth2/token"),
+        2 => Just("/scim/v2/acme/oauth2/token"),
+        1 => select(&[
+            "/scim/v2/Bad_Tenant/oauth2/token",
+            "/scim/v2/users/oauth2/token",
+            "/scim/v2/oauth2/token/",
+        ][..]),
+    ];
+    let method = prop_oneof![
+        12 => Just("POST"),
+        1 => select(&["GET", "PUT", "HEAD", "DELETE", "post"][..]),
+    ];
+    let query = prop_oneof![
+        6 => Just(""),
+        1 => Just("?grant_type=client_credentials&client_id=c1&client_secret=s1"),
+    ];
+    (
+        method,
+        path,
+        query,
+        token_headers(),
+        token_body(),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(method, path, query, headers, body, pick)| HttpCase {
+            method: method.to_string(),
+            uri: format!("{path}{query}"),
+            headers,
+            body,
+            pick,
+        })
+}
+
+/// Whether a request reaches the token endpoint's own handler (a POST to
+/// `<base>/oauth2/token` of the single-tenant directory or of a valid
+/// tenant), which answers in OAuth's terms rather than SCIM's.
+fn at_token_endpoint(method: &str, path: &str) -> bool {
+    let Some(rest) = path
+        .strip_prefix("/scim/v2")
+        .and_then(|p| p.strip_suffix("/oauth2/token"))
+    else {
+        return false;
+    };
+    method == "POST"
+        && (rest.is_empty()
+            || rest
+                .strip_prefix('/')
+                .is_some_and(|t| TenantId::parse(t).is_ok()))
+}
+
+/// The token endpoint's answer in a harness with no OAuth client: never a
+/// token, always an RFC 6749 §5.2 error of the right status, never cached,
+/// and a Basic challenge on 401.
+fn token_answer_is_an_oauth_error(a: &Answer) -> Result<String, TestCaseError> {
+    let text = String::from_utf8_lossy(&a.body);
+    let header = |name: &str| a.headers.get(name).and_then(|v| v.to_str().ok());
+    prop_assert_ne!(
+        a.status,
+        200,
+        "a token with no client to give it to: {}",
+        text
+    );
+    prop_assert_eq!(
+        header("cache-control"),
+        Some("no-store"),
+        "{} {}",
+        a.status,
+        text
+    );
+    prop_assert_eq!(header("pragma"), Some("no-cache"), "{} {}", a.status, text);
+    prop_assert_eq!(
+        header("content-type"),
+        Some("application/json;charset=UTF-8"),
+        "{} {}",
+        a.status,
+        text
+    );
+    let body: Value = serde_json::from_slice(&a.body)
+        .map_err(|e| TestCaseError::fail(format!("{} not JSON ({e}): {text}", a.status)))?;
+    let error = body["error"].as_str().unwrap_or_default().to_string();
+    prop_assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "no error_description: {}",
+        text
+    );
+    let fits = match a.status {
+        400 => {
+            ["invalid_request", "unsupported_grant_type", "invalid_scope"].contains(&error.as_str())
+        }
+        401 => error == "invalid_client",
+        413 => error == "invalid_request",
+        _ => false,
+    };
+    prop_assert!(fits, "{} with error {:?}: {}", a.status, error, text);
+    let challenge = (a.status == 401).then_some("Basic realm=\"scim\"");
+    prop_assert_eq!(
+        header("www-authenticate"),
+        challenge,
+        "{} {}",
+        a.status,
+        text
+    );
+    Ok(error)
+}
+
+/// Whether a request presents no credential that opens the single-tenant
+/// directory (no Authorization header, or only Basic ones: it has no Basic
+/// pairs), so that nothing it asks may succeed.
+fn opens_nothing(case: &HttpCase) -> bool {
+    case.headers
+        .iter()
+        .filter(|(name, _)| *name == "authorization")
+        .all(|(_, v)| v.0.len() >= 5 && v.0[..5].eq_ignore_ascii_case(b"basic"))
+}
+
+/// A SCIM request to a real endpoint with the method and the kind of body
+/// it takes, or any method, path and body.
+fn scim_case() -> impl Strategy<Value = HttpCase> {
     let to = |method: &'static str, path: &'static str| {
         (Just(method.to_string()), Just(path.to_string()))
     };
@@ -526,8 +870,14 @@ fn http_case() -> impl Strategy<Value = HttpCase> {
     )
 }
 
+/// Any request: to a SCIM endpoint, or to the token endpoint.
+fn http_case() -> impl Strategy<Value = HttpCase> {
+    prop_oneof![4 => scim_case(), 1 => token_case()]
+}
+
 struct Answer {
     status: u16,
+    headers: HeaderMap,
     content_type: Option<String>,
     body: Vec<u8>,
 }
@@ -561,6 +911,7 @@ async fn send_raw(h: &Harness, live: &Live, case: &HttpCase) -> Option<Answer> {
         .map(str::to_string);
     Some(Answer {
         status,
+        headers,
         content_type,
         body,
     })
@@ -590,7 +941,7 @@ async fn seed(h: &Harness, live: &Live) {
 }
 
 #[test]
-fn router_never_answers_5xx_and_every_4xx_is_a_scim_error() {
+fn router_never_answers_5xx_and_every_4xx_is_a_scim_or_oauth_error() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -601,8 +952,9 @@ fn router_never_answers_5xx_and_every_4xx_is_a_scim_error() {
     rt.block_on(seed(&h, &live));
     let statuses: [AtomicUsize; 6] = Default::default();
     let unsent = AtomicUsize::new(0);
+    let token_errors: Mutex<BTreeMap<(u16, String), usize>> = Mutex::default();
     fuzz(
-        "router_never_answers_5xx_and_every_4xx_is_a_scim_error",
+        "router_never_answers_5xx_and_every_4xx_is_a_scim_or_oauth_error",
         1000,
         http_case,
         |case| {
@@ -629,7 +981,17 @@ fn router_never_answers_5xx_and_every_4xx_is_a_scim_error() {
                 a.status,
                 text
             );
-            if a.status >= 400 {
+            if opens_nothing(&case) {
+                prop_assert!(a.status >= 400, "no credential, yet {} {}", a.status, text);
+            }
+            if at_token_endpoint(&case.method, path) {
+                let error = token_answer_is_an_oauth_error(&a)?;
+                *token_errors
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry((a.status, error))
+                    .or_default() += 1;
+            } else if a.status >= 400 {
                 prop_assert_eq!(
                     a.content_type.as_deref(),
                     Some("application/scim+json"),
@@ -656,5 +1018,9 @@ fn router_never_answers_5xx_and_every_4xx_is_a_scim_error() {
         statuses[4].load(Ordering::Relaxed),
         statuses[5].load(Ordering::Relaxed),
         unsent.load(Ordering::Relaxed)
+    );
+    eprintln!(
+        "token endpoint answers: {:?}",
+        token_errors.lock().unwrap_or_else(PoisonError::into_inner)
     );
 }
