@@ -133,7 +133,7 @@ fn access_tokens(config: &Config) -> auth::AccessTokens {
                 .unwrap_or_default();
             auth::AccessTokens::new(&derived, lifetime)
         }
-        None => auth::AccessTokens::new(&random_key(), lifetime),
+        None => auth::AccessTokens::new(&auth::random_key(), lifetime),
     }
 }
 

@@ -145,7 +145,10 @@ fn the_function_is_configured_as_the_code_expects() {
     assert_eq!(env["SCIM_BASE_PATH"].as_str(), Some("/scim/v2"));
     // The token endpoint the outputs name is the function's own route.
     let endpoint = text(&t["Outputs"]["TokenEndpoint"]["Value"]);
-    assert!(endpoint.trim_end().ends_with("/scim/v2/oauth2/token"), "{endpoint}");
+    assert!(
+        endpoint.trim_end().ends_with("/scim/v2/oauth2/token"),
+        "{endpoint}"
+    );
     let lifetime = &t["Parameters"]["AccessTokenSeconds"];
     assert_eq!(
         (lifetime["MinValue"].as_u64(), lifetime["MaxValue"].as_u64()),

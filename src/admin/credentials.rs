@@ -53,7 +53,7 @@ pub struct Add {
     #[arg(long, value_name = "NAME")]
     username: Option<String>,
     /// Days until the credential expires (oauth-client: 365 to 1095).
-    #[arg(long, value_name = "DAYS")]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
     expires_days: Option<u64>,
     /// The deployment's SCIM base URL, for the token endpoint printed
     /// (default: the local server's).
@@ -75,8 +75,9 @@ pub struct Target {
 pub struct Rotate {
     /// The credential's id.
     id: String,
-    /// Hours the old secret keeps working (0: it stops at once).
-    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    /// Hours the old secret keeps working (0: it stops at once), never
+    /// past the credential's expiry.
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=8_760))]
     overlap_hours: u64,
     #[command(flatten)]
     which: Which,
@@ -185,7 +186,6 @@ fn lifetime_days(kind: Kind, asked: Option<u64>, config: &Config) -> Result<Opti
             Err("an OAuth client's secret lasts 365 to 1095 days (1 to 3 years)".into())
         }
         (Kind::OauthClient, d) => Ok(Some(d.unwrap_or(config.credentials.client_secret_days))),
-        (_, Some(0)) => Err("--expires-days is at least 1".into()),
         (_, d) => Ok(d),
     }
 }
@@ -329,6 +329,17 @@ async fn rotate(args: Rotate, config: &Config) -> Result<(), Error> {
     let Some(c) = set.get_mut(&args.id) else {
         return Err(format!("no credential '{}' in {}", args.id, store.name()).into());
     };
+    if let Some(running) = c.overlap_until(now).filter(|_| args.overlap_hours > 0) {
+        // One previous secret is kept: rotating again would end the one the
+        // IdP may still hold.
+        return Err(format!(
+            "credential {}'s previous secret works until {}: rotating now would end it at once; \
+             wait for that, or rotate with --overlap-hours 0 to end both old secrets now",
+            args.id,
+            date(running)
+        )
+        .into());
+    }
     c.rotate(&secret, now, until);
     if c.kind == Kind::OauthClient {
         // A new client secret gets a lifetime of its own.
@@ -341,10 +352,9 @@ async fn rotate(args: Rotate, config: &Config) -> Result<(), Error> {
         Kind::Basic => println!("Password:        {secret}"),
         Kind::OauthClient => println!("Client secret:   {secret}"),
     }
-    let overlap = if until > now {
-        format!("the old one works until {}", date(until))
-    } else {
-        "the old one stops at once".into()
+    let overlap = match set.get_mut(&args.id).and_then(|c| c.overlap_until(now)) {
+        Some(until) => format!("the old one works until {}", date(until)),
+        None => "the old one stops at once".into(),
     };
     eprintln!(
         "Credential {} has a new secret, shown only now; {overlap}.",

@@ -27,11 +27,9 @@ pub async fn read_credentials(
         .send()
         .await
     {
-        Ok(out) => Ok(Some(
-            out.secret_string()
-                .and_then(CredentialSet::from_secret)
-                .unwrap_or_default(),
-        )),
+        Ok(out) => CredentialSet::from_secret_strictly(out.secret_string().unwrap_or(""))
+            .map(Some)
+            .map_err(|e| format!("{secret_id}: {e}")),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
@@ -82,20 +80,30 @@ pub async fn rotate_token(client: &Client, secret_id: &str) -> Result<String, St
         .secret_id(secret_id)
         .version_stage("AWSCURRENT")
         .send()
-        .await
-        .ok()
-        .and_then(|out| out.secret_string().map(str::to_string));
-    let holds_credentials = current
-        .as_deref()
-        .is_some_and(|s| s.trim_start().starts_with('{') && s.contains("\"credentials\""));
-    if !holds_credentials {
+        .await;
+    let current = match current {
+        Ok(out) => out.secret_string().map(str::to_string),
+        // PutSecretValue says what is wrong with a secret that is not there.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        // Writing without knowing what is there could drop credentials.
+        Err(e) => {
+            return Err(format!(
+                "reading {secret_id} failed: {}",
+                DisplayErrorContext(&e)
+            ));
+        }
+    };
+    let Some(document) = current.filter(|s| CredentialSet::is_document(s)) else {
         put(client, secret_id, &token).await?;
         return Ok(token);
-    }
-    let mut set = current
-        .as_deref()
-        .and_then(CredentialSet::from_secret)
-        .unwrap_or_default();
+    };
+    let mut set =
+        CredentialSet::from_secret_strictly(&document).map_err(|e| format!("{secret_id}: {e}"))?;
     let now = unix_now();
     set.credentials.retain(|c| c.id != LEGACY_TOKEN_ID);
     set.credentials.push(Credential::new(

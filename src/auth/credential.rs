@@ -197,8 +197,7 @@ impl Credential {
         match (presented, self.kind) {
             (Presented::Bearer(t), Kind::Bearer) => self.secret_is(t, now),
             (Presented::Basic { username, password }, Kind::Basic) => {
-                let name = self.username.as_deref().unwrap_or(&self.id);
-                same(username, &digest(name)) & self.secret_is(password, now)
+                same(username, &digest(self.basic_name())) & self.secret_is(password, now)
             }
             (Presented::Client { id, secret }, Kind::OauthClient) => {
                 same(id, &digest(&self.id)) & self.secret_is(secret, now)
@@ -208,13 +207,28 @@ impl Credential {
     }
 
     /// Rotates the secret: `secret` is current, the old one stays valid
-    /// until `until` (not at all when that is not later than now).
+    /// until `until` (not at all when that is not later than now), and
+    /// never past the credential's expiry as it was.
     pub fn rotate(&mut self, secret: &str, now: u64, until: u64) {
+        let until = self.expires.map_or(until, |e| until.min(e));
         let old = std::mem::replace(&mut self.secret_sha256, super::hex(&digest(secret)));
         self.previous = (until > now).then_some(Previous {
             secret_sha256: old,
             until,
         });
+    }
+
+    /// Until when the previous secret still works, if it does.
+    pub fn overlap_until(&self, now: u64) -> Option<u64> {
+        self.previous
+            .as_ref()
+            .map(|p| p.until)
+            .filter(|until| *until > now)
+    }
+
+    /// The name Basic matches: the username, else the id.
+    pub fn basic_name(&self) -> &str {
+        self.username.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -233,17 +247,33 @@ impl CredentialSet {
         }
     }
 
-    /// The credentials in a secret string: a credentials document, or a
-    /// bare token (plain, or the `token` field of a JSON object). `None`
-    /// when it holds neither.
+    /// The credentials in a secret string, as the request path reads
+    /// them: a credentials document (an entry it cannot read is left out,
+    /// and opens nothing), or a bare token (plain, or the `token` field of
+    /// a JSON object). `None` when it holds neither.
     pub fn from_secret(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.is_empty() {
             return None;
         }
         match serde_json::from_str::<serde_json::Value>(s) {
-            Ok(serde_json::Value::Object(o)) if o.contains_key("credentials") => {
-                serde_json::from_value(serde_json::Value::Object(o)).ok()
+            Ok(serde_json::Value::Object(mut o)) if o.contains_key("credentials") => {
+                let entries = match o.remove("credentials") {
+                    Some(serde_json::Value::Array(a)) => a,
+                    _ => Vec::new(),
+                };
+                let total = entries.len();
+                let credentials: Vec<Credential> = entries
+                    .into_iter()
+                    .filter_map(|e| serde_json::from_value(e).ok())
+                    .collect();
+                if credentials.len() < total {
+                    tracing::warn!(
+                        unreadable = total - credentials.len(),
+                        "credentials that cannot be read are left out"
+                    );
+                }
+                Some(Self { credentials })
             }
             Ok(serde_json::Value::Object(o)) => {
                 let t = o.get("token")?.as_str()?.trim();
@@ -251,6 +281,41 @@ impl CredentialSet {
             }
             _ => Some(Self::token(s)),
         }
+    }
+
+    /// The credentials in a secret string, as the operator's commands read
+    /// them before writing them back: anything they cannot read whole is an
+    /// error (a command must not drop what it does not understand). An
+    /// empty string holds none.
+    pub fn from_secret_strictly(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(serde_json::Value::Object(o)) if o.contains_key("credentials") => {
+                serde_json::from_value(serde_json::Value::Object(o)).map_err(|e| {
+                    format!(
+                        "the credentials document cannot be read (line {}, column {}): fix it, or restore its AWSPREVIOUS version",
+                        e.line(),
+                        e.column()
+                    )
+                })
+            }
+            Ok(serde_json::Value::Object(o)) => match o.get("token").and_then(|t| t.as_str()) {
+                Some(t) if !t.trim().is_empty() => Ok(Self::token(t.trim())),
+                _ => Err("the secret is a JSON object with neither credentials nor a token".into()),
+            },
+            _ => Ok(Self::token(s)),
+        }
+    }
+
+    /// Whether a secret string is a credentials document (not a bare token).
+    pub fn is_document(s: &str) -> bool {
+        matches!(
+            serde_json::from_str::<serde_json::Value>(s.trim()),
+            Ok(serde_json::Value::Object(o)) if o.contains_key("credentials")
+        )
     }
 
     /// The grant of the credential that accepts `presented`, if one does.
@@ -382,6 +447,36 @@ mod tests {
         }
         assert!(s.accept(&Presented::bearer("tok2"), 300).is_none());
         assert!(s.accept(&Presented::bearer("tok3"), 300).is_some());
+    }
+
+    #[test]
+    fn an_overlap_never_outlasts_the_expiry_it_had() {
+        let mut c = Credential::new("c".into(), Kind::OauthClient, Scope::ReadWrite, "old", 0);
+        c.expires = Some(150);
+        c.rotate("new", 100, 200);
+        assert_eq!(c.overlap_until(100), Some(150));
+        // Already expired: no overlap at all.
+        let mut expired =
+            Credential::new("e".into(), Kind::OauthClient, Scope::ReadWrite, "old", 0);
+        expired.expires = Some(50);
+        expired.rotate("new", 100, 200);
+        assert_eq!(expired.overlap_until(100), None);
+    }
+
+    #[test]
+    fn an_unreadable_entry_opens_nothing_and_the_commands_refuse_the_document() {
+        let doc = r#"{"credentials": [{"id": "x", "kind": "laser", "secret_sha256": "00"},
+            {"id": "t1", "kind": "bearer", "secret_sha256": "8c6976e5b5410415bde908bd4dee15dfb167a9c873fc4bb8a81f6f2ab448a918"}]}"#;
+        let lenient = CredentialSet::from_secret(doc).map(|s| s.credentials.len());
+        assert_eq!(lenient, Some(1));
+        assert!(CredentialSet::from_secret_strictly(doc).is_err());
+        assert!(CredentialSet::from_secret_strictly(r#"{"other": 1}"#).is_err());
+        assert_eq!(
+            CredentialSet::from_secret_strictly(" bare "),
+            Ok(CredentialSet::token("bare"))
+        );
+        assert!(CredentialSet::is_document(doc));
+        assert!(!CredentialSet::is_document(r#"{"token": "x"}"#));
     }
 
     #[test]

@@ -135,12 +135,14 @@ pub(crate) fn basic_pair(encoded: &str) -> Option<(String, String)> {
     (!u.is_empty() && !p.is_empty()).then(|| (u.to_string(), p.to_string()))
 }
 
-/// A random key, for access tokens that need work only in this process
-/// (the app replaces it with the deployment's).
-fn random_key() -> Vec<u8> {
+/// A random key, for access tokens that need work only in this process.
+/// Without randomness it is empty, and no access token is issued or
+/// accepted (a key anyone could guess would open every directory).
+pub fn random_key() -> Vec<u8> {
     let mut k = vec![0u8; 32];
     if getrandom::fill(&mut k).is_err() {
-        tracing::warn!("no randomness for the access token key");
+        tracing::error!("no randomness for the access token key: the token endpoint is off");
+        return Vec::new();
     }
     k
 }
@@ -265,12 +267,7 @@ impl Auth {
                 if let Some(g) = set.accept(presented, now) {
                     return Ok(Some(g));
                 }
-                match tenants {
-                    Tenants::File(f) => {
-                        Ok(f.set_of(tenant)?.and_then(|s| s.accept(presented, now)))
-                    }
-                    _ => Ok(None),
-                }
+                Ok(file_set(tenants).and_then(|s| s.accept(presented, now)))
             }
             (Tenant::Default, Some(Source::Secret(s)), _) => match s.accepts(presented).await? {
                 Some(grant) => Ok(grant),
@@ -294,22 +291,28 @@ impl Auth {
     /// The scope of the directory's live OAuth client `id`.
     async fn client_scope(&self, tenant: &Tenant, id: &str) -> Result<Option<Scope>, ScimError> {
         let now = unix_now();
-        let in_file = |f: &TenantsFile| -> Result<Option<Scope>, ScimError> {
-            Ok(f.set_of(tenant)?.and_then(|s| s.has_client(id, now)))
-        };
         match (tenant, &self.default, &self.tenants) {
             (Tenant::Default, None, _) | (Tenant::Named(_), _, Tenants::None) => Ok(None),
             (Tenant::Default, Some(Source::Fixed(set)), tenants) => match set.has_client(id, now) {
                 Some(scope) => Ok(Some(scope)),
-                None => match tenants {
-                    Tenants::File(f) => in_file(f),
-                    _ => Ok(None),
-                },
+                None => Ok(file_set(tenants).and_then(|s| s.has_client(id, now))),
             },
             (Tenant::Default, Some(Source::Secret(s)), _) => s.client_scope(id).await,
-            (Tenant::Named(_), _, Tenants::File(f)) => in_file(f),
+            (Tenant::Named(_), _, Tenants::File(f)) => {
+                Ok(f.set_of(tenant)?.and_then(|s| s.has_client(id, now)))
+            }
             (Tenant::Named(t), _, Tenants::Secrets(s)) => s.client_scope(t, id).await,
         }
+    }
+}
+
+/// The single-tenant directory's credentials in the local file, beside the
+/// environment's. A file that cannot be read adds none (it is logged):
+/// the environment's credentials keep their answers.
+fn file_set(tenants: &Tenants) -> Option<std::sync::Arc<CredentialSet>> {
+    match tenants {
+        Tenants::File(f) => f.set_of(&Tenant::Default).ok().flatten(),
+        _ => None,
     }
 }
 

@@ -79,8 +79,15 @@ impl TenantsFileDoc {
     /// Reads the file; a missing file has no tenants.
     pub fn read(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not a tenants file: {e}", path.display())),
+            // Where, not what: the text may hold secrets.
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                format!(
+                    "{} is not a tenants file (line {}, column {})",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
@@ -178,6 +185,33 @@ mod tests {
         // Only digests are written down.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&acme) && text.contains(&hex(&digest(&acme))));
+    }
+
+    #[tokio::test]
+    async fn a_broken_file_leaves_the_single_tenant_directory_its_own_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.json");
+        std::fs::write(
+            &path,
+            r#"{"tenants": {"acme": {"token": "secret-in-a-broken-file"#,
+        )
+        .unwrap();
+        let auth = Auth::fixed("single".into()).with_tenants(Tenants::File(TenantsFile::new(path)));
+        let status = |h: &'static str, t: Tenant| {
+            let auth = &auth;
+            async move {
+                auth.check(Some(h), &t)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.status)
+            }
+        };
+        assert_eq!(status("Bearer single", Tenant::Default).await, Ok(()));
+        assert_eq!(status("Bearer wrong", Tenant::Default).await, Err(401));
+        // A tenant's directory cannot be answered for: a fault, not a 401.
+        assert_eq!(status("Bearer x", named("acme")).await, Err(503));
+        let e = TenantsFileDoc::read(&dir.path().join("tenants.json")).unwrap_err();
+        assert!(e.contains("line 1") && !e.contains("secret-in"), "{e}");
     }
 
     #[tokio::test]
