@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each benchmark uses its own part of this
 
 #[path = "../../tests/support/exchange.rs"]
-mod exchange;
+pub mod exchange;
 #[path = "../../tests/support/stream_record.rs"]
 mod stream_record;
 
