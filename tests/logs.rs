@@ -100,14 +100,83 @@ async fn captured_logs(level: &str) -> (String, String) {
         None,
     )
     .await;
-    (sink.text(), format!("{id} {acme}"))
+    // A Basic pair and an OAuth client: a token asked for (once with a
+    // wrong secret), then used, and the pair used.
+    let secrets = credentials_used(&h).await;
+    (sink.text(), format!("{id} {acme} {secrets}"))
+}
+
+/// Gives the single-tenant directory a Basic pair and an OAuth client,
+/// and makes 4 requests with them; the secrets they carried.
+async fn credentials_used(h: &Harness) -> String {
+    use base64::Engine;
+    use scim_lambda::auth::{Credential, Kind, Scope, TenantsFileDoc};
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut doc = TenantsFileDoc::read(&h.tenants_file).unwrap_or_else(|e| panic!("{e}"));
+    let mut set = doc.directory.take().unwrap_or_default();
+    let mut pair = Credential::new(
+        "pair".into(),
+        Kind::Basic,
+        Scope::ReadWrite,
+        "basic-pw-zyx",
+        0,
+    );
+    pair.username = Some("okta-zyx".into());
+    set.credentials.push(pair);
+    set.credentials.push(Credential::new(
+        "client-zyx".into(),
+        Kind::OauthClient,
+        Scope::ReadWrite,
+        "client-secret-zyx",
+        0,
+    ));
+    doc.directory = Some(set);
+    doc.write(&h.tenants_file).unwrap_or_else(|e| panic!("{e}"));
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let token = |secret: &'static str| {
+        let authorization = format!("Basic {}", b64(&format!("client-zyx:{secret}")));
+        async move {
+            h.send_with(
+                "POST",
+                "/scim/v2/oauth2/token",
+                None,
+                &[form[0], ("authorization", &authorization)],
+            )
+            .await
+        }
+    };
+    let granted = token("client-secret-zyx").await;
+    token("wrong-client-secret-zyx").await;
+    let access = granted.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    h.send_as(&access, "GET", "/scim/v2/Users", None).await;
+    let basic = format!("Basic {}", b64("okta-zyx:basic-pw-zyx"));
+    h.send_with("GET", "/scim/v2/Users", None, &[("authorization", &basic)])
+        .await;
+    format!(
+        "{access} {} basic-pw-zyx client-secret-zyx wrong-client-secret-zyx",
+        b64("okta-zyx:basic-pw-zyx")
+    )
 }
 
 async fn tokens_never_reach_the_logs_at_any_level() {
     let (logs, ids) = captured_logs("trace").await;
     assert!(!logs.is_empty(), "nothing was logged");
     let tenant_token = ids.split(' ').nth(1).unwrap_or("(none)");
-    for secret in [TOKEN, "wrong-but-secret-token-123", "Bearer", tenant_token] {
+    let credentials: Vec<&str> = ids.split(' ').skip(2).collect();
+    assert_eq!(credentials.len(), 5, "{ids}");
+    for secret in [
+        TOKEN,
+        "wrong-but-secret-token-123",
+        "Bearer",
+        "Basic",
+        tenant_token,
+    ]
+    .into_iter()
+    .chain(credentials)
+    {
         assert!(!logs.contains(secret), "{secret} is in the logs:\n{logs}");
     }
     assert!(!logs.to_lowercase().contains("authorization"), "{logs}");
@@ -124,7 +193,8 @@ async fn info_logs_have_one_line_a_request_and_no_personal_data() {
         .iter()
         .filter(|l| l["fields"]["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), 7, "{logs}");
+    // 7 SCIM requests, 2 token requests, 2 with the new credentials.
+    assert_eq!(requests.len(), 11, "{logs}");
     for r in &requests {
         let f = &r["fields"];
         for field in [
