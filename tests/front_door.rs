@@ -231,6 +231,16 @@ struct Process {
     _dir: tempfile::TempDir,
 }
 
+/// A server a test started never outlives it, whatever the test asserted.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn start_binary() -> Process {
     start_binary_with(&[])
 }
