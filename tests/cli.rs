@@ -95,6 +95,12 @@ fn each_command_has_help_naming_its_arguments() {
                 "--tenant",
             ],
         ),
+        (&["export", "--help"], &["<FILE>", "--tenant"]),
+        (
+            &["import", "--help"],
+            &["<FILE>", "--tenant", "passes over"],
+        ),
+        (&["create-table", "--help"], &["--no-deletion-protection"]),
         (
             &["credentials", "rotate", "--help"],
             &["<ID>", "--overlap-hours", "--tenant"],
@@ -270,5 +276,82 @@ fn credentials_are_added_listed_rotated_and_revoked_in_the_local_file_as_digests
     assert_one_error_line(
         &cmd(&["credentials", "add", "--kind", "bearer", "--username", "x"]),
         "--kind basic",
+    );
+}
+
+#[test]
+fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cmd = |args: &[&str]| {
+        scim_lambda(dir.path())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let out = cmd(&["create-table"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("scim.redb").exists());
+    assert_one_error_line(&cmd(&["create-table"]), "exists already");
+
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/events/seed.ndjson");
+    let out = cmd(&["import", seed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("3 new, 0 there already, 1 memberships"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Run again: everything is there already, and nothing is counted twice.
+    let out = cmd(&["import", seed]);
+    assert!(
+        text(&out.stderr).contains("0 new, 3 there already"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let file = dir.path().join("backup.ndjson");
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = cmd(&["export", &file_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("users 2, groups 1, memberships 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let exported = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let parse = |t: &str| -> Vec<serde_json::Value> {
+        t.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    };
+    let seed_text = std::fs::read_to_string(seed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        parse(&exported),
+        parse(&seed_text),
+        "the export is the seed it was loaded from"
+    );
+    assert!(!dir.path().join("backup.partial").exists());
+
+    // A file with a broken line between good ones: the good ones load, the
+    // broken one is named, and the command fails.
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mixed = other.path().join("mixed.ndjson");
+    let lines: Vec<&str> = exported.lines().collect();
+    std::fs::write(&mixed, format!("{}\n{{\"id\": \n{}\n", lines[0], lines[1]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = scim_lambda(other.path())
+        .args(["import", &mixed.to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2: refused"), "{stderr}");
+    assert!(stderr.contains("2 new, 0 there already"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("error: 1 lines were refused")),
+        "{stderr}"
     );
 }

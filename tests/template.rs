@@ -112,6 +112,20 @@ fn the_templates_table_has_exactly_the_stores_keys_and_indexes() {
     );
 }
 
+/// `create-table` creates what `declared_properties` says; the template
+/// declares exactly that (deletion protection aside, a parameter there and
+/// a flag of the command).
+#[test]
+fn create_table_and_the_template_declare_the_same_table() {
+    let t = template();
+    let mut table = t["Resources"]["Table"]["Properties"].clone();
+    if let Some(m) = table.as_mapping_mut() {
+        assert!(m.remove("DeletionProtectionEnabled").is_some());
+    }
+    let table: serde_json::Value = serde_json::to_value(&table).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(table, scim_lambda::store::dynamo::declared_properties());
+}
+
 #[test]
 fn the_function_is_configured_as_the_code_expects() {
     let t = template();

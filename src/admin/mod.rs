@@ -1,6 +1,6 @@
 //! The operator's commands, parsed with clap: `rotate-token`,
 //! `credentials add|list|revoke|rotate`, `tenant add|list|remove` and
-//! `upgrade`, each with its `--help`. Tenants' tokens live in
+//! `upgrade`, `create-table`, `export` and `import`, each with its `--help`. Tenants' tokens live in
 //! Secrets Manager when `SCIM_TENANT_SECRET_PREFIX` is set (one secret a
 //! tenant), else in the local tenants file; the writes to either are here,
 //! beside the commands, so that the request path carries none of them.
@@ -8,9 +8,11 @@
 
 mod credentials;
 pub mod secrets;
+mod table;
 mod tenant;
 mod tenants_file;
 mod token;
+mod transfer;
 mod upgrade;
 
 use std::process::ExitCode;
@@ -61,6 +63,16 @@ pub enum Command {
     /// groups (totalResults) to what the table holds. Once per directory
     /// (--tenant for a tenant's), while no identity provider writes to it.
     Upgrade(upgrade::Upgrade),
+    /// Creates the store: the DynamoDB table TABLE_NAME exactly as
+    /// template.yaml declares it (keys, GSIs, stream, TTL, point-in-time
+    /// recovery, deletion protection), else the embedded file SCIM_DB_PATH.
+    CreateTable(table::CreateTable),
+    /// Writes a directory to a file, one resource a line as SCIM JSON
+    /// (users, then groups with their members), ids and versions kept.
+    Export(transfer::Export),
+    /// Loads a file `export` wrote into a directory, ids and versions kept;
+    /// run again after a stop, it passes over what is there already.
+    Import(transfer::Import),
 }
 
 impl Command {
@@ -70,6 +82,9 @@ impl Command {
             Self::Credentials(command) => command.run(config).await,
             Self::Tenant(command) => command.run(config).await,
             Self::Upgrade(args) => args.run(config).await,
+            Self::CreateTable(args) => args.run(config).await,
+            Self::Export(args) => args.run(config).await,
+            Self::Import(args) => args.run(config).await,
         }
     }
 }

@@ -6,6 +6,7 @@ mod groups;
 mod list;
 mod resources;
 mod retry;
+mod transfer;
 mod users;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub use list::{INDEXED, ListPage, ListQuery, ListResult, Position};
 pub(crate) use retry::Retry;
+pub use transfer::{Exported, Imported, MEMBERS_A_LINE};
 
 use crate::scim::projection::Projection;
 use crate::scim::resource::{Doc, Meta, Ref, render};

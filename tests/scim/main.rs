@@ -24,4 +24,5 @@ mod quirks;
 mod races;
 mod secrets;
 mod tenants;
+mod transfer;
 mod users;

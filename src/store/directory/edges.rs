@@ -54,6 +54,21 @@ impl Directory {
         Ok((items.iter().filter_map(Edge::from_item).collect(), more))
     }
 
+    /// A group's member edges after member `after`, in member id order, at
+    /// most `limit` (strongly consistent Queries that start at that key,
+    /// so every page costs the same); and whether more exist.
+    pub async fn edges_of_group_after(
+        &self,
+        group_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Edge>, bool), DirError> {
+        let mut q = group_edges(&self.keys, group_id, limit);
+        q.start_after = after.map(|m| Item::new(self.keys.member_edge(group_id, m)));
+        let (items, more) = self.collect_items(q, limit).await?;
+        Ok((items.iter().filter_map(Edge::from_item).collect(), more))
+    }
+
     /// The edges whose member is `member_id` (Queries on `gsi2`).
     pub async fn edges_of_member(
         &self,

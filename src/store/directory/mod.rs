@@ -152,6 +152,18 @@ impl Directory {
         }
     }
 
+    /// Writes a resource as an earlier export had it, its id and meta
+    /// kept: the transaction of [`Directory::create`]. `Ok(false)` when a
+    /// resource of that id is there already (an import run again);
+    /// `UserNameTaken` when another resource holds its `userName`.
+    pub async fn restore(&self, kind: Kind, s: &Stored) -> Result<bool, DirError> {
+        match self.create(kind, s, &[]).await {
+            Ok(()) => Ok(true),
+            Err(DirError::Store(StoreError::ConditionFailed { index: 0 })) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Replaces `old` with `new` if `old` is still current: 1 PutItem, or 1
     /// TransactWriteItems when a guard moves (rename). With `claim_until`,
     /// `new` holds a claim until then (see [`Claim`]).

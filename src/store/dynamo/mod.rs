@@ -8,7 +8,9 @@
 mod convert;
 mod create;
 
-pub use create::{create_streaming_table, create_table};
+pub use create::{
+    Shortfall, create_declared_table, create_streaming_table, create_table, declared_properties,
+};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
