@@ -26,8 +26,16 @@ pub struct Config {
     /// `SCIM_TENANTS_FILE`: tenants' tokens for local runs, when no secret
     /// prefix is set (`./scim-tenants.json` by default).
     pub tenants_file: PathBuf,
+    /// Whether `SCIM_TENANTS_FILE` was set: under the Lambda runtime, the
+    /// tenants file is read only then (a local invocation), or on the
+    /// embedded store.
+    pub tenants_file_set: bool,
     /// `TABLE_NAME`: the DynamoDB table; without it, the embedded store.
     pub table_name: Option<String>,
+    /// `SCIM_STORE=embedded`: the embedded store asked for by name, which
+    /// is what lets the Lambda front door run on it (a local invocation);
+    /// on Lambda without it, a missing `TABLE_NAME` stays an error.
+    pub embedded_asked: bool,
     /// `SCIM_DB_PATH`: the embedded store's file.
     pub db_path: PathBuf,
     /// `SCIM_MAX_BODY_BYTES`: larger request bodies get 413.
@@ -331,7 +339,12 @@ impl Config {
             tenants_file: PathBuf::from(
                 var("SCIM_TENANTS_FILE").unwrap_or_else(|| "./scim-tenants.json".into()),
             ),
+            tenants_file_set: var("SCIM_TENANTS_FILE").is_some(),
             table_name: var("TABLE_NAME"),
+            embedded_asked: store_choice(
+                var("SCIM_STORE").as_deref(),
+                var("TABLE_NAME").is_some(),
+            )?,
             db_path: PathBuf::from(
                 var("SCIM_DB_PATH").unwrap_or_else(|| "./scim-data.redb".into()),
             ),
@@ -359,6 +372,21 @@ impl Config {
             events: EventsConfig::from_env(&env)?,
             credentials: CredentialsConfig::from_env(&env)?,
         })
+    }
+}
+
+/// Whether `SCIM_STORE` names the embedded store; `dynamodb` needs
+/// `TABLE_NAME`, `embedded` refuses it (one store a run, never a guess).
+fn store_choice(v: Option<&str>, table: bool) -> Result<bool, String> {
+    match (v, table) {
+        (None, _) => Ok(false),
+        (Some("embedded"), false) => Ok(true),
+        (Some("embedded"), true) => {
+            Err("SCIM_STORE=embedded and TABLE_NAME are both set: unset one".into())
+        }
+        (Some("dynamodb"), true) => Ok(false),
+        (Some("dynamodb"), false) => Err("SCIM_STORE=dynamodb needs TABLE_NAME".into()),
+        (Some(other), _) => Err(format!("SCIM_STORE is embedded or dynamodb, not '{other}'")),
     }
 }
 
@@ -445,5 +473,17 @@ mod tests {
             from(&[("SCIM_HANDLER", "stream")]).map(|c| c.handler),
             Ok(Handler::Stream)
         );
+    }
+
+    #[test]
+    fn the_embedded_store_is_chosen_by_name_and_never_beside_a_table() {
+        let c = from(&[("SCIM_STORE", "embedded")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.embedded_asked && c.table_name.is_none());
+        assert!(!from(&[]).is_ok_and(|c| c.embedded_asked));
+        let table = ("TABLE_NAME", "scim");
+        assert!(from(&[("SCIM_STORE", "embedded"), table]).is_err());
+        assert!(from(&[("SCIM_STORE", "dynamodb")]).is_err());
+        assert!(from(&[("SCIM_STORE", "dynamodb"), table]).is_ok_and(|c| !c.embedded_asked));
+        assert!(from(&[("SCIM_STORE", "redb")]).is_err());
     }
 }

@@ -57,7 +57,10 @@ pub async fn open_table(
             ))))
         }
         (Some(_), None) => Err("TABLE_NAME is set but no AWS configuration was loaded".into()),
-        (None, _) if config.on_lambda => Err("TABLE_NAME must be set on Lambda".into()),
+        (None, _) if config.on_lambda && !config.embedded_asked => Err(
+            "TABLE_NAME must be set on Lambda (SCIM_STORE=embedded runs a local invocation on the embedded store)"
+                .into(),
+        ),
         (None, _) => {
             let db =
                 store::embedded::Embedded::open_with_cache(&config.db_path, config.db_cache_bytes)
@@ -229,7 +232,12 @@ impl App {
                 prefix.clone(),
                 config.token_ttl,
             )),
-            _ if config.on_lambda => auth::Tenants::None,
+            // A local invocation (on the embedded store, or with a tenants
+            // file named) reads the local tenants file, as the local server
+            // does; a deployed function never has one.
+            _ if config.on_lambda && !config.embedded_asked && !config.tenants_file_set => {
+                auth::Tenants::None
+            }
             _ => auth::Tenants::File(auth::TenantsFile::new(config.tenants_file.clone())),
         });
         let mut config = config.clone();

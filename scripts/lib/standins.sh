@@ -54,9 +54,10 @@ start_dynamodb_local() {
 # compliance checks), cfn-lint and aws-sam-translator (the template checks),
 # PyJWT (the example event consumer, which checks the SETs' signatures),
 # Authlib and requests-oauthlib (the OAuth clients of the token endpoint's
-# tests, scripts/lib/oauth_client.py).
+# tests, scripts/lib/oauth_client.py), cargo-lambda (the README's local
+# invocation of the Lambda front door, scripts/lambda-local).
 python_tools() {
-  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2 cfn-lint==1.58.0 aws-sam-translator==1.115.0 PyJWT==2.10.1 Authlib==1.9.10 requests==2.34.2 requests-oauthlib==2.0.0 oauthlib==4.0.1"
+  local want="moto[server]==5.2.5 scim2-cli==0.6.0 scim2-tester==0.5.2 cfn-lint==1.58.0 aws-sam-translator==1.115.0 PyJWT==2.10.1 Authlib==1.9.10 requests==2.34.2 requests-oauthlib==2.0.0 oauthlib==4.0.1 cargo-lambda==1.9.2"
   if [ ! -f "$tools/venv/.installed" ] || [ "$(cat "$tools/venv/.installed")" != "$want" ]; then
     log "installing $want into $tools/venv"
     python3 -m venv "$tools/venv"

@@ -23,27 +23,46 @@ const EVENT_BASIC: (&str, &str) = (
 );
 const EVENT_CLIENT: (&str, &str) = ("event-client", "event-client-secret-for-local-invocations");
 
-/// The events' credentials: the single-tenant directory's token, Basic
-/// pair and OAuth client, and tenant acme's token in a tenants file in
-/// `dir`.
-fn auth(dir: &std::path::Path) -> Auth {
-    let file = dir.join("tenants.json");
-    let doc = serde_json::json!({"tenants": {"acme": {"token": TENANT_EVENT_TOKEN}}});
-    std::fs::write(&file, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
-    let vars = [
-        ("SCIM_BASIC_USER", EVENT_BASIC.0),
-        ("SCIM_BASIC_PASSWORD", EVENT_BASIC.1),
-        ("SCIM_OAUTH_CLIENT_ID", EVENT_CLIENT.0),
-        ("SCIM_OAUTH_CLIENT_SECRET", EVENT_CLIENT.1),
-    ];
+/// The environment of `events/local.env`, which the README's local
+/// invocation reads.
+fn local_env() -> Vec<(String, String)> {
+    let path = format!("{}/events/local.env", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The events' credentials as `events/local.env` gives them: the
+/// single-tenant directory's token, Basic pair and OAuth client, and
+/// tenant acme's token in `events/local-tenants.json`. The constants above
+/// must be what the files say.
+fn auth(_dir: &std::path::Path) -> Auth {
+    let vars = local_env();
     let config = scim_lambda::config::Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     })
     .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config.embedded_asked,
+        "events/local.env asks for the embedded store"
+    );
+    assert_eq!(config.token.as_deref(), Some(EVENT_TOKEN));
+    assert_eq!(
+        config.credentials.basic,
+        Some((EVENT_BASIC.0.to_string(), EVENT_BASIC.1.to_string()))
+    );
+    assert_eq!(
+        config.credentials.oauth_client,
+        Some((EVENT_CLIENT.0.to_string(), EVENT_CLIENT.1.to_string()))
+    );
+    let tenants = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&config.tenants_file);
+    let doc = std::fs::read_to_string(&tenants).unwrap_or_else(|e| panic!("{e}"));
+    assert!(doc.contains(TENANT_EVENT_TOKEN), "{doc}");
     Auth::fixed_set(scim_lambda::environment_credentials(&config, EVENT_TOKEN))
-        .with_tenants(Tenants::File(TenantsFile::new(file)))
+        .with_tenants(Tenants::File(TenantsFile::new(tenants)))
 }
 
 fn router() -> (axum::Router, tempfile::TempDir) {
@@ -160,62 +179,37 @@ async fn a_tenants_event_lands_in_its_directory() {
 }
 
 /// Every file in `events/` runs through the Lambda path, in the order of
-/// `events/manifest.json`, against one fresh store seeded with the RFC 7643
-/// example resources the events name; each must answer its listed status.
+/// `events/manifest.json`, against one fresh store seeded as the README's
+/// local invocation seeds it: `events/seed.ndjson` (the RFC 7643 example
+/// resources the events name) loaded by `import`'s own code; each event
+/// must answer its listed status.
 #[tokio::test]
 async fn every_event_file_gets_its_expected_status() {
-    use scim_lambda::scim::resource::Meta;
-    use scim_lambda::store::{Directory, Edge, Stored};
-
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = scim_lambda::store::embedded::Embedded::open(&tmp.path().join("e.redb"))
         .unwrap_or_else(|e| panic!("{e}"));
     let table = scim_lambda::store::Table::new(Arc::new(db));
-    let router = scim_lambda::app_router(&crate::common::config(), table.clone(), auth(tmp.path()))
+    let config = crate::common::config();
+    let router = scim_lambda::app_router(&config, table.clone(), auth(tmp.path()))
         .unwrap_or_else(|e| panic!("{e}"));
-    let dir = Directory::new(table);
-    let seed = |id: &str, doc: Value| Stored {
-        meta: Meta {
-            id: id.into(),
-            created: "2026-01-01T00:00:00Z".into(),
-            last_modified: "2026-01-01T00:00:00Z".into(),
-            version: 1,
-        },
-        doc: doc.as_object().cloned().unwrap_or_default(),
-    };
-    let bjensen = "2819c223-7f76-453a-919d-413861904646";
-    let users = [
-        seed(
-            bjensen,
-            serde_json::json!({"userName": "bjensen@example.com", "externalId": "701984", "displayName": "Babs Jensen",
-            "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}]}),
-        ),
-        seed(
-            "26118915-6090-4610-87e4-49d8ca9f808d",
-            serde_json::json!({"userName": "jsmith@example.com"}),
-        ),
-    ];
-    let group = "e9e30dba-f08f-4109-8486-d5c6a331660a";
-    dir.import(scim_lambda::scim::Kind::User, &users)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    dir.import(
-        scim_lambda::scim::Kind::Group,
-        &[seed(
-            group,
-            serde_json::json!({"displayName": "Tour Guides"}),
-        )],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let edge = Edge {
-        group_id: group.into(),
-        member_id: bjensen.into(),
-        member_type: scim_lambda::scim::Kind::User,
-    };
-    dir.write_edges(&[edge], &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let service = scim_lambda::service(
+        &config,
+        table,
+        scim_lambda::schemas(&config).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let seed_path = format!("{}/events/seed.ndjson", env!("CARGO_MANIFEST_DIR"));
+    let seed = std::fs::read_to_string(&seed_path).unwrap_or_else(|e| panic!("{e}"));
+    for line in seed.lines() {
+        let line: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+        let done = service
+            .import_line(&line)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(matches!(
+            done,
+            scim_lambda::service::Imported::Created { .. }
+        ));
+    }
 
     let manifest_path = format!("{}/events/manifest.json", env!("CARGO_MANIFEST_DIR"));
     let manifest: Value = serde_json::from_str(
