@@ -36,6 +36,10 @@ pub struct Config {
     /// is what lets the Lambda front door run on it (a local invocation);
     /// on Lambda without it, a missing `TABLE_NAME` stays an error.
     pub embedded_asked: bool,
+    /// `SCIM_METRICS_NAMESPACE`: each request also writes a CloudWatch
+    /// embedded metric format line under this namespace (the template sets
+    /// it); without it, none.
+    pub metrics_namespace: Option<String>,
     /// `SCIM_DB_PATH`: the embedded store's file.
     pub db_path: PathBuf,
     /// `SCIM_MAX_BODY_BYTES`: larger request bodies get 413.
@@ -341,6 +345,7 @@ impl Config {
             ),
             tenants_file_set: var("SCIM_TENANTS_FILE").is_some(),
             table_name: var("TABLE_NAME"),
+            metrics_namespace: var("SCIM_METRICS_NAMESPACE"),
             embedded_asked: store_choice(
                 var("SCIM_STORE").as_deref(),
                 var("TABLE_NAME").is_some(),

@@ -169,6 +169,7 @@ pub fn router_for(config: &Config, service: Service, auth: Auth) -> Router {
         max_body_bytes: config.max_body_bytes,
         cursors: cursor_codec(config),
         request_timeout: config.request_timeout,
+        metrics_namespace: config.metrics_namespace.clone(),
         events: http::EventsPoll {
             config: config.events.clone(),
             // Answered before the request's own timeout cuts it.

@@ -228,6 +228,8 @@ async fn stopping_lets_the_request_in_flight_finish() {
 struct Process {
     child: Child,
     addr: SocketAddr,
+    /// What the server wrote to stdout after its first line.
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -276,11 +278,20 @@ fn start_binary_with(vars: &[(&str, &str)]) -> Process {
         .and_then(|r| r.split('/').next())
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no address in {text:?}"));
-    // Keep reading its stdout so that it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    // Keep reading its stdout so that it never blocks on a full pipe, and
+    // keep the lines for the tests that read them.
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            kept.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    });
     Process {
         child,
         addr,
+        lines,
         _dir: dir,
     }
 }
@@ -366,4 +377,65 @@ fn the_environments_basic_pair_and_oauth_client_open_the_built_server() {
     let access = token["access_token"].as_str().unwrap_or_default();
     assert!(get(&format!("Bearer {access}")).starts_with("HTTP/1.1 200"));
     assert!(get(&format!("Basic {}", b64("okta:wrong"))).starts_with("HTTP/1.1 401"));
+}
+
+/// With a metrics namespace, each request also writes one CloudWatch
+/// embedded metric format line to stdout: its directory and outcome, and
+/// nothing of what it carried.
+#[test]
+fn each_request_writes_one_emf_line_of_its_directorys_metrics() {
+    let p = start_binary_with(&[("SCIM_METRICS_NAMESPACE", "scim-lambda-test")]);
+    let get = |token: &str| {
+        exchange(
+            p.addr,
+            &format!(
+                "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    assert!(get(TOKEN).starts_with("HTTP/1.1 200"));
+    assert!(get("wrong-token-for-the-metrics").starts_with("HTTP/1.1 401"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let emf: Vec<serde_json::Value> = loop {
+        let lines = p.lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let emf: Vec<serde_json::Value> = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect();
+        if emf.len() >= 2 || Instant::now() > deadline {
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| !l.contains("wrong-token") && !l.contains(TOKEN)),
+                "{lines:?}"
+            );
+            break emf;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(emf.len(), 2, "{emf:?}");
+    let spec = &emf[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(spec["Namespace"], "scim-lambda-test");
+    for (doc, client_errors) in emf.iter().zip([0, 1]) {
+        assert_eq!(doc["Directory"], "default", "{doc}");
+        assert_eq!(doc["Requests"], 1);
+        assert_eq!(doc["ClientErrors"], client_errors, "{doc}");
+        assert_eq!(doc["ServerErrors"], 0);
+    }
+    // Without the namespace, no such line.
+    let quiet = start_binary();
+    let _ = exchange(
+        quiet.addr,
+        &format!(
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = quiet
+        .lines
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    assert!(lines.iter().all(|l| !l.contains("_aws")), "{lines:?}");
 }

@@ -3,6 +3,7 @@
 //! endpoint, request logging, body limit, panic safety net.
 
 mod extract;
+pub mod metrics;
 pub mod response;
 mod routes;
 mod token;
@@ -60,6 +61,9 @@ pub struct Shared {
     pub request_timeout: std::time::Duration,
     /// What the events poll needs.
     pub events: EventsPoll,
+    /// `SCIM_METRICS_NAMESPACE`: with it, each request also writes an EMF
+    /// line of per-directory metrics under this namespace.
+    pub metrics_namespace: Option<String>,
 }
 
 /// The events poll's settings (RFC 8936, on a store that keeps a change
@@ -146,7 +150,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(middleware::from_fn(scope))
         .layer(CatchPanicLayer::custom(|_| {
             ScimError::internal().into_response()
@@ -242,8 +246,9 @@ fn writes(method: &axum::http::Method, route: Option<&str>) -> bool {
 /// One line a request: tenant, method, route, status, latency, the DynamoDB
 /// requests it made and (on Lambda) the request id. Never headers, bodies,
 /// ids or other personal data. Counted by tenant, these lines are the
-/// per-tenant request and DynamoDB request counts.
-async fn log_request(req: Request, next: Next) -> Response {
+/// per-tenant request and DynamoDB request counts; with a metrics
+/// namespace, an EMF line beside it makes them CloudWatch metrics.
+async fn log_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let tenant = req.extensions().get::<Tenant>().cloned();
     let method = req.method().clone();
@@ -257,6 +262,7 @@ async fn log_request(req: Request, next: Next) -> Response {
         .get::<lambda_http::Context>()
         .map(|c| c.request_id.clone());
     let (resp, dynamodb_requests) = crate::store::table::count_requests(next.run(req)).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
         // `-` is no tenant id: the path names an invalid one.
@@ -264,9 +270,18 @@ async fn log_request(req: Request, next: Next) -> Response {
         method = %method,
         route = %route,
         status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms,
         dynamodb_requests,
         "request"
     );
+    if let Some(namespace) = &state.metrics_namespace {
+        metrics::RequestMetrics {
+            directory: tenant.as_ref().map_or("-", Tenant::log_name),
+            status: resp.status().as_u16(),
+            latency_ms,
+            dynamodb_requests,
+        }
+        .write(namespace);
+    }
     resp
 }
