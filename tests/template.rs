@@ -197,7 +197,15 @@ fn the_stream_function_runs_the_same_binary_as_its_stream_front_door() {
         &t["Resources"]["EventsFunction"],
     );
     assert_eq!(stream["Type"].as_str(), Some("AWS::Serverless::Function"));
-    assert_eq!(stream["Metadata"], http["Metadata"]);
+    // Built the same way (the checkov skips beside it differ, each with its reason).
+    assert_eq!(
+        stream["Metadata"]["BuildMethod"],
+        http["Metadata"]["BuildMethod"]
+    );
+    assert_eq!(
+        stream["Metadata"]["BuildMethod"].as_str(),
+        Some("rust-cargolambda")
+    );
     for p in ["CodeUri", "Handler", "Runtime", "Architectures", "Tracing"] {
         assert_eq!(stream["Properties"][p], http["Properties"][p], "{p}");
     }
@@ -212,7 +220,7 @@ fn the_stream_function_runs_the_same_binary_as_its_stream_front_door() {
             SCIM_HANDLER: stream
             SCIM_EVENT_BUS_NAME: !Ref EventBus
             SCIM_EVENT_SOURCE: !Ref EventSource
-            SCIM_EVENT_ISSUER: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/scim/v2"
+            SCIM_EVENT_ISSUER: !If [CustomDomain, !Sub "https://${DomainName}/scim/v2", !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/scim/v2"]
             SCIM_EVENT_AUDIENCE: !Ref EventAudience
             SCIM_EVENT_DEAD_LETTER_QUEUE_URL: !Ref EventsDeadLetterQueue
             RUST_LOG: !Ref LogLevel
@@ -263,7 +271,7 @@ fn the_stream_reports_batch_item_failures_bisects_and_sends_failed_batches_to_th
         sources[0]["Properties"],
         yaml(
             r#"
-            Stream: !GetAtt Table.StreamArn
+            Stream: !If [UseExistingTable, !Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}/stream/${ExistingTableStreamLabel}", !GetAtt Table.StreamArn]
             StartingPosition: TRIM_HORIZON
             BatchSize: 100
             MaximumBatchingWindowInSeconds: 0
@@ -350,12 +358,12 @@ fn the_stream_functions_role_names_only_the_stream_the_bus_the_dead_letter_queue
         (
             None,
             "[dynamodb:DescribeStream, dynamodb:GetRecords, dynamodb:GetShardIterator]",
-            "!GetAtt Table.StreamArn",
+            r#"!If [UseExistingTable, !Sub "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}/stream/${ExistingTableStreamLabel}", !GetAtt Table.StreamArn]"#,
         ),
         (
             None,
             "dynamodb:ListStreams",
-            r#"!Sub "${Table.Arn}/stream/*""#,
+            r#"!Sub ["arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Name}/stream/*", {Name: !If [UseExistingTable, !Ref ExistingTableName, !Ref Table]}]"#,
         ),
         (None, "events:PutEvents", "!GetAtt EventBus.Arn"),
         (None, "sqs:SendMessage", "!GetAtt EventsDeadLetterQueue.Arn"),
@@ -596,5 +604,193 @@ fn the_stream_filter_admits_exactly_the_records_that_make_events() {
             changed(&key).is_some(),
             "{key:?}"
         );
+    }
+}
+
+/// Each alarm, its metric, statistic, period × periods and threshold: what
+/// the README's table of alarms says.
+#[test]
+fn the_stack_alarms_on_what_hurts_and_tells_the_alarm_topic() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().cloned().unwrap_or_default();
+    let mut alarms: Vec<(String, String)> = Vec::new();
+    for (name, r) in &resources {
+        if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or_default().to_string();
+        let p = &r["Properties"];
+        assert_eq!(p["AlarmActions"], yaml("[!Ref AlarmTopic]"), "{name}");
+        assert_eq!(p["OKActions"], yaml("[!Ref AlarmTopic]"), "{name}");
+        assert_eq!(
+            p["TreatMissingData"].as_str(),
+            Some("notBreaching"),
+            "{name}"
+        );
+        assert!(
+            p["AlarmDescription"].as_str().is_some_and(|d| d.len() > 20),
+            "{name}"
+        );
+        let what = match p["MetricName"].as_str() {
+            Some(metric) => format!(
+                "{}/{metric} {} {}x{} {}",
+                p["Namespace"].as_str().unwrap_or_default(),
+                p["Statistic"].as_str().or(p["ExtendedStatistic"].as_str()).unwrap_or_default(),
+                p["Period"].as_u64().unwrap_or_default(),
+                p["EvaluationPeriods"].as_u64().unwrap_or_default(),
+                p["Threshold"].as_u64().unwrap_or_default(),
+            ),
+            None => format!(
+                "{} {}",
+                text(&p["Metrics"][p["Metrics"].as_sequence().map_or(0, |m| m.len() - 1)]["Expression"]).trim(),
+                p["Threshold"].as_f64().unwrap_or_default()
+            ),
+        };
+        alarms.push((name, what));
+    }
+    alarms.sort();
+    let want = [
+        ("ApiLatencyAlarm", "AWS/ApiGateway/Latency p95 300x3 5000"),
+        ("ApiServerErrorsAlarm", "AWS/ApiGateway/5xx Sum 300x1 5"),
+        (
+            "EventsDeadLetterAlarm",
+            "AWS/SQS/ApproximateNumberOfMessagesVisible Maximum 300x1 1",
+        ),
+        ("EventsFunctionErrorsAlarm", "AWS/Lambda/Errors Sum 300x1 1"),
+        (
+            "EventsIteratorAgeAlarm",
+            "AWS/Lambda/IteratorAge Maximum 60x3 60000",
+        ),
+        (
+            "FunctionDurationAlarm",
+            "!Sub duration / (${Timeout} * 1000) 0.8",
+        ),
+        ("FunctionErrorsAlarm", "AWS/Lambda/Errors Sum 300x1 1"),
+        ("FunctionThrottlesAlarm", "AWS/Lambda/Throttles Sum 300x1 1"),
+        ("TableThrottlesAlarm", "reads + writes 1"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(alarms, want);
+    // The topic is always there; the e-mail subscription only when given.
+    assert_eq!(
+        t["Resources"]["AlarmTopic"]["Type"].as_str(),
+        Some("AWS::SNS::Topic")
+    );
+    let sub = &t["Resources"]["AlarmEmailSubscription"];
+    assert_eq!(sub["Condition"].as_str(), Some("AlarmEmailGiven"));
+    assert_eq!(sub["Properties"]["Endpoint"], yaml("!Ref AlarmEmail"));
+}
+
+#[test]
+fn the_api_access_log_is_json_without_addresses_paths_or_headers() {
+    let t = template();
+    let settings = &t["Resources"]["Api"]["Properties"]["AccessLogSettings"];
+    assert_eq!(
+        settings["DestinationArn"],
+        yaml("!GetAtt ApiAccessLogGroup.Arn")
+    );
+    let format = settings["Format"].as_str().unwrap_or_default();
+    let line: serde_json::Value =
+        serde_json::from_str(format).unwrap_or_else(|e| panic!("{e}: {format}"));
+    for field in ["requestId", "route", "status", "latencyMs"] {
+        assert!(line[field].is_string(), "{field} in {format}");
+    }
+    for personal in [
+        "sourceIp",
+        "$context.path",
+        "userAgent",
+        "authorizer",
+        "identity",
+    ] {
+        assert!(!format.contains(personal), "{personal} in {format}");
+    }
+    assert_eq!(
+        t["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"],
+        yaml("!Ref LogRetentionDays")
+    );
+    let env = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SCIM_METRICS_NAMESPACE"], yaml("!Ref MetricsNamespace"));
+}
+
+/// With ExistingTableName, the stack makes no table and every use of the
+/// table names the given one; without it, its own.
+#[test]
+fn an_existing_table_replaces_the_stacks_own_everywhere() {
+    let t = template();
+    assert_eq!(
+        t["Resources"]["Table"]["Condition"].as_str(),
+        Some("CreateTable")
+    );
+    let name = yaml("!If [UseExistingTable, !Ref ExistingTableName, !Ref Table]");
+    let env = &t["Resources"]["Function"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["TABLE_NAME"], name);
+    assert_eq!(t["Outputs"]["TableName"]["Value"], name);
+    // Every reference to the conditional table is the `else` of an `!If`
+    // on UseExistingTable.
+    for (key, r) in t["Resources"].as_mapping().into_iter().flatten() {
+        if key.as_str() != Some("Table") {
+            assert_eq!(bare_table_references(r, false), 0, "{key:?}: {}", text(r));
+        }
+    }
+    assert_eq!(bare_table_references(&t["Outputs"], false), 0);
+    let rules = &t["Rules"]["ExistingTableHasItsStream"];
+    assert!(text(rules).contains("ExistingTableStreamLabel"));
+}
+
+/// A custom domain maps to the API's stage, and the URLs the outputs give
+/// (and the events' iss) are then on it.
+#[test]
+fn a_custom_domain_maps_to_the_api_and_becomes_the_tenant_url() {
+    let t = template();
+    for r in ["ApiDomain", "ApiDomainMapping"] {
+        assert_eq!(
+            t["Resources"][r]["Condition"].as_str(),
+            Some("CustomDomain"),
+            "{r}"
+        );
+    }
+    let mapping = &t["Resources"]["ApiDomainMapping"]["Properties"];
+    assert_eq!(mapping["ApiId"], yaml("!Ref Api"));
+    assert_eq!(mapping["Stage"], yaml("!Ref Api.Stage"));
+    for output in ["TenantUrl", "TokenEndpoint", "TenantUrlPattern"] {
+        let v = text(&t["Outputs"][output]["Value"]);
+        assert!(
+            v.contains("CustomDomain") && v.contains("https://${DomainName}/scim/v2"),
+            "{output}: {v}"
+        );
+    }
+    assert_eq!(
+        t["Outputs"]["CustomDomainTarget"]["Condition"].as_str(),
+        Some("CustomDomain")
+    );
+}
+
+/// References to the `Table` resource (`!Ref Table`, `!GetAtt Table.*`,
+/// `${Table.*}`) that are not guarded by an `!If [UseExistingTable, ...]`.
+fn bare_table_references(v: &Value, guarded: bool) -> usize {
+    match v {
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let names_table = match (&*tag, &t.value) {
+                ("!Ref", Value::String(s)) => s == "Table",
+                ("!GetAtt", Value::String(s)) => s.starts_with("Table."),
+                ("!Sub", Value::String(s)) => s.contains("${Table."),
+                _ => false,
+            };
+            if names_table {
+                return usize::from(!guarded);
+            }
+            let guards = tag == "!If" && t.value[0].as_str() == Some("UseExistingTable");
+            bare_table_references(&t.value, guarded || guards)
+        }
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| bare_table_references(i, guarded))
+            .sum(),
+        Value::Mapping(m) => m.values().map(|i| bare_table_references(i, guarded)).sum(),
+        _ => 0,
     }
 }

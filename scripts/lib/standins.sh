@@ -67,6 +67,18 @@ python_tools() {
   fi
 }
 
+# checkov (the template's security checks), in a virtualenv of its own:
+# it pins its own versions of what cfn-lint also uses.
+checkov_tool() {
+  local want="checkov==3.3.30"
+  if [ ! -f "$tools/checkov-venv/.installed" ] || [ "$(cat "$tools/checkov-venv/.installed")" != "$want" ]; then
+    log "installing $want into $tools/checkov-venv"
+    python3 -m venv "$tools/checkov-venv"
+    "$tools/checkov-venv/bin/pip" install --quiet --disable-pip-version-check "$want" >&2
+    echo "$want" >"$tools/checkov-venv/.installed"
+  fi
+}
+
 # moto's server, for Secrets Manager, EventBridge and SQS. Exports their
 # AWS_ENDPOINT_URL_* and SCIM_TEST_PYTHON (the venv's python).
 start_moto() {
