@@ -67,6 +67,20 @@ impl<'s> Projection<'s> {
         let names = |list: Option<&str>| {
             list.map_or(0, |l| l.split(',').filter(|t| !t.trim().is_empty()).count())
         };
+        for (param, list) in [("attributes", attributes), ("excludedAttributes", excluded)] {
+            if let Some(token) = list
+                .into_iter()
+                .flat_map(|l| l.split(','))
+                .find(|t| t.contains('['))
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "{param} names attributes (name, name.subAttribute or a schema URN with them), \
+                     not a filtered path such as '{}'; ask for the whole attribute and filter the \
+                     response",
+                    token.trim()
+                )));
+            }
+        }
         let n = names(attributes).saturating_add(names(excluded));
         if n > MAX_NAMES {
             return Err(ScimError::invalid_value(format!(
