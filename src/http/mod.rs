@@ -4,6 +4,7 @@
 
 mod extract;
 pub mod metrics;
+mod paths;
 pub mod response;
 mod routes;
 mod token;
@@ -145,7 +146,9 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new().nest(&state.base_path, scim)
     };
-    app.fallback(routes::not_found)
+    let base = state.base_path.clone();
+    let routed = app
+        .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
@@ -155,7 +158,13 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ScimError::internal().into_response()
         }))
-        .with_state(state)
+        .with_state(state);
+    // Paths are made canonical before the routes see them.
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(move |req| paths::canonicalize(req, &base))
+            .service(routed),
+    )
 }
 
 /// Answers 503 (with Retry-After) for a request that outlives the request
