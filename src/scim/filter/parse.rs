@@ -171,7 +171,45 @@ impl Filter {
     pub fn parse(input: &str, rt: &ResourceType) -> Result<Self, ScimError> {
         let f = Self::parse_syntax(input)?;
         f.check(rt, None)?;
-        Ok(f)
+        Ok(f.without_single_value_filters())
+    }
+
+    /// `attr[sub eq value]` with one equality (or one `pr`) inside says
+    /// what `attr.sub eq value` says: some value of `attr` has it. Written
+    /// so, `members[value eq "<id>"]` is answered like `members.value eq`
+    /// (an index lookup). With `and`/`or` inside, the same value must match
+    /// both sides, so those stay as they are.
+    fn without_single_value_filters(self) -> Self {
+        let lift = |p: &AttrPath, inner: &AttrPath| {
+            (inner.urn.is_none() && inner.sub.is_none() && p.sub.is_none()).then(|| AttrPath {
+                urn: p.urn.clone(),
+                name: p.name.clone(),
+                sub: Some(inner.name.clone()),
+            })
+        };
+        match self {
+            Self::And(a, b) => Self::And(
+                Box::new(a.without_single_value_filters()),
+                Box::new(b.without_single_value_filters()),
+            ),
+            Self::Or(a, b) => Self::Or(
+                Box::new(a.without_single_value_filters()),
+                Box::new(b.without_single_value_filters()),
+            ),
+            Self::Not(a) => Self::Not(Box::new(a.without_single_value_filters())),
+            Self::Complex(p, inner) => match *inner {
+                Self::Compare(ref q, CompareOp::Eq, ref lit) => match lift(&p, q) {
+                    Some(path) => Self::Compare(path, CompareOp::Eq, lit.clone()),
+                    None => Self::Complex(p, inner),
+                },
+                Self::Present(ref q) => match lift(&p, q) {
+                    Some(path) => Self::Present(path),
+                    None => Self::Complex(p, inner),
+                },
+                other => Self::Complex(p, Box::new(other)),
+            },
+            other => other,
+        }
     }
 
     /// Parses without schema checks (used for PATCH value filters, which are

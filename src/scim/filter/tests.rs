@@ -232,3 +232,39 @@ fn any_generated_filter_written_back_parses_to_the_same_ast() {
         }
     }
 }
+
+#[test]
+fn a_value_filter_of_one_equality_reads_as_the_sub_attribute_path() {
+    assert_eq!(
+        parse(r#"emails[value eq "a@b.c"]"#),
+        parse(r#"emails.value eq "a@b.c""#)
+    );
+    assert_eq!(
+        parse(r#"groups[value eq "g1"]"#),
+        parse(r#"groups.value eq "g1""#)
+    );
+    assert_eq!(parse("emails[value pr]"), parse("emails.value pr"));
+    assert_eq!(
+        parse(r#"userName eq "x" and groups[value eq "g1"]"#),
+        parse(r#"userName eq "x" and groups.value eq "g1""#)
+    );
+    // Two conditions on one value, or another operator, keep the brackets.
+    assert!(matches!(
+        parse(r#"emails[type eq "work" and value co "@"]"#),
+        Ok(Filter::Complex(..))
+    ));
+    assert!(matches!(
+        parse(r#"emails[type ne "work"]"#),
+        Ok(Filter::Complex(..))
+    ));
+    let u = user();
+    let schemas = Schemas::builtin();
+    let rt = schemas.resource_type(Kind::User);
+    for f in [
+        r#"emails[value eq "babs@jensen.org"]"#,
+        r#"emails[type eq "home"]"#,
+    ] {
+        assert!(parse(f).is_ok_and(|f| f.matches(&u, rt)), "{f}");
+    }
+    assert!(!parse(r#"emails[value eq "nobody@x"]"#).is_ok_and(|f| f.matches(&u, rt)));
+}
