@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::resource::{self, Doc, TopLevel};
-use super::schema::{Attr, Mutability};
+use super::schema::{Attr, AttrType, Mutability};
 use super::schemas::ResourceType;
 
 mod filtered;
@@ -125,7 +125,46 @@ pub fn apply(doc: &Doc, ops: &[Operation], rt: &ResourceType) -> Result<Doc, Sci
     }
     // Re-validate the whole document: operations may have left values that
     // need canonical form (and `userName` must still be there).
-    resource::normalize(&Value::Object(out), rt)
+    // Before, so that an emptied value is not checked as one; after, for
+    // what the checks leave empty.
+    drop_valueless_elements(&mut out, rt);
+    let mut doc = resource::normalize(&Value::Object(out), rt)?;
+    drop_valueless_elements(&mut doc, rt);
+    Ok(doc)
+}
+
+/// Takes out the elements of multi-valued attributes that an operation left
+/// without what they are about: a `value` (an email, a phone number after
+/// Entra ID's `emails[type eq "work"].value` set to `""` or `null`), or, for
+/// attributes without one (addresses), every part but `type`, `primary`
+/// and `display`. An attribute left with no element goes too.
+fn drop_valueless_elements(doc: &mut Doc, rt: &ResourceType) {
+    let empty = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    };
+    for attr in rt.schema.attributes.iter() {
+        if !attr.multi_valued || attr.ty != AttrType::Complex {
+            continue;
+        }
+        let has_value = attr.sub_attributes.iter().any(|s| s.name == "value");
+        let Some(Value::Array(items)) = doc.get_mut(&*attr.name) else {
+            continue;
+        };
+        items.retain(|item| {
+            let Value::Object(e) = item else { return true };
+            match has_value {
+                true => !empty(e.get("value")),
+                false => e.iter().any(|(k, v)| {
+                    !matches!(k.as_str(), "type" | "primary" | "display") && !empty(Some(v))
+                }),
+            }
+        });
+        if items.is_empty() {
+            doc.remove(&*attr.name);
+        }
+    }
 }
 
 fn apply_one(doc: &mut Doc, op: &Operation, rt: &ResourceType) -> Result<(), ScimError> {
