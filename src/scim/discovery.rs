@@ -78,8 +78,31 @@ pub fn resource_type(schemas: &Schemas, name: &str, base_url: &str) -> Result<Va
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
 }
 
+/// A schema's representation. A resource type's core schema also lists the
+/// common attributes `id`, `externalId` and `meta` (RFC 7643 §3.1 keeps
+/// them out of schemas, but Entra ID's gallery check looks there for every
+/// attribute its mapping uses, `externalId` among them); they keep the
+/// characteristics the RFC gives them.
+fn schema_json(schemas: &Schemas, s: &crate::scim::schema::Schema, base_url: &str) -> Value {
+    let mut out = s.to_json(base_url);
+    let core = crate::scim::Kind::ALL
+        .iter()
+        .any(|k| schemas.resource_type(*k).schema.id == s.id);
+    if let (true, Some(Value::Array(attrs))) = (core, out.get_mut("attributes")) {
+        let common = crate::scim::schema::COMMON_ATTRIBUTES
+            .iter()
+            .map(|a| a.to_json());
+        let own = std::mem::take(attrs);
+        attrs.extend(common.chain(own));
+    }
+    out
+}
+
 pub fn schemas(schemas: &Schemas, base_url: &str) -> Value {
-    let all: Vec<Value> = schemas.all().map(|s| s.to_json(base_url)).collect();
+    let all: Vec<Value> = schemas
+        .all()
+        .map(|s| schema_json(schemas, s, base_url))
+        .collect();
     let n = all.len();
     list_response(all, Some(n), Some(1), None)
 }
@@ -88,6 +111,6 @@ pub fn schema(schemas: &Schemas, urn: &str, base_url: &str) -> Result<Value, Sci
     schemas
         .all()
         .find(|s| s.id.eq_ignore_ascii_case(urn))
-        .map(|s| s.to_json(base_url))
+        .map(|s| schema_json(schemas, s, base_url))
         .ok_or_else(|| ScimError::not_found(format!("no schema '{urn}'")))
 }

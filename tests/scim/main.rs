@@ -22,6 +22,7 @@ mod paging;
 mod query;
 mod quirks;
 mod races;
+mod rfc_details;
 mod secrets;
 mod tenants;
 mod transfer;
