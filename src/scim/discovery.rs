@@ -15,6 +15,7 @@ pub struct Features {
     pub default_page_size: usize,
     pub max_payload_bytes: usize,
     pub cursor_timeout_seconds: u64,
+    pub bulk_max_operations: usize,
 }
 
 pub fn service_provider_config(f: Features, base_url: &str) -> Value {
@@ -22,7 +23,11 @@ pub fn service_provider_config(f: Features, base_url: &str) -> Value {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": f.bulk_max_operations,
+            "maxPayloadSize": f.max_payload_bytes
+        },
         "filter": {"supported": true, "maxResults": f.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
@@ -79,18 +84,21 @@ pub fn resource_type(schemas: &Schemas, name: &str, base_url: &str) -> Result<Va
 }
 
 /// A schema's representation. A resource type's core schema also lists the
-/// common attributes `id`, `externalId` and `meta` (RFC 7643 §3.1 keeps
-/// them out of schemas, but Entra ID's gallery check looks there for every
-/// attribute its mapping uses, `externalId` among them); they keep the
-/// characteristics the RFC gives them.
+/// common attributes `id` and `externalId` (RFC 7643 §3.1 keeps them out of
+/// schemas, but Entra ID's gallery check looks there for every attribute
+/// its mapping uses, `externalId` among them), with the characteristics
+/// the RFC gives them.
 fn schema_json(schemas: &Schemas, s: &crate::scim::schema::Schema, base_url: &str) -> Value {
     let mut out = s.to_json(base_url);
     let core = crate::scim::Kind::ALL
         .iter()
         .any(|k| schemas.resource_type(*k).schema.id == s.id);
     if let (true, Some(Value::Array(attrs))) = (core, out.get_mut("attributes")) {
+        // `meta` stays out: clients that build models from /Schemas give
+        // it the RFC's own type, which a declared complex would replace.
         let common = crate::scim::schema::COMMON_ATTRIBUTES
             .iter()
+            .filter(|a| a.name != "meta")
             .map(|a| a.to_json());
         let own = std::mem::take(attrs);
         attrs.extend(common.chain(own));
