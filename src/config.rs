@@ -250,6 +250,10 @@ pub struct ServiceLimits {
     /// `SCIM_MAX_PATCH_OPERATIONS`: most operations one PATCH request may
     /// hold (413 above).
     pub max_patch_operations: usize,
+    /// `SCIM_BULK_MAX_OPERATIONS`: most operations one BulkRequest may hold
+    /// (`maxOperations`; 413 above). Its bytes are bounded by
+    /// `SCIM_MAX_BODY_BYTES` (`maxPayloadSize`).
+    pub bulk_max_operations: usize,
 }
 
 /// The environment as `Config::from_lookup` reads it: trimmed, empty as
@@ -307,6 +311,7 @@ impl ServiceLimits {
                 .boolean("SCIM_LEFTOVER_CHECK_ON_FIRST_WRITE", true)?,
             user_groups_writable: env.boolean("SCIM_USER_GROUPS_WRITABLE", false)?,
             max_patch_operations: env.number("SCIM_MAX_PATCH_OPERATIONS", 1000)?.max(1),
+            bulk_max_operations: env.number("SCIM_BULK_MAX_OPERATIONS", 1000)?.max(1),
         })
     }
 }

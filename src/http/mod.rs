@@ -105,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         // RFC 7644 §3.11 and §3.12 ask, rather than a bare 404.
         .route("/Me", any(routes::not_implemented))
         .route("/Me/{*rest}", any(routes::not_implemented))
-        .route("/Bulk", any(routes::not_implemented))
+        .route("/Bulk", post(routes::bulk))
         .route("/ResourceTypes", get(routes::resource_types))
         .route("/ResourceTypes/{name}", get(routes::resource_type))
         .route("/Schemas", get(routes::schemas))

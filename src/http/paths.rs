@@ -17,6 +17,7 @@ const ENDPOINTS: &[&str] = &[
     "Schemas",
     "ResourceTypes",
     "ServiceProviderConfig",
+    "Bulk",
 ];
 
 /// The canonical form of `path` under `base` (`/scim/v2`, or empty), or

@@ -40,6 +40,7 @@ fn features(state: &AppState) -> Features {
         default_page_size: state.services.limits().default_page_size,
         max_payload_bytes: state.max_body_bytes,
         cursor_timeout_seconds: state.cursors.ttl_seconds,
+        bulk_max_operations: state.services.limits().bulk_max_operations,
     }
 }
 
@@ -325,6 +326,26 @@ pub async fn delete<K: Endpoint>(
     let if_match = pre.if_match.as_deref();
     service.delete_resource(K::KIND, &id, if_match).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// POST `/Bulk` (RFC 7644 §3.7): 200 with a BulkResponse whatever the
+/// operations' own statuses; it stops 3 s before the request's timeout,
+/// listing what it did not run as 503.
+pub async fn bulk(
+    State(state): State<AppState>,
+    Scoped(service): Scoped,
+    BaseUrl(base): BaseUrl,
+    JsonBody(json): JsonBody,
+) -> Result<Response> {
+    let req = crate::scim::bulk::parse(&json, service.limits.bulk_max_operations)?;
+    let budget = state
+        .request_timeout
+        .saturating_sub(std::time::Duration::from_secs(3));
+    let results = service.bulk(&req, std::time::Instant::now() + budget).await;
+    Ok(scim_json(
+        StatusCode::OK,
+        &crate::scim::bulk::response(&results, &base),
+    ))
 }
 
 /// POST `/Events`: the RFC 8936 poll of this directory's change events,

@@ -3,6 +3,7 @@
 //! errors.
 
 mod builtin;
+pub mod bulk;
 pub mod cursor;
 pub mod discovery;
 pub mod error;

@@ -2,6 +2,7 @@
 //! membership, uniqueness and versions, and the cleanup of deleted
 //! resources' edges. Storage errors become SCIM errors here, in one place.
 
+mod bulk;
 mod groups;
 mod list;
 mod resources;

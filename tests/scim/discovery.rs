@@ -16,7 +16,9 @@ async fn service_provider_config_tells_what_is_supported(h: Harness) {
     );
     assert_eq!(b["patch"]["supported"], true);
     assert_eq!(b["filter"]["supported"], true);
-    assert_eq!(b["bulk"]["supported"], false);
+    assert_eq!(b["bulk"]["supported"], true);
+    assert_eq!(b["bulk"]["maxOperations"], 1000);
+    assert_eq!(b["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(b["sort"]["supported"], true);
     assert_eq!(b["pagination"]["cursor"], true);
     assert_eq!(b["pagination"]["index"], true);

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bounds;
+mod bulk;
 mod common;
 mod credentials;
 mod discovery;

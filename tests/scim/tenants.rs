@@ -337,9 +337,43 @@ async fn locations_and_discovery_name_the_tenant(h: Harness) {
     h.send_as(&acme, "GET", "/scim/v2/acme/Nothing", None)
         .await
         .assert_error(404, None);
+    // Bulk in a tenant's directory: its operations land there.
     h.send_as(&acme, "POST", "/scim/v2/acme/Bulk", Some(json!({})))
         .await
-        .assert_error(501, None);
+        .assert_error(400, Some("invalidSyntax"));
+    let r = h
+        .send_as(
+            &acme,
+            "POST",
+            "/scim/v2/acme/Bulk",
+            Some(
+                json!({"Operations": [{"method": "POST", "path": "/Users", "bulkId": "b",
+                "data": {"userName": "bulk@acme.example"}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.body["Operations"][0]["status"], "201", "{}", r.body);
+    let location = r.body["Operations"][0]["location"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(location.contains("/scim/v2/acme/Users/"), "{location}");
+    let mine = h
+        .send_as(
+            &acme,
+            "GET",
+            "/scim/v2/acme/Users?filter=userName%20eq%20%22bulk@acme.example%22",
+            None,
+        )
+        .await;
+    assert_eq!(mine.body["totalResults"], 1);
+    let default = h
+        .send(
+            "GET",
+            "/scim/v2/Users?filter=userName%20eq%20%22bulk@acme.example%22",
+            None,
+        )
+        .await;
+    assert_eq!(default.body["totalResults"], 0);
 }
 
 async fn a_cursor_works_in_its_own_tenant_only(h: Harness) {

@@ -972,9 +972,9 @@ fn router_never_answers_5xx_and_every_4xx_is_a_scim_or_oauth_error() {
                     live.add(case.uri.split('?').next().unwrap_or(""), id);
                 }
             }
-            // 501 is the one 5xx allowed: /Me and /Bulk are not offered.
+            // 501 is the one 5xx allowed: /Me is not offered.
             let path = case.uri.split('?').next().unwrap_or("");
-            let not_offered = path.starts_with("/scim/v2/Me") || path.starts_with("/scim/v2/Bulk");
+            let not_offered = path.starts_with("/scim/v2/Me");
             prop_assert!(
                 a.status < 500 || (a.status == 501 && not_offered),
                 "{} {}",
