@@ -37,6 +37,15 @@ async fn main() -> Result<ExitCode, Error> {
     let Some(command) = cli.command else {
         return serve().await.map(|()| ExitCode::SUCCESS);
     };
+    // A command's failures (a store's, an AWS call's) are logged to
+    // standard error, at `error` unless RUST_LOG says otherwise; standard
+    // output stays the command's own (an export may go there).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let outcome = match Config::from_env() {
         Ok(config) => command.run(&config).await,
         Err(e) => Err(e.into()),

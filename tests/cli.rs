@@ -330,7 +330,20 @@ fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded
         parse(&seed_text),
         "the export is the seed it was loaded from"
     );
-    assert!(!dir.path().join("backup.partial").exists());
+    assert!(!dir.path().join("backup.ndjson.partial").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600), "an export is its owner's only");
+    }
+    // An export of a store that is not there is refused, not empty.
+    let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = scim_lambda(empty.path())
+        .args(["export", &empty.path().join("x.ndjson").to_string_lossy()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_one_error_line(&out, "create-table");
 
     // A file with a broken line between good ones: the good ones load, the
     // broken one is named, and the command fails.

@@ -633,8 +633,15 @@ fn the_stack_alarms_on_what_hurts_and_tells_the_alarm_topic() {
         );
         let what = match p["MetricName"].as_str() {
             Some(metric) => format!(
-                "{}/{metric} {} {}x{} {}",
+                "{}/{metric}[{}] {} {}x{} {}",
                 p["Namespace"].as_str().unwrap_or_default(),
+                p["Dimensions"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| format!("{}={}", d["Name"].as_str().unwrap_or_default(), text(&d["Value"]).trim()))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 p["Statistic"].as_str().or(p["ExtendedStatistic"].as_str()).unwrap_or_default(),
                 p["Period"].as_u64().unwrap_or_default(),
                 p["EvaluationPeriods"].as_u64().unwrap_or_default(),
@@ -650,24 +657,39 @@ fn the_stack_alarms_on_what_hurts_and_tells_the_alarm_topic() {
     }
     alarms.sort();
     let want = [
-        ("ApiLatencyAlarm", "AWS/ApiGateway/Latency p95 300x3 5000"),
-        ("ApiServerErrorsAlarm", "AWS/ApiGateway/5xx Sum 300x1 5"),
+        (
+            "ApiLatencyAlarm",
+            "AWS/ApiGateway/Latency[ApiId=!Ref Api] p95 300x3 5000",
+        ),
+        (
+            "ApiServerErrorsAlarm",
+            "AWS/ApiGateway/5xx[ApiId=!Ref Api] Sum 300x1 5",
+        ),
         (
             "EventsDeadLetterAlarm",
-            "AWS/SQS/ApproximateNumberOfMessagesVisible Maximum 300x1 1",
+            "AWS/SQS/ApproximateNumberOfMessagesVisible[QueueName=!GetAtt EventsDeadLetterQueue.QueueName] Maximum 300x1 1",
         ),
-        ("EventsFunctionErrorsAlarm", "AWS/Lambda/Errors Sum 300x1 1"),
+        (
+            "EventsFunctionErrorsAlarm",
+            "AWS/Lambda/Errors[FunctionName=!Ref EventsFunction] Sum 300x1 1",
+        ),
         (
             "EventsIteratorAgeAlarm",
-            "AWS/Lambda/IteratorAge Maximum 60x3 60000",
+            "AWS/Lambda/IteratorAge[FunctionName=!Ref EventsFunction] Maximum 60x3 60000",
         ),
         (
             "FunctionDurationAlarm",
             "!Sub duration / (${Timeout} * 1000) 0.8",
         ),
-        ("FunctionErrorsAlarm", "AWS/Lambda/Errors Sum 300x1 1"),
-        ("FunctionThrottlesAlarm", "AWS/Lambda/Throttles Sum 300x1 1"),
-        ("TableThrottlesAlarm", "reads + writes 1"),
+        (
+            "FunctionErrorsAlarm",
+            "AWS/Lambda/Errors[FunctionName=!Ref Function] Sum 300x1 1",
+        ),
+        (
+            "FunctionThrottlesAlarm",
+            "AWS/Lambda/Throttles[FunctionName=!Ref Function] Sum 300x1 1",
+        ),
+        ("TableThrottlesAlarm", "FILL(reads, 0) + FILL(writes, 0) 1"),
     ];
     let want: Vec<(String, String)> = want
         .iter()
@@ -693,8 +715,10 @@ fn the_api_access_log_is_json_without_addresses_paths_or_headers() {
         yaml("!GetAtt ApiAccessLogGroup.Arn")
     );
     let format = settings["Format"].as_str().unwrap_or_default();
+    // `messageString` is quoted by API Gateway itself.
+    let quoted = format.replace("$context.error.messageString", "\"\"");
     let line: serde_json::Value =
-        serde_json::from_str(format).unwrap_or_else(|e| panic!("{e}: {format}"));
+        serde_json::from_str(&quoted).unwrap_or_else(|e| panic!("{e}: {format}"));
     for field in ["requestId", "route", "status", "latencyMs"] {
         assert!(line[field].is_string(), "{field} in {format}");
     }
@@ -777,14 +801,22 @@ fn bare_table_references(v: &Value, guarded: bool) -> usize {
             let names_table = match (&*tag, &t.value) {
                 ("!Ref", Value::String(s)) => s == "Table",
                 ("!GetAtt", Value::String(s)) => s.starts_with("Table."),
-                ("!Sub", Value::String(s)) => s.contains("${Table."),
+                ("!Sub", Value::String(s)) => s.contains("${Table.") || s.contains("${Table}"),
+                ("!GetAtt", Value::Sequence(p)) => {
+                    p.first().and_then(Value::as_str) == Some("Table")
+                }
                 _ => false,
             };
             if names_table {
                 return usize::from(!guarded);
             }
-            let guards = tag == "!If" && t.value[0].as_str() == Some("UseExistingTable");
-            bare_table_references(&t.value, guarded || guards)
+            // Only the `else` of `!If [UseExistingTable, then, else]` is
+            // where the stack's own table may be named.
+            if tag == "!If" && t.value[0].as_str() == Some("UseExistingTable") {
+                return bare_table_references(&t.value[1], guarded)
+                    + bare_table_references(&t.value[2], true);
+            }
+            bare_table_references(&t.value, guarded)
         }
         Value::Sequence(items) => items
             .iter()

@@ -34,11 +34,31 @@ pub struct Import {
     tenant: Option<TenantId>,
 }
 
-async fn service(config: &Config, tenant: Option<TenantId>) -> Result<Service, Error> {
+/// The directory's service. To export, an embedded store must exist
+/// already (a wrong SCIM_DB_PATH would otherwise export an empty
+/// directory); an import makes a new one.
+async fn service(
+    config: &Config,
+    tenant: Option<TenantId>,
+    must_exist: bool,
+) -> Result<Service, Error> {
+    let embedded = config.table_name.is_none();
+    if must_exist && embedded && !config.db_path.exists() {
+        return Err(format!(
+            "{} does not exist (SCIM_DB_PATH); make it with create-table first",
+            config.db_path.display()
+        )
+        .into());
+    }
     let aws = aws_if_needed(config).await;
-    let table = crate::open_table(config, aws.as_ref()).await.map_err(|e| {
-        format!("{e} (the embedded store admits one process: stop the local server first)")
-    })?;
+    let table = crate::open_table(config, aws.as_ref())
+        .await
+        .map_err(|e| match embedded {
+            true => {
+                format!("{e} (the embedded store admits one process: stop the local server first)")
+            }
+            false => e,
+        })?;
     let service = crate::service(config, table, crate::schemas(config)?);
     Ok(service.for_tenant(&tenant.map_or(Tenant::Default, Tenant::Named)))
 }
@@ -81,14 +101,18 @@ fn counts(e: &Exported) -> String {
 
 impl Export {
     pub async fn run(self, config: &Config) -> Result<(), Error> {
-        let service = service(config, self.tenant).await?;
+        let service = service(config, self.tenant, true).await?;
         let mut progress = Progress::new();
         let to_stdout = self.file == Path::new("-");
-        let partial = self.file.with_extension("partial");
+        let partial = {
+            let mut name = self.file.clone().into_os_string();
+            name.push(".partial");
+            PathBuf::from(name)
+        };
         let mut out: Box<dyn Write> = match to_stdout {
             true => Box::new(std::io::stdout().lock()),
             false => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(&partial)
+                private_file(&partial)
                     .map_err(|e| format!("cannot create {}: {e}", partial.display()))?,
             )),
         };
@@ -111,18 +135,29 @@ impl Export {
     }
 }
 
+/// A new file only its owner may read: an export holds names and e-mails.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// What an import did, line by line.
 #[derive(Default)]
 struct Tally {
     created: usize,
     present: usize,
+    /// Further lines of a group that takes several.
+    continued: usize,
     members: usize,
     refused: usize,
 }
 
 impl Import {
     pub async fn run(self, config: &Config) -> Result<(), Error> {
-        let service = service(config, self.tenant).await?;
+        let service = service(config, self.tenant, false).await?;
         let input: Box<dyn BufRead> = match self.file == Path::new("-") {
             true => Box::new(std::io::stdin().lock()),
             false => Box::new(std::io::BufReader::new(
@@ -131,16 +166,30 @@ impl Import {
             )),
         };
         let (mut tally, mut progress) = (Tally::default(), Progress::new());
+        let mut previous: Option<String> = None;
         for (n, line) in input.lines().enumerate() {
             let line = line.map_err(|e| format!("reading line {} failed: {e}", n + 1))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let outcome = match serde_json::from_str(&line) {
+            let parsed: Result<serde_json::Value, _> = serde_json::from_str(&line);
+            let id = parsed
+                .as_ref()
+                .ok()
+                .and_then(|v| v["id"].as_str())
+                .map(str::to_string);
+            // The next line of the same group carries more of its members.
+            let continues = id.is_some() && id == previous;
+            previous = id;
+            let outcome = match parsed {
                 Ok(v) => service.import_line(&v).await,
                 Err(e) => Err(crate::scim::ScimError::invalid_syntax(e.to_string())),
             };
             match outcome {
+                Ok(Imported::Created { members } | Imported::Present { members }) if continues => {
+                    (tally.continued, tally.members) =
+                        (tally.continued + 1, tally.members + members)
+                }
                 Ok(Imported::Created { members }) => {
                     (tally.created, tally.members) = (tally.created + 1, tally.members + members)
                 }
@@ -168,8 +217,8 @@ impl Import {
         }
         progress.end();
         eprintln!(
-            "imported: {} new, {} there already, {} memberships written, {} lines refused",
-            tally.created, tally.present, tally.members, tally.refused
+            "imported: {} new, {} there already, {} memberships written, {} lines refused, {} further lines of groups",
+            tally.created, tally.present, tally.members, tally.refused, tally.continued
         );
         match tally.refused {
             0 => Ok(()),

@@ -223,7 +223,12 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .as_deref()
         .is_some_and(|r| r.ends_with(token::TOKEN_PATH))
     {
-        return next.run(req).await;
+        // A token it gave out means a client of that directory asked.
+        let mut resp = next.run(req).await;
+        if resp.status().is_success() {
+            resp.extensions_mut().insert(Authenticated);
+        }
+        return resp;
     }
     let tenant = extract::tenant(req.extensions());
     let mut result = state.auth.check(header, &tenant).await;
@@ -239,10 +244,20 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             ScimError::forbidden("this credential is read-only: it may read and search, not write")
                 .into_response()
         }
-        Ok(_) => next.run(req).await,
+        Ok(_) => {
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(Authenticated);
+            resp
+        }
         Err(e) => e.into_response(),
     }
 }
+
+/// Marks a response to a request whose credential opened its directory:
+/// only those are counted by directory in the metrics (anyone can name a
+/// tenant in a path; a dimension value a name would cost).
+#[derive(Clone, Copy)]
+struct Authenticated;
 
 /// Whether a request may change something: anything but GET and HEAD, and
 /// a POST of a `.search`.
@@ -284,8 +299,12 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
         "request"
     );
     if let Some(namespace) = &state.metrics_namespace {
+        let authenticated = resp.extensions().get::<Authenticated>().is_some();
         metrics::RequestMetrics {
-            directory: tenant.as_ref().map_or("-", Tenant::log_name),
+            directory: match (authenticated, &tenant) {
+                (true, Some(t)) => t.log_name(),
+                _ => "unauthenticated",
+            },
             status: resp.status().as_u16(),
             latency_ms,
             dynamodb_requests,

@@ -177,25 +177,39 @@ fn line_meta(line: &Value) -> Result<Meta, ScimError> {
         .and_then(Value::as_str)
         .ok_or_else(|| ScimError::invalid_value("a line must carry the resource's id"))?;
     keys::check_key_value("id", id)?;
-    let time = |name: &str| {
-        line.pointer(&format!("/meta/{name}"))
-            .and_then(Value::as_str)
-            .map_or_else(super::now, str::to_string)
+    let time = |name: &str| match line.pointer(&format!("/meta/{name}")) {
+        None | Some(Value::Null) => Ok(super::now()),
+        Some(Value::String(t))
+            if time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .is_ok() =>
+        {
+            Ok(t.clone())
+        }
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "meta.{name} {other} is not an RFC 3339 time"
+        ))),
     };
-    let version = match line.pointer("/meta/version").and_then(Value::as_str) {
-        None => 1,
-        Some(v) => v
-            .trim_start_matches("W/")
-            .trim_matches('"')
-            .parse()
-            .map_err(|_| ScimError::invalid_value(format!("meta.version '{v}' is not W/\"n\"")))?,
+    let version = match line.pointer("/meta/version") {
+        None | Some(Value::Null) => 1,
+        Some(v) => parse_version(v).ok_or_else(|| {
+            ScimError::invalid_value(format!("meta.version {v} is not W/\"n\" (n from 1)"))
+        })?,
     };
     Ok(Meta {
         id: id.to_string(),
-        created: time("created"),
-        last_modified: time("lastModified"),
+        created: time("created")?,
+        last_modified: time("lastModified")?,
         version,
     })
+}
+
+/// `W/"n"` (as `export` writes it) or `"n"`, with 1 ≤ n ≤ i64::MAX (what
+/// the table keeps).
+fn parse_version(v: &Value) -> Option<u64> {
+    let text = v.as_str()?;
+    let quoted = text.strip_prefix("W/").unwrap_or(text);
+    let n: u64 = quoted.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
+    (1..=i64::MAX as u64).contains(&n).then_some(n)
 }
 
 /// A group line's members as edges; a member without a `type` is a user.
@@ -215,9 +229,12 @@ fn line_members(group: &str, members: Option<&Value>) -> Result<Vec<Edge>, ScimE
             keys::check_key_value("members.value", id)?;
             let member_type = match m.get("type").and_then(Value::as_str) {
                 None => Kind::User,
-                Some(t) => Kind::from_name(t).ok_or_else(|| {
-                    ScimError::invalid_value(format!("member type '{t}' is not User or Group"))
-                })?,
+                Some(t) => Kind::ALL
+                    .into_iter()
+                    .find(|k| k.name().eq_ignore_ascii_case(t))
+                    .ok_or_else(|| {
+                        ScimError::invalid_value(format!("member type '{t}' is not User or Group"))
+                    })?,
             };
             Ok(Edge {
                 group_id: group.to_string(),

@@ -223,6 +223,22 @@ async fn an_import_refuses_lines_that_are_not_resources_and_writes_nothing_of_th
             400,
         ),
         (
+            json!({"schemas": [user], "id": "u4", "userName": "v@example.com", "meta": {"version": 3}}),
+            400,
+        ),
+        (
+            json!({"schemas": [user], "id": "u5", "userName": "v@example.com", "meta": {"version": "W/W/\"3"}}),
+            400,
+        ),
+        (
+            json!({"schemas": [user], "id": "u6", "userName": "v@example.com", "meta": {"version": "W/\"0\""}}),
+            400,
+        ),
+        (
+            json!({"schemas": [user], "id": "u7", "userName": "v@example.com", "meta": {"created": "yesterday"}}),
+            400,
+        ),
+        (
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1",
                 "displayName": "G", "members": [{"value": "x", "type": "Device"}]}),
             400,

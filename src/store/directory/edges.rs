@@ -48,10 +48,7 @@ impl Directory {
         group_id: &str,
         limit: usize,
     ) -> Result<(Vec<Edge>, bool), DirError> {
-        let (items, more) = self
-            .collect_items(group_edges(&self.keys, group_id, limit), limit)
-            .await?;
-        Ok((items.iter().filter_map(Edge::from_item).collect(), more))
+        self.edges_of_group_after(group_id, None, limit).await
     }
 
     /// A group's member edges after member `after`, in member id order, at

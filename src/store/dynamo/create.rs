@@ -84,17 +84,32 @@ pub async fn create_declared_table(
         .send()
         .await
         .map_err(|e| classify("UpdateTimeToLive", &e))?;
-    let pitr = client
-        .update_continuous_backups()
-        .table_name(name)
-        .point_in_time_recovery_specification(
-            PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(true)
-                .build()
-                .map_err(bad)?,
-        )
-        .send()
-        .await;
+    // Right after a table becomes active, AWS may answer
+    // ContinuousBackupsUnavailableException for a while: ask again.
+    let mut pitr;
+    let mut tries = 0;
+    loop {
+        pitr = client
+            .update_continuous_backups()
+            .table_name(name)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .map_err(bad)?,
+            )
+            .send()
+            .await;
+        let unavailable = pitr.as_ref().err().and_then(|e| {
+            use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+            e.code()
+        }) == Some("ContinuousBackupsUnavailableException");
+        tries += 1;
+        if !unavailable || tries >= 24 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
     Ok(Shortfall {
         point_in_time_recovery: pitr.err().map(|e| {
             use aws_sdk_dynamodb::error::ProvideErrorMetadata;
