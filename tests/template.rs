@@ -689,13 +689,38 @@ fn the_stack_alarms_on_what_hurts_and_tells_the_alarm_topic() {
             "FunctionThrottlesAlarm",
             "AWS/Lambda/Throttles[FunctionName=!Ref Function] Sum 300x1 1",
         ),
-        ("TableThrottlesAlarm", "FILL(reads, 0) + FILL(writes, 0) 1"),
+        (
+            "TableThrottlesAlarm",
+            "FILL(reads, 0) + FILL(writes, 0) + FILL(gsi1reads, 0) + FILL(gsi1writes, 0) + FILL(gsi2reads, 0) + FILL(gsi2writes, 0) + FILL(gsi3reads, 0) + FILL(gsi3writes, 0) 1",
+        ),
     ];
     let want: Vec<(String, String)> = want
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(alarms, want);
+    // The throttle alarm watches the table and each of the store's GSIs.
+    let watched: Vec<String> = t["Resources"]["TableThrottlesAlarm"]["Properties"]["Metrics"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| {
+            m["MetricStat"]["Metric"]["Dimensions"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|d| d["Name"].as_str() == Some("GlobalSecondaryIndexName"))
+        .filter_map(|d| d["Value"].as_str().map(str::to_string))
+        .collect();
+    let mut want_gsis: Vec<String> = INDEXES
+        .iter()
+        .flat_map(|ix| [ix.name.to_string(), ix.name.to_string()])
+        .collect();
+    want_gsis.sort();
+    let mut watched = watched;
+    watched.sort();
+    assert_eq!(watched, want_gsis);
     // The topic is always there; the e-mail subscription only when given.
     assert_eq!(
         t["Resources"]["AlarmTopic"]["Type"].as_str(),
