@@ -368,3 +368,58 @@ fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded
         "{stderr}"
     );
 }
+
+/// A group of more members than one line holds is imported from its lines
+/// in a row, counted once as new, its further lines apart; run again, it is
+/// there already and its members are not counted twice.
+#[test]
+fn an_import_of_a_group_over_several_lines_counts_it_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let user = "urn:ietf:params:scim:schemas:core:2.0:User";
+    let mut lines: Vec<String> = (0..1_001)
+        .map(|i| {
+            serde_json::json!({"schemas": [user], "id": format!("u{i:04}"),
+                "userName": format!("u{i:04}@example.com")})
+            .to_string()
+        })
+        .collect();
+    let members = |range: std::ops::Range<usize>| -> Vec<serde_json::Value> {
+        range
+            .map(|i| serde_json::json!({"value": format!("u{i:04}"), "type": "User"}))
+            .collect()
+    };
+    for part in [members(0..1_000), members(1_000..1_001)] {
+        lines.push(
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "id": "big", "displayName": "Big", "members": part})
+            .to_string(),
+        );
+    }
+    let file = dir.path().join("big.ndjson");
+    std::fs::write(&file, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let import = || {
+        let out = scim_lambda(dir.path())
+            .args(["import", &file.to_string_lossy()])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let first = import();
+    assert!(
+        first.contains("1002 new, 0 there already, 1001 memberships written, 0 lines refused, 1 further lines of groups"),
+        "{first}"
+    );
+    let again = import();
+    assert!(again.contains("0 new, 1002 there already"), "{again}");
+    let out = scim_lambda(dir.path())
+        .args(["export", "-"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text(&out.stderr).contains("users 1001, groups 1, memberships 1001"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout).lines().count(), 1_003);
+}
