@@ -32,17 +32,12 @@ pub fn canonical(path: &str, base: &str) -> Option<String> {
     // segments[0] is empty (the text before the first slash). Only paths to
     // these endpoints change: the token endpoint, the events poll and
     // unknown paths are left exactly as sent.
-    let at = [1, 2].into_iter().find(|&i| {
-        segments
-            .get(i)
-            .is_some_and(|seg| ENDPOINTS.iter().any(|e| e.eq_ignore_ascii_case(seg)))
+    let (at, name) = [1, 2].into_iter().find_map(|i| {
+        let seg = segments.get(i)?;
+        let name = ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(seg))?;
+        Some((i, *name))
     })?;
-    if let Some(name) = ENDPOINTS
-        .iter()
-        .find(|e| e.eq_ignore_ascii_case(&segments[at]))
-    {
-        segments[at] = (*name).to_string();
-    }
+    segments[at] = name.to_string();
     let out = format!("{base}{}", segments.join("/"));
     (out != path).then_some(out)
 }

@@ -14,148 +14,145 @@ use crate::scim::{Kind, ScimError};
 /// What one operation left: its status, the resource and its version.
 type Done = (u16, Option<(Kind, String)>, Option<String>);
 
+/// Where a BulkRequest stands: each operation's entry once it has one,
+/// the errors so far, the bulkIds declared, given an id, or failed.
+struct Run<'r> {
+    results: Vec<Option<OpResult>>,
+    errors: usize,
+    declared: HashSet<&'r str>,
+    ids: HashMap<String, String>,
+    broken: HashSet<String>,
+}
+
+impl<'r> Run<'r> {
+    /// Enters what cannot run at all (an unreadable operation, a bulkId
+    /// declared twice) and returns the rest, in the request's order.
+    fn start(req: &'r BulkRequest) -> (Self, Vec<(usize, &'r BulkOp)>) {
+        let mut run = Run {
+            results: vec![None; req.operations.len()],
+            errors: 0,
+            declared: HashSet::new(),
+            ids: HashMap::new(),
+            broken: HashSet::new(),
+        };
+        let mut pending = Vec::new();
+        for (i, op) in req.operations.iter().enumerate() {
+            match op {
+                Err(u) => {
+                    let method = u.method.as_deref().unwrap_or("");
+                    run.fail(i, method, u.bulk_id.as_ref(), u.error.clone());
+                }
+                Ok(op) => match op.bulk_id.as_deref() {
+                    Some(b) if run.declared.contains(b) => {
+                        let e =
+                            ScimError::invalid_value(format!("bulkId '{b}' names two operations"));
+                        run.errors += 1;
+                        run.results[i] = Some(failed(op.method.as_str(), op.bulk_id.clone(), e));
+                    }
+                    b => {
+                        run.declared.extend(b);
+                        pending.push((i, op));
+                    }
+                },
+            }
+        }
+        (run, pending)
+    }
+
+    /// Operation `i` failed: its entry, one error more, and its bulkId
+    /// unusable by the operations that name it.
+    fn fail(&mut self, i: usize, method: &str, bulk_id: Option<&String>, e: ScimError) {
+        self.errors += 1;
+        if let Some(b) = bulk_id {
+            self.broken.insert(b.clone());
+        }
+        self.results[i] = Some(failed(method, bulk_id.cloned(), e));
+    }
+
+    /// Why an operation naming these bulkIds cannot run, if it cannot.
+    fn blocked(&self, refs: &[String]) -> Option<ScimError> {
+        refs.iter().find_map(|r| {
+            if self.broken.contains(r) {
+                Some(ScimError::conflict(format!(
+                    "the operation of bulkId '{r}' failed, so this one cannot use it"
+                )))
+            } else if !self.declared.contains(r.as_str()) {
+                Some(ScimError::invalid_value(format!(
+                    "bulkId '{r}' names no operation of this request"
+                )))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Each of these operations gets `e` as its entry, without counting
+    /// as an error (nothing after them runs).
+    fn leave(&mut self, ops: &[(usize, &BulkOp)], e: &ScimError) {
+        for (i, op) in ops {
+            self.results[*i] = Some(failed(op.method.as_str(), op.bulk_id.clone(), e.clone()));
+        }
+    }
+}
+
 impl Service {
     /// Runs a BulkRequest until its operations are done, `failOnErrors`
     /// errors have happened (the rest is not run, and not listed, as
     /// RFC 7644 §3.7.3 has it), or `deadline` has passed (the rest is
     /// listed with 503: not run, send it again).
     pub async fn bulk(&self, req: &BulkRequest, deadline: Instant) -> Vec<OpResult> {
-        let n = req.operations.len();
-        let mut results: Vec<Option<OpResult>> = vec![None; n];
-        let mut errors = 0usize;
-        // Which operation declares each bulkId (the first; a second is refused).
-        let mut declared: HashMap<&str, usize> = HashMap::new();
-        let mut pending: Vec<usize> = Vec::new();
-        for (i, op) in req.operations.iter().enumerate() {
-            match op {
-                Err(u) => {
-                    results[i] = Some(failed(
-                        u.method.as_deref().unwrap_or(""),
-                        u.bulk_id.clone(),
-                        u.error.clone(),
-                    ));
-                    errors += 1;
-                }
-                Ok(op) => match op.bulk_id.as_deref() {
-                    Some(b) if declared.contains_key(b) => {
-                        let e =
-                            ScimError::invalid_value(format!("bulkId '{b}' names two operations"));
-                        results[i] = Some(failed(op.method.as_str(), op.bulk_id.clone(), e));
-                        errors += 1;
-                    }
-                    b => {
-                        if let Some(b) = b {
-                            declared.insert(b, i);
-                        }
-                        pending.push(i);
-                    }
-                },
-            }
-        }
-        let mut ids: HashMap<String, String> = HashMap::new();
-        let mut broken: HashSet<String> = req
-            .operations
-            .iter()
-            .filter_map(|o| o.as_ref().err().and_then(|u| u.bulk_id.clone()))
-            .collect();
+        let (mut run, mut pending) = Run::start(req);
         let limit = req.fail_on_errors.unwrap_or(usize::MAX);
         'rounds: while !pending.is_empty() {
-            let mut waiting: Vec<usize> = Vec::new();
+            let mut waiting = Vec::new();
             let mut ran = false;
-            for (at, &i) in pending.iter().enumerate() {
-                if errors >= limit {
+            for (at, &(i, op)) in pending.iter().enumerate() {
+                if run.errors >= limit {
                     break 'rounds;
                 }
-                let Ok(op) = &req.operations[i] else { continue };
                 if Instant::now() >= deadline {
-                    for &j in &pending[at..] {
-                        if let Ok(op) = &req.operations[j] {
-                            results[j] =
-                                Some(failed(op.method.as_str(), op.bulk_id.clone(), not_run()));
-                        }
-                    }
-                    for &j in &waiting {
-                        if let Ok(op) = &req.operations[j] {
-                            results[j] =
-                                Some(failed(op.method.as_str(), op.bulk_id.clone(), not_run()));
-                        }
-                    }
+                    run.leave(&pending[at..], &not_run());
+                    run.leave(&waiting, &not_run());
                     break 'rounds;
                 }
                 let refs = bulk::references(op);
-                let blocked = refs.iter().find_map(|r| {
-                    if broken.contains(r) {
-                        Some(ScimError::conflict(format!(
-                            "the operation of bulkId '{r}' failed, so this one cannot use it"
-                        )))
-                    } else if !declared.contains_key(r.as_str()) {
-                        Some(ScimError::invalid_value(format!(
-                            "bulkId '{r}' names no operation of this request"
-                        )))
-                    } else {
-                        None
+                if let Some(e) = run.blocked(&refs) {
+                    run.fail(i, op.method.as_str(), op.bulk_id.as_ref(), e);
+                    continue;
+                }
+                if !refs.iter().all(|r| run.ids.contains_key(r)) {
+                    waiting.push((i, op));
+                    continue;
+                }
+                ran = true;
+                match self.bulk_op(&bulk::resolve(op, &run.ids)).await {
+                    Ok((status, written, version)) => {
+                        if let (Some(b), Some((_, id))) = (&op.bulk_id, &written) {
+                            run.ids.insert(b.clone(), id.clone());
+                        }
+                        run.results[i] = Some(OpResult {
+                            method: op.method.as_str().into(),
+                            bulk_id: op.bulk_id.clone(),
+                            written,
+                            version,
+                            status,
+                            error: None,
+                        });
                     }
-                });
-                let outcome = match blocked {
-                    Some(e) => Err(e),
-                    None if refs.iter().all(|r| ids.contains_key(r)) => {
-                        ran = true;
-                        self.bulk_op(&bulk::resolve(op, &ids)).await
-                    }
-                    None => {
-                        waiting.push(i);
-                        continue;
-                    }
-                };
-                results[i] = Some(self.record(op, outcome, &mut ids, &mut broken, &mut errors));
+                    Err(e) => run.fail(i, op.method.as_str(), op.bulk_id.as_ref(), e),
+                }
             }
             if !ran && !waiting.is_empty() {
                 // What still waits, waits on itself: a cycle of bulkIds.
-                for &i in &waiting {
-                    let Ok(op) = &req.operations[i] else { continue };
-                    let e = ScimError::conflict(
-                        "the bulkId references of this operation form a cycle, which is not resolved",
-                    );
-                    results[i] = Some(failed(op.method.as_str(), op.bulk_id.clone(), e));
-                }
+                let cycle = ScimError::conflict(
+                    "the bulkId references of this operation form a cycle, which is not resolved",
+                );
+                run.leave(&waiting, &cycle);
                 break;
             }
             pending = waiting;
         }
-        results.into_iter().flatten().collect()
-    }
-
-    /// The operation's entry, and what it tells later ones.
-    fn record(
-        &self,
-        op: &BulkOp,
-        outcome: Result<Done, ScimError>,
-        ids: &mut HashMap<String, String>,
-        broken: &mut HashSet<String>,
-        errors: &mut usize,
-    ) -> OpResult {
-        match outcome {
-            Ok((status, written, version)) => {
-                if let (Some(b), Some((_, id))) = (&op.bulk_id, &written) {
-                    ids.insert(b.clone(), id.clone());
-                }
-                OpResult {
-                    method: op.method.as_str().into(),
-                    bulk_id: op.bulk_id.clone(),
-                    written,
-                    version,
-                    status,
-                    error: None,
-                }
-            }
-            Err(e) => {
-                *errors += 1;
-                if let Some(b) = &op.bulk_id {
-                    broken.insert(b.clone());
-                }
-                failed(op.method.as_str(), op.bulk_id.clone(), e)
-            }
-        }
+        run.results.into_iter().flatten().collect()
     }
 
     /// One operation, by the same call its request alone makes, with what
