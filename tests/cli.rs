@@ -17,12 +17,17 @@ fn scim_lambda(dir: &Path) -> Command {
     cmd
 }
 
-fn run(args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    scim_lambda(dir.path())
+/// Runs a command in `dir`'s environment and waits for it.
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    scim_lambda(dir)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    run_in(dir.path(), args)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -188,12 +193,7 @@ fn printed<'a>(stdout: &'a str, label: &str) -> &'a str {
 #[test]
 fn credentials_are_added_listed_rotated_and_revoked_in_the_local_file_as_digests() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cmd = |args: &[&str]| {
-        scim_lambda(dir.path())
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let cmd = |args: &[&str]| run_in(dir.path(), args);
     let added = cmd(&["credentials", "add", "--kind", "oauth-client"]);
     assert!(added.status.success(), "{}", text(&added.stderr));
     let out = text(&added.stdout);
@@ -282,12 +282,7 @@ fn credentials_are_added_listed_rotated_and_revoked_in_the_local_file_as_digests
 #[test]
 fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cmd = |args: &[&str]| {
-        scim_lambda(dir.path())
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let cmd = |args: &[&str]| run_in(dir.path(), args);
     let out = cmd(&["create-table"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("scim.redb").exists());
@@ -339,10 +334,10 @@ fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded
     }
     // An export of a store that is not there is refused, not empty.
     let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let out = scim_lambda(empty.path())
-        .args(["export", &empty.path().join("x.ndjson").to_string_lossy()])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run_in(
+        empty.path(),
+        &["export", &empty.path().join("x.ndjson").to_string_lossy()],
+    );
     assert_one_error_line(&out, "create-table");
 
     // A file with a broken line between good ones: the good ones load, the
@@ -352,10 +347,7 @@ fn create_table_export_and_import_move_a_directory_through_files_on_the_embedded
     let lines: Vec<&str> = exported.lines().collect();
     std::fs::write(&mixed, format!("{}\n{{\"id\": \n{}\n", lines[0], lines[1]))
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = scim_lambda(other.path())
-        .args(["import", &mixed.to_string_lossy()])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run_in(other.path(), &["import", &mixed.to_string_lossy()]);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("line 2: refused"), "{stderr}");
@@ -398,10 +390,7 @@ fn an_import_of_a_group_over_several_lines_counts_it_once() {
     let file = dir.path().join("big.ndjson");
     std::fs::write(&file, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
     let import = || {
-        let out = scim_lambda(dir.path())
-            .args(["import", &file.to_string_lossy()])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let out = run_in(dir.path(), &["import", &file.to_string_lossy()]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stderr)
     };
@@ -412,10 +401,7 @@ fn an_import_of_a_group_over_several_lines_counts_it_once() {
     );
     let again = import();
     assert!(again.contains("0 new, 1002 there already"), "{again}");
-    let out = scim_lambda(dir.path())
-        .args(["export", "-"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run_in(dir.path(), &["export", "-"]);
     assert!(
         text(&out.stderr).contains("users 1001, groups 1, memberships 1001"),
         "{}",

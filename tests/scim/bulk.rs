@@ -37,6 +37,13 @@ fn group_op(bulk_id: &str, name: &str, members: &[&str]) -> Value {
            "data": {"schemas": [GROUP], "displayName": name, "members": members}})
 }
 
+/// Each operation's `status`, in the response's order.
+fn statuses(ops: &[Value]) -> Vec<&str> {
+    ops.iter()
+        .map(|o| o["status"].as_str().unwrap_or_default())
+        .collect()
+}
+
 fn id_of(location: &Value) -> String {
     location
         .as_str()
@@ -68,11 +75,8 @@ async fn bulk_ids_are_resolved_across_operations_in_any_order(h: Harness) {
     )
     .await;
     assert_eq!(ops.len(), 4, "{ops:?}");
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["201", "201", "201", "200"]);
+    let got = statuses(&ops);
+    assert_eq!(got, ["201", "201", "201", "200"]);
     assert_eq!(ops[0]["bulkId"], "g");
     assert_eq!(ops[1]["method"], "POST");
     for o in &ops {
@@ -129,11 +133,8 @@ async fn a_cycle_of_bulk_ids_is_refused_and_writes_nothing(h: Harness) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["409", "409", "201", "400"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["409", "409", "201", "400"], "{ops:?}");
     for o in [&ops[0], &ops[1], &ops[3]] {
         assert_eq!(
             o["response"]["schemas"][0],
@@ -166,11 +167,8 @@ async fn fail_on_errors_stops_after_that_many_errors(h: Harness) {
         Some(1),
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["201", "409"]);
+    let got = statuses(&ops);
+    assert_eq!(got, ["201", "409"]);
     assert_eq!(ops[1]["response"]["scimType"], "uniqueness");
     assert_eq!(total(&h, "Users").await, 2);
     // Without failOnErrors every operation runs; one naming a failed one fails.
@@ -184,11 +182,8 @@ async fn fail_on_errors_stops_after_that_many_errors(h: Harness) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["409", "409", "201"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["409", "409", "201"], "{ops:?}");
     assert_eq!(total(&h, "Groups").await, 0);
 }
 
@@ -203,11 +198,8 @@ async fn an_operations_version_is_its_if_match(h: Harness) {
                "data": {"schemas": [USER], "userName": "v@example.com", "nickName": "n"}})
     };
     let ops = bulk(&h, json!([put("W/\"999\""), put(old)]), None).await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["412", "200"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["412", "200"], "{ops:?}");
     assert_ne!(ops[1]["version"], old);
     let ops = bulk(
         &h,
@@ -221,11 +213,8 @@ async fn an_operations_version_is_its_if_match(h: Harness) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["201", "204", "204", "404"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["201", "204", "204", "404"], "{ops:?}");
 }
 
 /// More operations than maxOperations is 413; a request that is not a
@@ -281,11 +270,8 @@ async fn bulk_limits_are_enforced_and_advertised(h: Harness) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["400", "400", "400", "201"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["400", "400", "400", "201"], "{ops:?}");
     assert_eq!(total(&h, "Users").await, 1);
 }
 
@@ -351,12 +337,9 @@ async fn each_operation_costs_what_its_request_alone_costs(driver: Driver) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
+    let got = statuses(&ops);
     assert_eq!(
-        statuses,
+        got,
         ["201", "201", "200", "200", "204", "204", "204"],
         "{ops:?}"
     );
@@ -379,11 +362,8 @@ async fn what_the_deadline_leaves_is_listed_as_not_run(driver: Driver) {
         None,
     )
     .await;
-    let statuses: Vec<&str> = ops
-        .iter()
-        .map(|o| o["status"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(statuses, ["503", "503"], "{ops:?}");
+    let got = statuses(&ops);
+    assert_eq!(got, ["503", "503"], "{ops:?}");
     assert!(
         ops[0]["response"]["detail"]
             .as_str()
